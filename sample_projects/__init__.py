@@ -1,0 +1,1 @@
+"""Bundled sample projects (data, not code)."""

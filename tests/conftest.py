@@ -1,0 +1,126 @@
+"""Shared fixtures: real git + DVC repositories in temporary folders.
+
+Every test runs with its own HOME (a git identity configured there, no system git
+config) so nothing on the developer's machine leaks in. Sample projects are built
+once per session with the real ``create_from_sample`` and copied per test, because
+building one costs a few seconds of real DVC work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IDENTITY = ("Ada Lovelace", "ada@example.com")
+
+
+def _isolated_env(home: Path) -> dict[str, str]:
+    env = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_NO_UPDATER": "1",
+        "DVC_GLOBAL_CONFIG_DIR": str(home / ".config" / "dvc"),
+        "DVC_SITE_CACHE_DIR": str(home / ".cache" / "dvc"),
+    }
+    return env
+
+
+def configure_identity(home: Path, name: str = IDENTITY[0], email: str = IDENTITY[1]) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **_isolated_env(home)}
+    subprocess.run(["git", "config", "--global", "user.name", name], env=env, check=True)
+    subprocess.run(["git", "config", "--global", "user.email", email], env=env, check=True)
+    subprocess.run(["git", "config", "--global", "init.defaultBranch", "main"], env=env, check=True)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch) -> Path:
+    """A HOME with a git identity, and no identity or DVC settings from the outside."""
+    home = tmp_path_factory.mktemp("home")
+    configure_identity(home)
+    for key, value in _isolated_env(home).items():
+        monkeypatch.setenv(key, value)
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+                "GIT_DIR", "GIT_WORK_TREE", "MLOPS_WORKBENCH_DVC"):
+        monkeypatch.delenv(key, raising=False)
+    return home
+
+
+_TEMPLATES: dict[str, Path] = {}
+
+
+def _template(sample_id: str, tmp_path_factory) -> Path:
+    if sample_id not in _TEMPLATES:
+        from workbench.new_project import create_from_sample
+
+        base = tmp_path_factory.mktemp(f"template-{sample_id}")
+        home = base / "home"
+        configure_identity(home)
+        old = {k: os.environ.get(k) for k in _isolated_env(home)}
+        os.environ.update(_isolated_env(home))
+        try:
+            create_from_sample(sample_id, base / sample_id)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        _TEMPLATES[sample_id] = base / sample_id
+    return _TEMPLATES[sample_id]
+
+
+@pytest.fixture
+def make_sample(tmp_path, tmp_path_factory):
+    """``make_sample("fraud_detection")`` -> a fresh copy of that sample project in tmp_path.
+
+    The copy's DVC remote is the session template's storage folder (content-addressed,
+    so sharing it is safe).
+    """
+
+    def make(sample_id: str = "fraud_detection") -> Path:
+        template = _template(sample_id, tmp_path_factory)
+        dest = tmp_path / sample_id
+        shutil.copytree(template, dest, symlinks=True)
+        return dest
+
+    return make
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A new, empty workbench project (charter filled, no data), made by the real code."""
+    from workbench.new_project import create_project
+    from workbench.project import Charter, TeamMember
+
+    charter = Charter(
+        name="Churn", problem="Customers leave without warning.", business_owner="Dana Ortiz",
+        success_metric="recall >= 0.7", task="classification",
+        team=(TeamMember("Dana Ortiz", "dana@example.com", "business_owner"),
+              TeamMember(*IDENTITY, "data_scientist")),
+    )
+    made = create_project(tmp_path / "churn", charter)
+    return made.path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real ``mlops-workbench`` command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args], cwd=str(cwd) if cwd else None,
+        capture_output=True, text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` and return its stdout."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout

@@ -1,0 +1,272 @@
+"""The ``mlops-workbench`` command: parse, call the core, print text or ``--json``.
+
+With no subcommand it opens the TUI on PATH (default: the current folder). Every
+error a user can cause prints one line on stderr and exits non-zero; ``--debug``
+adds the traceback. Later issues register more subcommands in :func:`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+SUBCOMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register a subcommand handler under ``name``."""
+
+    def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        SUBCOMMANDS[name] = func
+        return func
+
+    return register
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    if getattr(args, "json", False) or getattr(args, "quiet", False):
+        return None
+    return lambda line: print(f"  {line}", file=sys.stderr) if line.strip() else None
+
+
+# --- new --------------------------------------------------------------------------
+
+
+@command("new")
+def cmd_new(args: argparse.Namespace) -> int:
+    from workbench.new_project import create_from_sample, create_project
+    from workbench.project import Charter, parse_member
+
+    path = Path(args.path)
+    if args.sample:
+        made = create_from_sample(args.sample, path, name=args.name, remote=args.remote,
+                                  in_outer_repo=args.in_outer_repo, progress=_progress(args))
+    else:
+        members = tuple(parse_member(m) for m in args.member or [])
+        constraints: dict[str, Any] = {}
+        if args.latency_ms is not None:
+            constraints["latency_ms"] = args.latency_ms
+        if args.interpretability:
+            constraints["interpretability"] = args.interpretability
+        if args.privacy:
+            constraints["privacy"] = args.privacy
+        name = args.name if args.name is not None else path.expanduser().absolute().name
+        charter = Charter(
+            name=name, problem=args.problem or "", business_owner=args.owner or "",
+            success_metric=args.metric or "", task=args.task, constraints=constraints, team=members,
+        )
+        made = create_project(path, charter, description=args.description or "", remote=args.remote,
+                              in_outer_repo=args.in_outer_repo, role=args.role,
+                              progress=_progress(args))
+    if args.json:
+        _print_json({"schema": 1, "path": str(made.path), "commit": made.commit,
+                     "data_commit": made.data_commit, "remote": made.remote,
+                     "messages": list(made.messages)})
+        return 0
+    for message in made.messages:
+        print(f"note: {message}", file=sys.stderr)
+    print(f"Created project at {made.path} (commit {made.commit[:7]})")
+    if made.data_commit:
+        print(f"Data tracked with DVC (commit {made.data_commit[:7]}) and pushed to {made.remote}")
+    else:
+        print(f"DVC remote: {made.remote}")
+    print(f"Open it with: mlops-workbench {made.path}")
+    return 0
+
+
+# --- samples ------------------------------------------------------------------------
+
+
+@command("samples")
+def cmd_samples(args: argparse.Namespace) -> int:
+    from workbench.samples import list_samples
+
+    samples = list_samples()
+    if args.json:
+        _print_json({"schema": 1, "samples": [
+            {"id": s.id, "name": s.name, "description": s.description,
+             "data": list(s.data), "incoming": list(s.incoming)} for s in samples]})
+        return 0
+    width = max((len(s.id) for s in samples), default=0)
+    for s in samples:
+        print(f"{s.id:<{width}}  {s.description}")
+    return 0
+
+
+# --- status / history -----------------------------------------------------------
+
+
+def _project_path(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "project", None) or ".").expanduser().absolute()
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    from workbench.status import STATE_LABELS, project_status
+
+    status = project_status(_project_path(args))
+    if args.json:
+        _print_json(status.to_json())
+        return 0
+    marks = {"done": "[x]", "attention": "[!]", "todo": "[ ]"}
+    print(f"{status.name}  ({status.task}; success metric: {status.success_metric or 'not set'})")
+    print(f"Phase: {status.phase}")
+    phase = None
+    for step in status.steps:
+        if step.phase != phase:
+            phase = step.phase
+            print(f"\n{phase}")
+        label = STATE_LABELS[step.state]
+        print(f"  {marks[step.state]} {step.title:<26} {label:<16} {step.detail}")
+    print(f"\nNext: {status.next_action}")
+    if status.next_step is not None:
+        print(f"      {status.next_step.command}")
+    return 0
+
+
+@command("history")
+def cmd_history(args: argparse.Namespace) -> int:
+    from workbench.project import Project
+    from workbench.versioning.timeline import read_timeline
+
+    project = Project(_project_path(args))
+    project.read_config()
+    entries = read_timeline(project.path, limit=args.limit)
+    if args.json:
+        _print_json({"schema": 1, "entries": [e.to_json() for e in entries]})
+        return 0
+    if not entries:
+        print("No versioned steps yet.")
+        return 0
+    for e in entries:
+        when = e.when.replace("T", " ")[:16]
+        print(f"{e.short}  {when}  {e.author:<18.18} {e.role:<15} {e.step_title:<24.24} {e.summary}")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------
+
+
+def _add_project_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-C", "--project", metavar="PATH",
+                        help="the project folder (default: the current folder)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-workbench",
+        description="A terminal workbench from idea to monitored model; every step is a git commit, "
+        "data and models live in DVC. With no command it opens the workbench on PATH.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-workbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open the workbench (TUI) on PATH (the default command)")
+    p.add_argument("path", nargs="?", default=".", help="project or empty folder (default: .)")
+
+    p = sub.add_parser("new", help="create a project without the TUI (from a sample or from flags)")
+    p.add_argument("path", help="the project folder (created if missing)")
+    p.add_argument("--sample", metavar="NAME", help="start from a bundled sample (see 'samples')")
+    p.add_argument("--name", help="project name (default: the folder's name)")
+    p.add_argument("--description", help="one line saying what the project is for")
+    p.add_argument("--problem", help="the problem statement")
+    p.add_argument("--owner", help="the business owner")
+    p.add_argument("--metric", help="success metric, e.g. 'recall >= 0.80 at precision >= 0.50'")
+    p.add_argument("--task", choices=["classification", "regression"], default="classification")
+    p.add_argument("--member", action="append", metavar="NAME,EMAIL,ROLE",
+                   help="a team member (repeatable); role: business_owner, data_scientist, "
+                   "ml_engineer, researcher")
+    p.add_argument("--latency-ms", type=int, help="latency constraint in milliseconds")
+    p.add_argument("--interpretability", help="interpretability constraint")
+    p.add_argument("--privacy", help="data privacy constraint")
+    p.add_argument("--remote", metavar="DIR", help="DVC remote folder (default: PATH.dvc-storage beside it)")
+    p.add_argument("--in-outer-repo", action="store_true",
+                   help="inside another git repository: make a DVC sub-project of it")
+    p.add_argument("--role", help="the role you act in for the first commit")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("samples", help="list the bundled sample projects")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = sub.add_parser("status", help="lifecycle position, each step's state, the next step")
+    _add_project_option(p)
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = sub.add_parser("history", help="the timeline of versioned steps, read from git")
+    _add_project_option(p)
+    p.add_argument("--limit", type=int, metavar="N", help="only the newest N steps")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+#: Functions that add subparsers (later issues register theirs here).
+EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def _load_extensions() -> None:
+    """Import the modules that register extra subcommands (kept light: argparse only)."""
+    import importlib
+
+    for name in ("workbench.cli_design", "workbench.cli_data"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``mlops-workbench``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _load_extensions()
+    parser = build_parser()
+    known = set(SUBCOMMANDS) | {"open"}
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None or first not in known:
+        if not any(a in ("-h", "--help", "--version") for a in argv):
+            argv.insert(len([a for a in argv if a == "--debug"]), "open")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "open":
+            return _open_tui(Path(args.path), debug=args.debug)
+        return SUBCOMMANDS[args.command](args)
+    except WorkbenchError as exc:
+        if args.debug:
+            raise
+        print(f"mlops-workbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mlops-workbench: interrupted; nothing was committed", file=sys.stderr)
+        return 130
+
+
+def _open_tui(path: Path, *, debug: bool = False) -> int:
+    path = path.expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise WorkbenchError(f"{path} is a file: open a project folder or an empty folder")
+    if not path.exists():
+        raise WorkbenchError(f"{path} does not exist: create it, or run 'mlops-workbench new {path}'")
+    from screens.app import make_app
+
+    app = make_app(path)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

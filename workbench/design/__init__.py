@@ -1,0 +1,1 @@
+"""Design phase: requirements, use-case prioritization, data availability."""

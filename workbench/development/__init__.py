@@ -1,0 +1,1 @@
+"""Development phase: data engineering, training, validation, review."""

@@ -1,0 +1,1 @@
+"""Operations phase: deployment, CI/CD, monitoring."""

@@ -1,0 +1,186 @@
+"""Where a project stands: each lifecycle step's state, the current phase, the next step.
+
+Every state is derived from what the repository holds (workbench.yaml, reports,
+pipeline files, registry tags), never from a side database, so a fresh clone
+reports the same status.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.lifecycle import PHASES, STEPS, Step
+from workbench.project import Project, charter_from_config
+
+DONE, ATTENTION, TODO = "done", "attention", "todo"
+STATE_LABELS = {DONE: "done", ATTENTION: "needs attention", TODO: "to do"}
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One step's state and a one-line reason."""
+
+    id: str
+    title: str
+    phase: str
+    state: str
+    detail: str
+    command: str
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """The whole project's position in the lifecycle."""
+
+    name: str
+    path: str
+    task: str
+    success_metric: str
+    phase: str
+    next_step: StepStatus | None
+    next_action: str
+    steps: tuple[StepStatus, ...]
+    last_step: dict[str, str] | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``status --json`` shape (schema 1)."""
+        return {
+            "schema": 1,
+            "project": {"name": self.name, "path": self.path, "task": self.task,
+                        "success_metric": self.success_metric},
+            "phase": self.phase,
+            "next_step": None if self.next_step is None else {
+                "id": self.next_step.id, "title": self.next_step.title,
+                "action": self.next_action, "command": self.next_step.command},
+            "steps": [asdict(s) for s in self.steps],
+            "last_step": self.last_step,
+        }
+
+    def counts(self) -> dict[str, int]:
+        out = {DONE: 0, ATTENTION: 0, TODO: 0}
+        for s in self.steps:
+            out[s.state] += 1
+        return out
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]) -> tuple[str, str]:
+    root = project.path
+    if step.id == "requirements":
+        charter = charter_from_config(config)
+        missing = charter.missing()
+        if missing:
+            return ATTENTION, "charter incomplete: " + ", ".join(missing) + " missing"
+        return DONE, f"success metric: {charter.success_metric}"
+    if step.id == "use_cases":
+        uc = config.get("use_cases") or {}
+        candidates = uc.get("candidates") or []
+        selected = uc.get("selected")
+        if selected:
+            sel_id = selected.get("id") if isinstance(selected, dict) else selected
+            name = next((c.get("name") for c in candidates if c.get("id") == sel_id), sel_id)
+            return DONE, f"selected: {name}"
+        if candidates:
+            return ATTENTION, f"{len(candidates)} candidate(s) scored, none selected"
+        return TODO, "no candidate use cases yet"
+    if step.id == "data_availability":
+        sources = (config.get("data") or {}).get("sources") or []
+        report = _read_json(root / "reports" / "data_check.json")
+        if report is not None:
+            verdict = str(report.get("verdict", "")).upper()
+            if verdict == "GO":
+                return DONE, f"GO on {len(sources)} source(s)"
+            reasons = report.get("reasons") or []
+            return ATTENTION, "NO-GO" + (f": {reasons[0]}" if reasons else "")
+        if sources:
+            return ATTENTION, f"{len(sources)} source(s) tracked, not checked yet"
+        return TODO, "no data sources registered"
+    if step.id == "data_engineering":
+        if (root / "dvc.yaml").exists() and (root / "params.yaml").exists():
+            return DONE, "pipeline in dvc.yaml"
+        return TODO, "no pipeline yet"
+    if step.id == "training":
+        if (root / "metrics.json").exists() or (root / "dvc.lock").exists():
+            return DONE, "trained; see the experiment history"
+        return TODO, "no experiments yet"
+    if step.id == "validation":
+        report = _read_json(root / "reports" / "validation.json")
+        if report is None:
+            return TODO, "not validated"
+        return (DONE, "all gates pass") if report.get("passed") else (ATTENTION, "a gate fails")
+    if step.id == "review":
+        report = _read_json(root / "reports" / "review.json")
+        if report is None:
+            return TODO, "no sign-off yet"
+        return (DONE, "approved") if report.get("decision") == "approved" else (ATTENTION, "rejected")
+    if step.id == "deployment":
+        if any("#production" in t for t in tags):
+            return DONE, "a version is in production"
+        if any("@v" in t for t in tags):
+            return ATTENTION, "registered, not in production"
+        return TODO, "no registered model"
+    if step.id == "ci_cd":
+        if (root / ".github" / "workflows" / "mlops-workbench.yml").exists():
+            return DONE, "CI workflow generated"
+        return TODO, "no CI workflow"
+    if step.id == "monitoring":
+        reports = sorted((root / "monitoring").glob("*.json")) if (root / "monitoring").is_dir() else []
+        if not reports:
+            return TODO, "no monitoring report"
+        latest = _read_json(reports[-1]) or {}
+        if latest.get("action_recommended"):
+            return ATTENTION, "drift: action recommended"
+        return DONE, "healthy"
+    return TODO, ""
+
+
+def _tags(project: Project) -> list[str]:
+    from workbench.versioning import git
+
+    root = git.repo_root(project.path)
+    if root is None:
+        return []
+    out = git.run_git(root, "tag", "--list", check=False)
+    return [t for t in out.splitlines() if t]
+
+
+def project_status(path: str | Path) -> ProjectStatus:
+    """Compute the status of the project at ``path``."""
+    from workbench.versioning.timeline import read_timeline
+
+    project = Project(path)
+    config = project.read_config()
+    tags = _tags(project)
+    steps = []
+    for step in STEPS:
+        state, detail = _state(step, project, config, tags)
+        steps.append(StepStatus(step.id, step.title, step.phase, state, detail, step.command))
+    pending = [s for s in steps if s.state != DONE]
+    nxt = pending[0] if pending else None
+    if nxt is None:
+        phase, action = PHASES[-1], "Every step is done: keep monitoring new data."
+    else:
+        phase = nxt.phase
+        verb = "Fix" if nxt.state == ATTENTION else "Start"
+        action = f"{verb} {nxt.title}: {nxt.detail}."
+    charter = charter_from_config(config)
+    try:
+        last = read_timeline(project.path, limit=1)
+    except WorkbenchError:
+        last = []
+    return ProjectStatus(
+        name=charter.name, path=str(project.path), task=charter.task,
+        success_metric=charter.success_metric, phase=phase, next_step=nxt, next_action=action,
+        steps=tuple(steps), last_step=last[0].to_json() if last else None,
+    )

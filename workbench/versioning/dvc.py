@@ -1,0 +1,231 @@
+"""DVC as a subprocess: streamed output, cancellation, one-line errors.
+
+Long DVC work runs as ``python -m dvc ...`` in its own process group so that its
+printing never touches the terminal the TUI owns and a cancel (or Ctrl-C in the
+TUI) stops exactly that process tree. ``MLOPS_WORKBENCH_DVC`` may name another DVC
+command (for example a DVC installed elsewhere).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import CancelledError, WorkbenchError
+
+Progress = Callable[[str], None]
+
+
+def dvc_command() -> list[str]:
+    """The command that runs DVC."""
+    override = os.environ.get("MLOPS_WORKBENCH_DVC", "").strip()
+    if override:
+        return shlex.split(override)
+    return [sys.executable, "-m", "dvc"]
+
+
+def dvc_env() -> dict[str, str]:
+    """DVC's environment: no analytics, no update checks, no colour codes in streamed output."""
+    env = dict(os.environ)
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["DVC_NO_UPDATER"] = "1"
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env.pop("FORCE_COLOR", None)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class DvcRun:
+    """What one DVC command did."""
+
+    args: tuple[str, ...]
+    returncode: int
+    output: str
+    seconds: float
+    cancelled: bool = False
+
+    def last_error_line(self) -> str:
+        lines = [ln.strip() for ln in self.output.splitlines() if ln.strip()]
+        for line in reversed(lines):
+            if line.startswith("ERROR"):
+                return line.removeprefix("ERROR:").strip()
+        return lines[-1] if lines else f"exit code {self.returncode}"
+
+
+def run_dvc(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> DvcRun:
+    """Run ``dvc ARGS`` in ``cwd``, streaming each output line to ``progress``.
+
+    ``cancel`` (a plain Event) stops the process group: SIGINT first, as Ctrl-C would,
+    so DVC can clean up; SIGKILL after 10 s. A cancelled run raises
+    :class:`CancelledError`; a failing one raises a one-line :class:`WorkbenchError`
+    unless ``check`` is false.
+    """
+    cmd = [*dvc_command(), *args]
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(cwd),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dvc_env(),
+            start_new_session=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+        )
+    except FileNotFoundError:
+        raise WorkbenchError(
+            f"DVC is not installed ({cmd[0]} not found): run 'make venv' or 'pip install dvc'"
+        ) from None
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if progress is not None:
+                progress(line)
+
+    reader = threading.Thread(target=pump, name="dvc-output", daemon=True)
+    reader.start()
+    cancelled = False
+    deadline = None if timeout is None else started + timeout
+    while proc.poll() is None:
+        if cancel is not None and cancel.wait(0.05):
+            cancelled = True
+            _stop(proc)
+            break
+        if cancel is None:
+            try:
+                proc.wait(0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        if deadline is not None and time.monotonic() > deadline:
+            _stop(proc)
+            raise WorkbenchError(f"dvc {' '.join(args)} took longer than {timeout:.0f} s and was stopped")
+    proc.wait()
+    reader.join(timeout=5)
+    run = DvcRun(tuple(args), proc.returncode, "\n".join(lines), time.monotonic() - started, cancelled)
+    if cancelled:
+        raise CancelledError(f"dvc {args[0]} was cancelled; nothing was committed")
+    if check and run.returncode != 0:
+        raise WorkbenchError(f"dvc {args[0]} failed: {run.last_error_line()}")
+    return run
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGINT the process group, then SIGKILL it if it has not ended in 10 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def check_dvc(cwd: Path | None = None) -> str:
+    """DVC's version, or a one-line error when DVC is missing or broken."""
+    cmd = [*dvc_command(), "--version"]
+    try:
+        done = subprocess.run(
+            cmd, cwd=str(cwd) if cwd else None, capture_output=True, text=True,
+            env=dvc_env(), timeout=60, stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise WorkbenchError(
+            f"DVC is not installed ({cmd[0]} not found): run 'make venv' or 'pip install dvc'"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise WorkbenchError("DVC did not answer 'dvc --version' within 60 s: check your DVC install") from None
+    version = done.stdout.strip().splitlines()[-1:] if done.stdout.strip() else []
+    if done.returncode != 0 or not version:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise WorkbenchError(
+            f"DVC is broken ({detail}): reinstall it with 'make venv' or 'pip install --force-reinstall dvc'"
+        )
+    return version[0].strip()
+
+
+def init(path: Path, *, subdir: bool = False) -> None:
+    """``dvc init`` (``--subdir`` when the git repository's root is a parent folder)."""
+    args = ["init", "--quiet"] + (["--subdir"] if subdir else [])
+    run_dvc(args, path)
+    run_dvc(["config", "core.analytics", "false"], path)
+    run_dvc(["config", "core.autostage", "false"], path)
+
+
+def add_remote(path: Path, name: str, url: str) -> None:
+    """Add ``url`` as the project's default remote."""
+    run_dvc(["remote", "add", "--default", "--force", name, url], path)
+
+
+def default_remote(path: Path) -> str | None:
+    """The URL of the project's default DVC remote, read from ``.dvc/config`` (+ ``config.local``)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read([path / ".dvc" / "config", path / ".dvc" / "config.local"], encoding="utf-8")
+    name = parser.get("core", "remote", fallback=None)
+    if not name:
+        return None
+    section = f"'remote \"{name}\"'"
+    for candidate in (section, f'remote "{name}"'):
+        if parser.has_section(candidate):
+            return parser.get(candidate, "url", fallback=None)
+    return None
+
+
+def pointer_paths(target: str) -> list[str]:
+    """The files ``dvc add TARGET`` writes in git: the ``.dvc`` pointer and the folder's ``.gitignore``."""
+    target = target.rstrip("/")
+    parent = os.path.dirname(target)
+    gitignore = os.path.join(parent, ".gitignore") if parent else ".gitignore"
+    return [f"{target}.dvc", gitignore]
+
+
+def add(path: Path, targets: Sequence[str], *, progress: Progress | None = None,
+        cancel: threading.Event | None = None) -> list[str]:
+    """``dvc add`` the targets (paths relative to the project); return the git paths it wrote."""
+    if not targets:
+        return []
+    run_dvc(["add", "--quiet", *targets], path, progress=progress, cancel=cancel)
+    written: list[str] = []
+    for target in targets:
+        for p in pointer_paths(target):
+            if p not in written:
+                written.append(p)
+    return written
+
+
+def push(path: Path, targets: Sequence[str] = (), *, progress: Progress | None = None,
+         cancel: threading.Event | None = None) -> DvcRun | None:
+    """Push to the default remote when one is set; None when there is none."""
+    if default_remote(path) is None:
+        return None
+    return run_dvc(["push", *targets], path, progress=progress, cancel=cancel)

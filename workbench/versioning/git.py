@@ -1,0 +1,192 @@
+"""git operations: identity, repository discovery, path states, commits with trailers.
+
+Every call opens the repository for that operation only (``with Repo(path) as repo``)
+because GitPython leaks ``git cat-file`` processes and is not thread-safe; writes are
+serialised by the project lock (:mod:`workbench.versioning.locks`). Commits stage
+only the paths a step names — never ``git add -A``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import DirtyPathError, WorkbenchError
+
+TRAILER_STEP = "Workbench-Step"
+TRAILER_ROLE = "Workbench-Role"
+
+_IDENTITY_HELP = (
+    "git does not know who you are: run "
+    "git config --global user.name \"Your Name\" && "
+    "git config --global user.email you@example.com"
+)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["LC_ALL"] = env.get("LC_ALL", "C.UTF-8")
+    return env
+
+
+def run_git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run one git command in ``cwd`` through GitPython; return stdout (stripped of the last newline)."""
+    from git import Git
+    from git.exc import GitCommandError, GitCommandNotFound
+
+    try:
+        return Git(str(cwd)).execute(["git", *args], env=_git_env(), strip_newline_in_stdout=True)
+    except GitCommandNotFound:
+        raise WorkbenchError("git is not installed or not on PATH: install git 2.30 or newer") from None
+    except GitCommandError as exc:
+        if not check:
+            return ""
+        detail = (exc.stderr or exc.stdout or "").strip().splitlines()
+        line = next((ln for ln in detail if ln.strip()), f"exit {exc.status}")
+        line = line.replace("stderr: ", "").strip().strip("'")
+        raise WorkbenchError(f"git {args[0]} failed: {line}") from None
+
+
+def repo_root(path: Path) -> Path | None:
+    """The top folder of the git repository that contains ``path``, or None."""
+    probe = Path(path)
+    while not probe.exists():
+        if probe.parent == probe:
+            return None
+        probe = probe.parent
+    if probe.is_file():
+        probe = probe.parent
+    from git import Repo
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
+    try:
+        with Repo(str(probe), search_parent_directories=True) as repo:
+            if repo.bare or repo.working_tree_dir is None:
+                return None
+            return Path(repo.working_tree_dir).resolve()
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        return None
+
+
+def git_dir(root: Path) -> Path:
+    """The ``.git`` folder of the repository at ``root``."""
+    return Path(run_git(root, "rev-parse", "--absolute-git-dir"))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is acting: the git author of the commits the workbench makes."""
+
+    name: str
+    email: str
+
+
+def identity(cwd: Path) -> Identity:
+    """The configured git identity, or a one-line error saying how to set it.
+
+    git may guess an identity from the host name; the workbench does not, because a
+    guessed author makes the history lie about who did what.
+    """
+    probe = Path(cwd)
+    while not probe.exists():
+        probe = probe.parent
+    name = os.environ.get("GIT_AUTHOR_NAME") or run_git(probe, "config", "user.name", check=False)
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or run_git(probe, "config", "user.email", check=False)
+    if not name.strip() or not email.strip():
+        raise WorkbenchError(_IDENTITY_HELP)
+    return Identity(name.strip(), email.strip())
+
+
+def init_repo(path: Path) -> None:
+    """``git init`` with ``main`` as the first branch."""
+    run_git(path, "init", "--quiet", "--initial-branch=main")
+
+
+def has_head(root: Path) -> bool:
+    """Whether the repository has at least one commit."""
+    return bool(run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False))
+
+
+def head(root: Path) -> str:
+    """The full id of HEAD."""
+    return run_git(root, "rev-parse", "HEAD")
+
+
+def changed_paths(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """Paths (relative to ``root``) that differ from HEAD, with git's two-letter status.
+
+    Untracked files show as ``??``; ignored files are left out (DVC owns those).
+    """
+    paths = [p for p in paths]
+    if not paths:
+        return {}
+    out = run_git(
+        root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", *paths
+    )
+    result: dict[str, str] = {}
+    for record in out.split("\0"):
+        if len(record) > 3:
+            result[record[3:]] = record[:2]
+    return result
+
+
+def refuse_dirty(root: Path, paths: Sequence[str], *, allow_untracked: Iterable[str] = ()) -> None:
+    """Raise :class:`DirtyPathError` if any path carries uncommitted edits.
+
+    A step calls this before it writes: edits it did not make are someone's work,
+    and the step must not overwrite or commit them.
+    """
+    allowed = set(allow_untracked)
+    for path, code in changed_paths(root, paths).items():
+        if code == "??" and path in allowed:
+            continue
+        what = "is not committed yet" if code == "??" else "has uncommitted edits"
+        raise DirtyPathError(
+            f"{path} {what}: commit or move your changes first "
+            f"(git add {path} && git commit), then run the step again"
+        )
+
+
+def format_message(title: str, summary: str, step_id: str, role: str, body: str = "") -> str:
+    """The commit message of a step: ``<Step>: <summary>``, optional body, trailers."""
+    subject = f"{title}: {summary}".strip().replace("\n", " ")
+    parts = [subject]
+    if body.strip():
+        parts.append(body.strip())
+    parts.append(f"{TRAILER_STEP}: {step_id}\n{TRAILER_ROLE}: {role}")
+    return "\n\n".join(parts) + "\n"
+
+
+def commit_paths(root: Path, paths: Sequence[str], message: str) -> str | None:
+    """Stage exactly ``paths`` and commit only them; return the new commit id.
+
+    Returns None when none of the paths changed (nothing to record). Anything else the
+    user has staged stays staged and out of this commit (``git commit --only``).
+    """
+    paths = sorted(set(paths))
+    if not paths:
+        return None
+    present = [p for p in paths if (root / p).exists()]
+    tracked_missing = [
+        p for p in paths if not (root / p).exists() and run_git(root, "ls-files", "--", p)
+    ]
+    if present:
+        run_git(root, "add", "--", *present)
+    if tracked_missing:
+        run_git(root, "rm", "--cached", "--quiet", "--", *tracked_missing)
+    to_commit = present + tracked_missing
+    if not to_commit:
+        return None
+    staged = run_git(root, "diff", "--cached", "--name-only", "-z", "--", *to_commit)
+    if not staged.strip("\0") and has_head(root):
+        return None
+    msg_file = git_dir(root) / "WORKBENCH_COMMIT_MSG"
+    msg_file.write_text(message, encoding="utf-8")
+    try:
+        run_git(root, "commit", "--quiet", "--only", "-F", str(msg_file), "--", *to_commit)
+    finally:
+        msg_file.unlink(missing_ok=True)
+    return head(root)
