@@ -25,6 +25,7 @@ from workbench.project import (
     validate_charter,
 )
 from workbench.versioning import dvc, git
+from workbench.versioning.locks import recover_stale_locks
 from workbench.versioning.step import begin_step
 
 Progress = Callable[[str], None]
@@ -148,8 +149,17 @@ def create_project(
         role = next((m.role for m in charter.team
                      if (m.email and m.email.lower() == who.email.lower())
                      or m.name.lower() == who.name.lower()), None)
-    say(f"DVC {dvc.check_dvc()} found")
-    remote_path = Path(remote).expanduser().absolute() if remote else default_remote_path(path)
+    # A live workbench or DVC in the repository means "busy" before anything is written.
+    cleared = recover_stale_locks(path, git.git_dir(root)) if root is not None else []
+    dvc_version = dvc.check_dvc()
+    if remote:
+        remote_path = Path(remote).expanduser().absolute()
+    elif subdir and root is not None:
+        # Beside the outer repository, not inside it, where it would show up as untracked files.
+        rel = path.resolve().relative_to(root).as_posix().replace("/", "-")
+        remote_path = root.parent / f"{root.name}-{rel}.dvc-storage"
+    else:
+        remote_path = default_remote_path(path)
     if remote_path == path or path in remote_path.parents:
         raise WorkbenchError("the DVC remote must be outside the project folder: choose another --remote")
     if root is not None:
@@ -157,6 +167,7 @@ def create_project(
         rel = path.resolve().relative_to(root)
         git.refuse_dirty(root, [(rel / p).as_posix() for p in mine if (path / p).exists()])
 
+    say(f"DVC {dvc_version} found")  # only now: a refusal above is the one line printed
     created: list[Path] = []  # removed again, newest first, if anything below fails
     folder_existed = path.exists()
     try:
@@ -202,7 +213,7 @@ def create_project(
                 item.unlink(missing_ok=True)
         raise
     return CreatedProject(path=path, commit=step.commit, remote=str(remote_path),
-                          messages=tuple(step.messages))
+                          messages=tuple(cleared + step.messages))
 
 
 def create_from_sample(

@@ -41,6 +41,10 @@ def dvc_env() -> dict[str, str]:
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     env.pop("FORCE_COLOR", None)
     env["NO_COLOR"] = "1"
+    # DVC writes its config with the locale's encoding: under a C/ASCII locale a project
+    # path with non-ASCII characters would fail with a UnicodeEncodeError.
+    env.setdefault("PYTHONUTF8", "1")
+    env.setdefault("PYTHONIOENCODING", "utf-8")
     return env
 
 
@@ -184,11 +188,26 @@ def init(path: Path, *, subdir: bool = False) -> None:
 
 def add_remote(path: Path, name: str, url: str) -> None:
     """Add ``url`` as the project's default remote."""
-    run_dvc(["remote", "add", "--default", "--force", name, url], path)
+    if url.isascii():
+        run_dvc(["remote", "add", "--default", "--force", name, url], path)
+        return
+    # DVC 3 writes its config through ConfigObj with no encoding, which fails on any
+    # non-ASCII character (a project folder called "prøject"); DVC reads the file as UTF-8
+    # (PYTHONUTF8 in dvc_env), so the workbench writes these two settings itself.
+    from configobj import ConfigObj
+
+    config_file = Path(path) / ".dvc" / "config"
+    config = ConfigObj(str(config_file), encoding="utf-8")
+    config.setdefault("core", {})["remote"] = name
+    config[f'remote "{name}"'] = {"url": url}
+    config.write()
 
 
 def default_remote(path: Path) -> str | None:
-    """The URL of the project's default DVC remote, read from ``.dvc/config`` (+ ``config.local``)."""
+    """The URL of the project's default DVC remote, read from ``.dvc/config`` (+ ``config.local``).
+
+    A relative local path is returned as an absolute one, as DVC resolves it.
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.read([path / ".dvc" / "config", path / ".dvc" / "config.local"], encoding="utf-8")
     name = parser.get("core", "remote", fallback=None)
@@ -197,7 +216,11 @@ def default_remote(path: Path) -> str | None:
     section = f"'remote \"{name}\"'"
     for candidate in (section, f'remote "{name}"'):
         if parser.has_section(candidate):
-            return parser.get(candidate, "url", fallback=None)
+            url = parser.get(candidate, "url", fallback=None)
+            if url and "://" not in url and not os.path.isabs(url):
+                # DVC reads a relative local path relative to the .dvc folder.
+                url = os.path.normpath(os.path.join(path, ".dvc", url))
+            return url
     return None
 
 

@@ -85,7 +85,7 @@ class ProjectLock:
                 "operation": self.operation}
         for _ in range(3):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                _create_with_content(self.path, json.dumps(info))
             except FileExistsError:
                 holder = _read_info(self.path)
                 if holder is None:
@@ -101,8 +101,6 @@ class ProjectLock:
                     f"the project is busy: another workbench, {holder.describe()}, is writing; "
                     "wait for it to finish and try again"
                 )
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(info, fh)
             self._held = True
             return self
         raise ProjectBusyError("the project lock keeps changing hands: try again in a moment")
@@ -119,16 +117,52 @@ class ProjectLock:
         self.release()
 
 
+def _create_with_content(path: Path, text: str) -> None:
+    """Create ``path`` holding ``text`` in one step; FileExistsError if it is already there.
+
+    A plain ``O_EXCL`` create leaves an empty file for a moment, and another process
+    reading it then would take it for a lock left by a killed process and clear it:
+    two writers. Writing a private file first and hard-linking it into place makes
+    the lock appear complete or not at all.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _git_running_in(git_dir: Path) -> bool:
+    """Whether a live git process works in the repository of ``git_dir`` (it may own index.lock)."""
+    import psutil
+
+    work_tree = Path(git_dir).parent.resolve()
+    for proc in psutil.process_iter(["name", "cwd"]):
+        try:
+            if proc.info["name"] != "git" or not proc.info["cwd"]:
+                continue
+            cwd = Path(proc.info["cwd"]).resolve()
+        except (psutil.Error, OSError):
+            continue
+        if cwd == work_tree or work_tree in cwd.parents or cwd == Path(git_dir).resolve():
+            return True
+    return False
+
+
 def clear_stale_project_lock(git_dir: Path, holder: LockInfo) -> list[str]:
     """Remove a dead process's project lock and the git index.lock it left; say what was done."""
-    messages = []
-    (Path(git_dir) / LOCK_NAME).unlink(missing_ok=True)
+    messages: list[str] = []
+    lock = Path(git_dir) / LOCK_NAME
+    if _read_info(lock) not in (holder, None):
+        return messages  # another process cleared it and took the lock meanwhile
+    lock.unlink(missing_ok=True)
     who = f"pid {holder.pid}" if holder.pid > 0 else "a process"
     messages.append(
         f"cleared a stale workbench lock left by {who} ({holder.operation}), which is no longer running"
     )
     index_lock = Path(git_dir) / "index.lock"
-    if index_lock.exists():
+    if index_lock.exists() and not _git_running_in(Path(git_dir)):
         index_lock.unlink(missing_ok=True)
         messages.append("removed .git/index.lock left by the interrupted git command")
     return messages
@@ -170,43 +204,80 @@ def recover_stale_locks(project_path: Path, git_dir: Path | None) -> list[str]:
                 )
     tmp = Path(project_path) / ".dvc" / "tmp"
     lock_file = tmp / "lock"
-    if lock_file.exists():
+    if lock_file.exists() and _dvc_lock_held(lock_file):
         text = lock_file.read_text(encoding="utf-8", errors="replace").strip()
-        if _dvc_lock_held(lock_file):
-            raise ProjectBusyError(
-                f"DVC is busy in this project (lock held by {text or 'another process'}): "
-                "wait for it to finish and try again"
-            )
-        pid = int(text.split()[0]) if text and text.split()[0].isdigit() else None
-        if pid is not None and not _pid_alive(pid):
-            lock_file.unlink(missing_ok=True)
-            messages.append(f"cleared a stale DVC lock left by pid {pid}, which is no longer running")
+        raise ProjectBusyError(
+            f"DVC is busy in this project (lock held by pid {text or '?'}): "
+            "wait for it to finish and try again"
+        )
+    # DVC's repository lock (``lock``) is an OS lock: the kernel frees it when its process
+    # dies and the file with the old pid in it is normal, so there is nothing to clear.
+    # ``rwlock`` is different: it lists the pids running pipeline stages, and a killed
+    # DVC leaves its entries behind.
     rwlock = tmp / "rwlock"
-    if rwlock.exists() and not _dvc_lock_held(tmp / "rwlock.lock"):
-        try:
-            data = json.loads(rwlock.read_text(encoding="utf-8") or "{}")
-        except ValueError:
-            data = None
-        if data is None:
-            rwlock.unlink(missing_ok=True)
-            messages.append("removed a corrupted DVC rwlock file")
-        else:
-            dead: set[int] = set()
-            for path, info in list((data.get("write") or {}).items()):
-                if not _pid_alive(int(info.get("pid", -1))):
-                    dead.add(int(info.get("pid", -1)))
-                    del data["write"][path]
-            for path, infos in list((data.get("read") or {}).items()):
-                keep = [i for i in infos if _pid_alive(int(i.get("pid", -1)))]
-                dead.update(int(i.get("pid", -1)) for i in infos if i not in keep)
-                if keep:
-                    data["read"][path] = keep
-                else:
-                    del data["read"][path]
-            if dead:
-                from workbench.fsutil import atomic_write_text
-
-                atomic_write_text(rwlock, json.dumps(data))
-                pids = ", ".join(str(p) for p in sorted(dead))
-                messages.append(f"cleared stale DVC pipeline locks left by pid {pids}")
+    if rwlock.exists():
+        messages.extend(_recover_rwlock(rwlock, tmp / "rwlock.lock"))
     return messages
+
+
+def _recover_rwlock(rwlock: Path, guard: Path) -> list[str]:
+    """Drop the entries of dead pids from DVC's rwlock (holding DVC's own guard while editing)."""
+    fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for _attempt in range(50):  # DVC holds the guard only for a moment while it edits
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                time.sleep(0.02)
+        else:
+            raise ProjectBusyError("DVC is busy in this project: wait for it to finish and try again")
+        try:
+            try:
+                data = json.loads(rwlock.read_text(encoding="utf-8") or "{}")
+            except FileNotFoundError:
+                return []
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                rwlock.unlink(missing_ok=True)
+                return ["removed a corrupted DVC rwlock file"]
+            infos = [(mode, path, info)
+                     for mode in ("write", "read")
+                     for path, value in (data.get(mode) or {}).items()
+                     for info in (value if isinstance(value, list) else [value])]
+            live = [info for _, _, info in infos
+                    if _pid_alive(int(info.get("pid", -1))) and int(info.get("pid", -1)) != os.getpid()]
+            if live:
+                info = live[0]
+                raise ProjectBusyError(
+                    f"DVC is busy in this project: pid {info.get('pid')} is running "
+                    f"'{_short_cmd(str(info.get('cmd', 'dvc')))}'; wait for it to finish and try again"
+                )
+            dead = sorted({int(info.get("pid", -1)) for _, _, info in infos
+                           if not _pid_alive(int(info.get("pid", -1)))})
+            if not dead:
+                return []
+            cleaned: dict[str, dict] = {"read": {}, "write": {}}
+            for mode, path, info in infos:
+                if int(info.get("pid", -1)) in dead:
+                    continue
+                if mode == "write":
+                    cleaned["write"][path] = info
+                else:
+                    cleaned["read"].setdefault(path, []).append(info)
+            from workbench.fsutil import atomic_write_text
+
+            atomic_write_text(rwlock, json.dumps({k: v for k, v in cleaned.items() if v}))
+            pids = ", ".join(str(p) for p in dead)
+            return [f"cleared stale DVC pipeline locks left by pid {pids}, which is no longer running"]
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _short_cmd(cmd: str) -> str:
+    """``.../dvc/__main__.py repro`` -> ``dvc repro``."""
+    head, _, rest = cmd.partition(" ")
+    return f"dvc {rest}".strip() if head.endswith(("__main__.py", "dvc")) else cmd

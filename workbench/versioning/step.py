@@ -66,6 +66,7 @@ class StepTransaction:
     messages: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     _backups: dict[str, bytes | None] = field(default_factory=dict)
+    _new_dirs: list[Path] = field(default_factory=list)
     _push: bool = False
 
     def rel(self, path: str) -> str:
@@ -82,6 +83,13 @@ class StepTransaction:
             git.refuse_dirty(self.root, [rel])
             full = self.root / rel
             self._backups[rel] = full.read_bytes() if full.exists() else None
+            missing = full.parent
+            while not missing.exists() and missing.parent != missing and missing != self.root:
+                if not missing.parent.exists():
+                    missing = missing.parent
+                    continue
+                self._new_dirs.append(missing)  # the topmost folder this step creates
+                break
         if rel not in self.written:
             self.written.append(rel)
         return rel
@@ -124,6 +132,18 @@ class StepTransaction:
                     full.unlink()
             else:
                 atomic_write_bytes(full, data)
+        for top in reversed(self._new_dirs):
+            # Folders the step created go too, unless something else now lives in them.
+            for folder in sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True):
+                _rmdir_if_empty(folder)
+            _rmdir_if_empty(top)
+
+
+def _rmdir_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 @contextmanager

@@ -1,0 +1,58 @@
+"""The core never imports the UI, and the command starts without the heavy libraries.
+
+Checked in fresh subprocesses, because ``sys.modules`` in the test process is polluted
+by whatever other tests imported (harlequin's test_import_hygiene does the same).
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import workbench
+
+UI = ("textual", "screens")
+HEAVY = ("pandas", "sklearn", "dvc", "gto", "numpy", "scipy", "textual", "screens")
+
+
+def core_modules() -> list[str]:
+    names = ["workbench"]
+    for info in pkgutil.walk_packages(workbench.__path__, prefix="workbench."):
+        if info.name != "workbench.__main__":  # runs the CLI on import
+            names.append(info.name)
+    return sorted(names)
+
+
+def loaded_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def top_level(modules: list[str], wanted: tuple[str, ...]) -> list[str]:
+    return sorted({m for m in modules if m.split(".")[0] in wanted})
+
+
+def test_walk_finds_the_core_modules() -> None:
+    names = core_modules()
+    for expected in ("workbench.cli", "workbench.versioning.step", "workbench.new_project",
+                     "workbench.status", "workbench.design.data_sources"):
+        assert expected in names
+
+
+def test_every_core_module_imports_without_the_ui() -> None:
+    modules = core_modules()
+    code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    assert top_level(loaded_after(code), UI) == []
+    # One by one as well, so a module that only some import order hides is caught.
+    for name in modules:
+        assert top_level(loaded_after(f"import {name}"), UI) == [], name
+
+
+def test_cli_startup_imports_no_heavy_library() -> None:
+    assert top_level(loaded_after("import workbench.cli"), HEAVY) == []
+    # Parsing (with the registered extensions) stays light too.
+    code = "import workbench.cli as c\nc._load_extensions()\nc.build_parser()"
+    assert top_level(loaded_after(code), HEAVY) == []
