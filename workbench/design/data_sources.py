@@ -1,9 +1,16 @@
-"""Register data sources: track them with DVC, record them in workbench.yaml, one commit."""
+"""Register data sources: track them with DVC, record them in workbench.yaml, one commit.
+
+``add_sources`` tracks files already in the project (used when a project is made from a
+sample); ``add_data`` is ``mlops-workbench data add``: any file or folder, validated first.
+``progress`` here is ``progress(line: str)``: DVC's output streams through it.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.project import CONFIG_NAME, Project, dump_config
@@ -53,3 +60,156 @@ def add_sources(
         step.dvc_add([*paths, *incoming], progress=progress, cancel=cancel)
         step.write_text(CONFIG_NAME, dump_config(config))
     return step.commit, step.messages
+
+
+# --- data add: one source from anywhere, validated before anything is written ---------------
+
+
+@dataclass(frozen=True)
+class AddedSource:
+    """What :func:`add_data` did."""
+
+    name: str
+    path: str  # project-relative, as recorded in workbench.yaml
+    format: str
+    files: int
+    rows: int
+    columns: int
+    copied_from: str | None  # the outside path the data was copied from (None: tracked in place)
+    notes: tuple[str, ...] = ()
+    commit: str | None = None
+    messages: tuple[str, ...] = ()
+    replaced: bool = False  # the source was registered already and is tracked again
+
+
+def _inside(path: Path, root: Path) -> Path | None:
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+
+
+def add_data(
+    project_path: str | Path,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    cwd: str | Path | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> AddedSource:
+    """Validate a CSV/TSV/Parquet file (or a folder of them) and register it as a source.
+
+    A path outside the project is copied into the project's ``data/`` folder first; a path
+    inside is tracked in place. The data is ``dvc add``-ed, recorded under ``data.sources``
+    (with any non-default encoding or delimiter the sniffer found) and committed as one
+    ``data_availability`` step; it is pushed to the DVC remote after the commit. Any
+    problem with the file raises a one-line :class:`WorkbenchError` before anything is
+    written; a failure later removes the copy again and rolls the step back.
+    """
+    import shutil
+
+    from workbench.design.data_read import data_files, read_table, sniff
+    from workbench.errors import WorkbenchError
+    from workbench.versioning import git
+
+    project = Project(project_path)
+    config = project.read_config()
+    given = str(path)
+    src = Path(path).expanduser()
+    if not src.is_absolute():
+        src = Path(cwd or Path.cwd()) / src
+    src = Path(os.path.abspath(src))
+    if not src.exists():
+        raise WorkbenchError(f"{given} does not exist: check the path (quote it if it has spaces)")
+    inside = _inside(src, project.path)
+    if inside is not None and (not inside.parts or inside.parts[0] in (".git", ".dvc")):
+        raise WorkbenchError(f"{given} is the project itself or its .git/.dvc folder: "
+                             "give a data file or a folder of data files")
+
+    # 1. validate every file completely (readable, not empty, consistent rows)
+    files = data_files(src, given)
+    formats = []
+    rows = 0
+    columns: tuple[str, ...] = ()
+    for i, file in enumerate(files):
+        display = given if file == src else f"{given}/{file.relative_to(src).as_posix()}"
+        if progress:
+            progress(f"checking {display}")
+        fmt = sniff(file, display)
+        table, fmt = read_table(fmt, cancel=cancel)
+        if i and table.column_names != list(columns):
+            raise WorkbenchError(f"{display} has other columns than {formats[0].display}: the files "
+                                 "of a folder source must share their columns; add them one by one")
+        columns = tuple(table.column_names)
+        rows += table.num_rows
+        formats.append(fmt)
+        del table
+
+    # 2. where it goes in the project
+    data = config.setdefault("data", {})
+    sources = data.setdefault("sources", [])
+    if inside is None:
+        rel = f"data/{src.name}"
+        dest = project.path / rel
+        if dest.exists():
+            raise WorkbenchError(f"{rel} already exists in the project: rename {given} or remove {rel} "
+                                 "first")
+    else:
+        rel = inside.as_posix()
+        dest = src
+        root = git.repo_root(project.path)
+        if root is not None and git.run_git(root, "ls-files", "--", str(src), check=False).strip():
+            raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
+                                 f"'git rm -r --cached \"{rel}\"' and commit, then add it again")
+    source_name = (name or Path(rel).stem).strip()
+    if not source_name:
+        raise WorkbenchError("the source name is empty: pass --name NAME")
+    existing = next((s for s in sources if isinstance(s, dict) and s.get("path") == rel), None)
+    clash = next((s for s in sources if isinstance(s, dict) and s.get("name") == source_name
+                  and s is not existing), None)
+    if clash is not None:
+        raise WorkbenchError(f"a source named {source_name!r} exists already ({clash.get('path')}): "
+                             "pass another --name")
+    record: dict[str, object] = {"name": source_name, "path": rel, "format": formats[0].format}
+    record.update(formats[0].options())
+    if existing is not None:
+        existing.clear()
+        existing.update(record)
+    else:
+        sources.append(record)
+
+    # 3. copy, track, record, commit (and undo the copy if any of it fails)
+    copied = False
+    try:
+        if inside is None:
+            if progress:
+                progress(f"copying {given} to {rel}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dest)
+            else:
+                shutil.copy2(src, dest)
+            copied = True
+        shape = f"{rows:,} rows x {len(columns)} columns"
+        with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
+                        summary=f"add source {source_name} ({rel}, {shape})", progress=progress,
+                        cancel=cancel) as step:
+            step.dvc_add([rel], progress=progress, cancel=cancel)
+            step.write_text(CONFIG_NAME, dump_config(config))
+            if inside is None:
+                step.body = f"Copied from {src}."
+    except BaseException:
+        if copied:
+            if dest.is_dir():
+                shutil.rmtree(dest, ignore_errors=True)
+            else:
+                dest.unlink(missing_ok=True)
+        raise
+    return AddedSource(
+        name=source_name, path=rel, format=formats[0].format, files=len(files), rows=rows,
+        columns=len(columns), copied_from=str(src) if inside is None else None,
+        notes=tuple(n for f in formats for n in f.notes), commit=step.commit,
+        messages=tuple(step.messages), replaced=existing is not None,
+    )

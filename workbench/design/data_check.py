@@ -1,0 +1,573 @@
+"""The data availability check: can the registered data carry the selected use case?
+
+``check_data(project)`` profiles every source in ``workbench.yaml`` (``data_profile``),
+judges the result against ``data.thresholds`` and commits ``reports/data_check.json`` and
+``reports/data_check.md`` as one ``data_availability`` step, together with the sources'
+``.dvc`` pointers, so the history shows which data version passed. ``run_data_check``
+does the same work without writing anything (for previews and tests).
+
+Outcomes (the CLI's exit codes):
+
+* **GO** (0) — every threshold holds; warnings may remain (personal data, identifiers,
+  duplicates, constant columns, stale data).
+* **NO-GO** (1) — a threshold fails, or a feature leaks the target; the report is written
+  and committed with the reasons, so the decision is in the history.
+* **unusable input** (2) — no sources, a missing or unreadable file, or a target column
+  that is missing, all empty or constant. Nothing is written: there is no verdict to record
+  when the thing the check measures against does not exist, and the one-line error says
+  what to fix. A target that is simply not set yet is a NO-GO, not an error: the profile is
+  still worth recording.
+
+``readiness_score`` (1-5, used by the use-case ranking as "data readiness"):
+
+* 5 — GO without warnings; 4 — GO with warnings;
+* 3 — NO-GO only because of columns (leakage suspects, mostly-missing features): fixable
+  by dropping them or listing them in ``data.exclude_columns``;
+* 2 — NO-GO with one problem of the labelled data (too few rows, too few positives, too
+  many missing target values);
+* 1 — NO-GO with no target set, or more than one problem of the labelled data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.design.data_profile import (
+    ColumnStats,
+    Histogram,
+    Progress,
+    ProfileSettings,
+    SourceProfile,
+    TargetSummary,
+    TimeSummary,
+    profile_file,
+)
+from workbench.errors import WorkbenchError
+from workbench.project import DEFAULT_THRESHOLDS, Project, charter_from_config
+
+__all__ = [
+    "ColumnStats", "DataCheckReport", "Histogram", "SourceProfile", "TargetSummary", "TimeSummary",
+    "check_data", "run_data_check", "REPORT_JSON", "REPORT_MD",
+]
+
+REPORT_JSON = "reports/data_check.json"
+REPORT_MD = "reports/data_check.md"
+SCHEMA = 1
+GO, NO_GO = "GO", "NO-GO"
+STALE_DAYS = 365
+MIN_ROWS_PER_FEATURE = 10
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason or warning, with the column it is about (for highlighting in a table)."""
+
+    kind: str  # rows | target | positives | missing | leakage | personal | identifier | ...
+    message: str
+    source: str = ""
+    column: str = ""
+    blocking: bool = False
+
+
+@dataclass(frozen=True)
+class DataCheckReport:
+    """The outcome of a data availability check (what the screen and ``--json`` show)."""
+
+    verdict: str
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    readiness_score: int
+    use_case: str | None
+    checked_at: str
+    target: str | None
+    task: str
+    target_summary: TargetSummary | None
+    thresholds: dict[str, float]
+    sources: tuple[SourceProfile, ...]
+    rows: int
+    features: int
+    commit: str | None = None
+    messages: tuple[str, ...] = ()
+
+    @property
+    def go(self) -> bool:
+        return self.verdict == GO
+
+    @property
+    def exit_code(self) -> int:
+        """0 for GO, 1 for NO-GO (unusable input raises instead)."""
+        return 0 if self.go else 1
+
+    @property
+    def rows_per_feature(self) -> float | None:
+        return round(self.rows / self.features, 2) if self.features else None
+
+    @property
+    def leakage_suspects(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind == "leakage")
+
+    def column(self, source: str, name: str) -> ColumnStats:
+        """One column's stats (for the screen's distribution plot of the selected row)."""
+        for src in self.sources:
+            if src.name == source:
+                return src.column(name)
+        raise KeyError(source)
+
+    def column_rows(self) -> list[dict[str, Any]]:
+        """Flat rows for a sortable column table: one per (source, column)."""
+        rows = []
+        for src in self.sources:
+            for c in src.column_stats:
+                rows.append({
+                    "source": src.name, "column": c.name, "role": c.role, "kind": c.kind,
+                    "missing_share": c.missing_share, "distinct": c.distinct, "constant": c.constant,
+                    "min": c.min, "max": c.max, "mean": c.mean, "identifier": c.identifier,
+                    "personal_data": c.personal_data, "leakage_score": c.leakage_score,
+                })
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``reports/data_check.json`` shape (schema 1)."""
+        return {
+            "schema": SCHEMA,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "use_case": self.use_case,
+            "readiness_score": self.readiness_score,
+            "checked_at": self.checked_at,
+            "target": self.target,
+            "task": self.task,
+            "rows": self.rows,
+            "features": self.features,
+            "rows_per_feature": self.rows_per_feature,
+            "thresholds": self.thresholds,
+            "target_summary": self.target_summary.to_json() if self.target_summary else None,
+            "leakage_suspects": [
+                {"source": f.source, "column": f.column, "message": f.message}
+                for f in self.leakage_suspects
+            ],
+            "identifiers": [{"source": f.source, "column": f.column, "message": f.message}
+                            for f in self.findings if f.kind == "identifier"],
+            "personal_data": [{"source": f.source, "column": f.column, "message": f.message}
+                              for f in self.findings if f.kind == "personal"],
+            "sources": [s.to_json() for s in self.sources],
+            "warnings": list(self.warnings),
+        }
+
+    def to_markdown(self) -> str:
+        """The readable report (``reports/data_check.md``)."""
+        return render_markdown(self)
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+def _thresholds(raw: Any) -> dict[str, float]:
+    out = dict(DEFAULT_THRESHOLDS)
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        raise WorkbenchError("data.thresholds in workbench.yaml is not a mapping: "
+                             "write it as 'thresholds: {min_rows: 1000, ...}'")
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WorkbenchError(f"data.thresholds.{key} in workbench.yaml is {value!r}, not a number: "
+                                 "fix it in workbench.yaml")
+        out[key] = value
+    return out
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def selected_use_case(config: dict[str, Any]) -> str | None:
+    """The id of the selected use case (``use_cases.selected`` is an id or a mapping with one)."""
+    selected = (config.get("use_cases") or {}).get("selected")
+    if isinstance(selected, dict):
+        selected = selected.get("id")
+    return str(selected) if selected else None
+
+
+def _pointer_md5(pointer: Path) -> str | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        return str(data["outs"][0]["md5"])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def _file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the check ------------------------------------------------------------------------
+
+
+def run_data_check(
+    project_path: str | Path,
+    *,
+    target: str | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    now: datetime | None = None,
+) -> DataCheckReport:
+    """Profile every source and judge it; write nothing. Raises for unusable input."""
+    project = Project(project_path)
+    config = project.read_config()
+    data = config.get("data") or {}
+    sources = [s for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
+    if not sources:
+        raise WorkbenchError("no data sources are registered: add one with 'mlops-workbench data add PATH'")
+    thresholds = _thresholds(data.get("thresholds"))
+    task = charter_from_config(config).task
+    target = (target or data.get("target") or None)
+    now = now or datetime.now(timezone.utc)
+    settings = ProfileSettings(
+        target=str(target) if target else None, task=task,
+        time_column=str(data["time_column"]) if data.get("time_column") else None,
+        id_columns=_str_list(data.get("id_columns")),
+        sensitive_columns=_str_list(data.get("sensitive_columns")),
+        exclude_columns=_str_list(data.get("exclude_columns")), now=now,
+    )
+    say = progress or (lambda _f, _m: None)
+    profiles = []
+    for i, source in enumerate(sources):
+        rel = str(source["path"])
+        full = project.path / rel
+        if not full.exists():
+            hint = ("run 'dvc pull' to fetch it" if Path(f"{full}.dvc").exists()
+                    else "put the file back or remove the source from workbench.yaml")
+            raise WorkbenchError(f"data source {rel} is missing from the project folder: {hint}")
+        options = {k: str(source[k]) for k in ("encoding", "delimiter", "decimal") if source.get(k)}
+
+        def inner(fraction: float, message: str, _i: int = i) -> None:
+            say((_i + fraction) / len(sources) * 0.95, message)
+
+        profile = profile_file(full, name=str(source.get("name") or Path(rel).stem), display=rel,
+                               settings=settings, options=options, progress=inner, cancel=cancel)
+        md5 = _pointer_md5(project.path / f"{rel.rstrip('/')}.dvc") or ""
+        profiles.append(replace(profile, dvc_md5=md5))
+    say(0.96, "judging against the thresholds")
+    report = judge(profiles, settings=settings, thresholds=thresholds,
+                   use_case=selected_use_case(config), checked_at=now)
+    say(1.0, f"{report.verdict}: {report.reasons[0] if report.reasons else 'every threshold holds'}")
+    return report
+
+
+def _merge_target(profiles: list[SourceProfile]) -> TargetSummary | None:
+    with_target = [p.target for p in profiles if p.target is not None]
+    if not with_target:
+        return None
+    if len(with_target) == 1:
+        return with_target[0]
+    first = with_target[0]
+    count = sum(t.count for t in with_target)
+    missing = sum(t.missing for t in with_target)
+    classes: dict[str, int] = {}
+    for t in with_target:
+        for label, n in t.classes:
+            classes[label] = classes.get(label, 0) + n
+    merged = sorted(classes.items(), key=lambda kv: -kv[1])
+    positives = None
+    if first.task == "classification" and len(merged) >= 2:
+        if len(merged) == 2 and first.positive_label in classes:
+            positives = classes[first.positive_label]
+        else:
+            positives = min(classes.values())
+    total = count + missing
+    return replace(first, count=count, missing=missing,
+                   missing_share=missing / total if total else 0.0, distinct=len(merged) or first.distinct,
+                   classes=tuple(merged), positives=positives,
+                   minority_share=(min(classes.values()) / count) if len(merged) >= 2 and count else None)
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%" if share < 0.995 or share == 1 else f"{share * 100:.2f}%"
+
+
+def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, thresholds: dict[str, float],
+          use_case: str | None, checked_at: datetime) -> DataCheckReport:
+    """The verdict, reasons, warnings and readiness score for profiled sources."""
+    findings: list[Finding] = []
+
+    def block(kind: str, message: str, source: str = "", column: str = "") -> None:
+        findings.append(Finding(kind, message, source, column, blocking=True))
+
+    def warn(kind: str, message: str, source: str = "", column: str = "") -> None:
+        findings.append(Finding(kind, message, source, column, blocking=False))
+
+    target = settings.target
+    summary = _merge_target(profiles)
+    labelled = [p for p in profiles if p.target is not None]
+    if target:
+        if summary is None:
+            names = sorted({c.name for p in profiles for c in p.column_stats})
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise WorkbenchError(
+                f"target column {target!r} is in no data source (columns: {shown}): set data.target "
+                "in workbench.yaml or pass --target COLUMN"
+            )
+        if summary.count == 0:
+            raise WorkbenchError(
+                f"target column {target!r} is empty in all {summary.missing:,} rows: "
+                "export the data with its labels, or choose another target with --target"
+            )
+        if summary.distinct <= 1:
+            only = summary.classes[0][0] if summary.classes else _fmt(summary.min)
+            raise WorkbenchError(
+                f"target column {target!r} has the same value ({only}) in every labelled row: a model "
+                "cannot learn from it; export data with both outcomes or choose another target"
+            )
+    else:
+        block("target", "no target column is set: set data.target in workbench.yaml or pass --target COLUMN")
+
+    rows = sum(p.rows for p in (labelled or profiles))
+    labelled_rows = summary.count if summary else rows
+    if labelled_rows < thresholds["min_rows"]:
+        what = "labelled rows" if summary else "rows"
+        block("rows", f"only {labelled_rows:,} {what}, fewer than min_rows {thresholds['min_rows']:g}")
+    if summary is not None:
+        if summary.missing_share > thresholds["max_target_missing_share"]:
+            block("target", f"target {target!r} is missing in {summary.missing:,} rows "
+                            f"({_pct(summary.missing_share)}), more than max_target_missing_share "
+                            f"{_pct(thresholds['max_target_missing_share'])}")
+        if summary.task == "classification" and summary.positives is not None:
+            if summary.positives < thresholds["min_positives"]:
+                if summary.positive_label is not None:
+                    block("positives", f"only {summary.positives:,} positives ({target} = "
+                                       f"{summary.positive_label}), fewer than min_positives "
+                                       f"{thresholds['min_positives']:g}")
+                else:
+                    small = min(summary.classes, key=lambda kv: kv[1])
+                    block("positives", f"class {small[0]!r} of {target} has only {small[1]:,} rows, "
+                                       f"fewer than min_positives {thresholds['min_positives']:g}")
+            if summary.minority_share is not None and summary.minority_share < 0.01:
+                warn("balance", f"target {target!r} is very imbalanced: the smallest class is "
+                                f"{_pct(summary.minority_share)} of the rows")
+    feature_names: set[str] = set()
+    for p in profiles:
+        if p.duplicate_rows:
+            warn("duplicates", f"{p.name}: {p.duplicate_rows:,} duplicate rows "
+                               f"({_pct(p.duplicate_share)}): drop them before training", p.name)
+        for note in p.notes:
+            warn("format", note, p.name)
+        for c in p.column_stats:
+            if c.role == "feature":
+                feature_names.add(c.name)
+            if c.role == "feature" and c.missing_share > thresholds["max_missing_share"]:
+                block("missing", f"{p.name}.{c.name} is {_pct(c.missing_share)} missing, more than "
+                                 f"max_missing_share {_pct(thresholds['max_missing_share'])}: drop it or "
+                                 "list it in data.exclude_columns", p.name, c.name)
+            elif c.constant and c.role == "feature":
+                warn("constant", f"{p.name}.{c.name} has a single value"
+                                 f"{' (' + c.top[0][0] + ')' if c.top else ''}: it carries no information",
+                     p.name, c.name)
+            if (c.role == "feature" and c.leakage_score is not None
+                    and c.leakage_score >= thresholds["leakage_score"]):
+                measure = {"binary": "ROC AUC", "multiclass": "balanced accuracy",
+                           "regression": "score"}[_leak_kind(summary)]
+                block("leakage", f"{p.name}.{c.name} predicts {target} almost perfectly on its own "
+                                 f"({measure} {c.leakage_score:.3f} >= {thresholds['leakage_score']:g}): "
+                                 "likely leakage; drop it or list it in data.exclude_columns",
+                      p.name, c.name)
+            if c.personal_data:
+                warn("personal", f"{p.name}.{c.name} looks like personal data ({c.personal_data}): "
+                                 "keep it out of the features and the reports", p.name, c.name)
+            if c.identifier and c.role not in ("id", "target"):
+                warn("identifier", f"{p.name}.{c.name} looks like an identifier ({c.identifier}): "
+                                   "list it in data.id_columns so it is not used as a feature",
+                     p.name, c.name)
+        if p.time is not None and p.time.freshness_days is not None:
+            limit = thresholds.get("max_age_days")
+            if limit is not None and p.time.freshness_days > limit:
+                block("freshness", f"{p.name}: the newest {p.time.column} is {p.time.end}, "
+                                   f"{p.time.freshness_days:.0f} days old, more than max_age_days "
+                                   f"{limit:g}", p.name, p.time.column)
+            elif p.time.freshness_days > STALE_DAYS:
+                warn("freshness", f"{p.name}: the newest {p.time.column} is {p.time.end}, "
+                                  f"{p.time.freshness_days:.0f} days ago", p.name, p.time.column)
+    if settings.time_column and not any(
+            settings.time_column in {c.name for c in p.column_stats} for p in profiles):
+        warn("time", f"time column {settings.time_column!r} is in no source: fix data.time_column")
+    features = len(feature_names)
+    if features and labelled_rows / features < MIN_ROWS_PER_FEATURE:
+        warn("rows_per_feature", f"only {labelled_rows / features:.1f} rows per feature "
+                                 f"({labelled_rows:,} rows, {features} features)")
+
+    reasons = tuple(f.message for f in findings if f.blocking)
+    warnings = tuple(f.message for f in findings if not f.blocking)
+    verdict = NO_GO if reasons else GO
+    return DataCheckReport(
+        verdict=verdict, reasons=reasons, warnings=warnings, findings=tuple(findings),
+        readiness_score=readiness(findings), use_case=use_case,
+        checked_at=checked_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        target=target, task=settings.task, target_summary=summary,
+        thresholds=dict(thresholds), sources=tuple(profiles), rows=labelled_rows, features=features,
+    )
+
+
+def _leak_kind(summary: TargetSummary | None) -> str:
+    if summary is None or summary.task == "regression":
+        return "regression"
+    return "binary" if summary.distinct == 2 else "multiclass"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def readiness(findings: list[Finding] | tuple[Finding, ...]) -> int:
+    """The 1-5 data readiness score (rule in the module docstring)."""
+    blocking = [f for f in findings if f.blocking]
+    if not blocking:
+        return 4 if findings else 5
+    label = [f for f in blocking if f.kind in ("rows", "target", "positives", "freshness")]
+    if any(f.kind == "target" and "no target" in f.message for f in label) or len(label) > 1:
+        return 1
+    if label:
+        return 2
+    return 3
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def render_markdown(report: DataCheckReport) -> str:
+    """A readable report: verdict first, then reasons, warnings, sources and columns."""
+    lines = [f"# Data availability check: {report.verdict}", ""]
+    lines.append(f"Checked {report.checked_at}; use case: {report.use_case or '(none selected)'}; "
+                 f"target: {report.target or '(not set)'} ({report.task}); "
+                 f"readiness score {report.readiness_score}/5.")
+    lines.append("")
+    if report.reasons:
+        lines += ["## Reasons for NO-GO", ""] + [f"- {r}" for r in report.reasons] + [""]
+    else:
+        lines += ["Every threshold holds.", ""]
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+    t = report.thresholds
+    lines += ["## Thresholds", "", "| threshold | value |", "|---|---|"]
+    lines += [f"| {k} | {v:g} |" for k, v in t.items()] + [""]
+    s = report.target_summary
+    if s is not None:
+        lines += ["## Target", ""]
+        lines.append(f"`{s.column}`: {s.count:,} labelled rows, {s.missing:,} missing "
+                     f"({_pct(s.missing_share)}).")
+        if s.classes:
+            lines += ["", "| class | rows | share |", "|---|---:|---:|"]
+            lines += [f"| {lab} | {n:,} | {_pct(n / s.count) if s.count else '-'} |" for lab, n in s.classes]
+        else:
+            lines.append(f"Range {_fmt(s.min)} to {_fmt(s.max)}, mean {_fmt(s.mean)}, std {_fmt(s.std)}.")
+        lines.append("")
+    lines += ["## Sources", "", "| source | path | data version (md5) | rows | columns | duplicate rows |",
+              "|---|---|---|---:|---:|---:|"]
+    for p in report.sources:
+        lines.append(f"| {p.name} | `{p.path}` | `{p.dvc_md5 or '-'}` | {p.rows:,} | {p.columns} | "
+                     f"{p.duplicate_rows:,} |")
+    lines.append("")
+    if report.rows_per_feature is not None:
+        lines += [f"Rows per feature: {report.rows_per_feature:g} ({report.rows:,} rows, "
+                  f"{report.features} features).", ""]
+    for p in report.sources:
+        lines += [f"## Columns of {p.name}", ""]
+        if p.time is not None:
+            lines += [f"Time column `{p.time.column}`: {p.time.start} to {p.time.end} "
+                      f"({_fmt(p.time.span_days)} days), newest {_fmt(p.time.freshness_days)} days "
+                      "before the check.", ""]
+        lines += ["| column | role | kind | missing | distinct | min | median | max | flags |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---|"]
+        for c in p.column_stats:
+            flags = []
+            if c.constant:
+                flags.append("constant")
+            if c.identifier:
+                flags.append(f"identifier ({c.identifier})")
+            if c.personal_data:
+                flags.append(f"personal data: {c.personal_data}")
+            if c.leakage_score is not None and c.leakage_score >= report.thresholds["leakage_score"]:
+                flags.append(f"leakage suspect ({c.leakage_score:.3f})")
+            median = c.quantiles[2] if len(c.quantiles) == 5 else None
+            if c.kind == "categorical" and c.top:
+                median = f"top: {c.top[0][0]}"
+            lines.append(f"| {c.name} | {c.role} | {c.kind} | {_pct(c.missing_share)} | {c.distinct:,} | "
+                         f"{_fmt(c.min)} | {_fmt(median)} | {_fmt(c.max)} | {'; '.join(flags)} |")
+        lines.append("")
+    return "\n".join(ln.replace("\n", " ") if ln.startswith("|") else ln for ln in lines).rstrip() + "\n"
+
+
+def check_data(
+    project_path: str | Path,
+    *,
+    target: str | None = None,
+    role: str | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    now: datetime | None = None,
+) -> DataCheckReport:
+    """Run the check and commit the reports with the data's ``.dvc`` pointers (one commit).
+
+    A source whose file differs from its ``.dvc`` pointer (or has none) is tracked again in
+    the same commit, so the md5 in the report is the data that was checked.
+    ``progress(fraction, message)`` reports 0..1; ``cancel`` stops before the commit.
+    """
+    from workbench.versioning.step import begin_step
+
+    project = Project(project_path)
+    report = run_data_check(project.path, target=target, progress=progress, cancel=cancel, now=now)
+    stale = []
+    for src in report.sources:
+        full = project.path / src.path
+        if not src.dvc_md5 or (full.is_file() and _file_md5(full) != src.dvc_md5):
+            stale.append(src.path)
+    summary = (f"GO on {len(report.sources)} source(s), {report.rows:,} rows" if report.go
+               else f"NO-GO: {report.reasons[0]}")
+    if len(summary) > 120:
+        summary = summary[:117] + "..."
+    with begin_step(project.path, "data_availability", paths=[REPORT_JSON, REPORT_MD], role=role,
+                    summary=summary, cancel=cancel) as step:
+        if stale:
+            step.dvc_add(stale, cancel=cancel)
+            fixed = []
+            for src in report.sources:
+                md5 = _pointer_md5(project.path / f"{src.path.rstrip('/')}.dvc") or ""
+                fixed.append(replace(src, dvc_md5=md5))
+            report = replace(report, sources=tuple(fixed))
+        for src in report.sources:
+            pointer = f"{src.path.rstrip('/')}.dvc"
+            if (project.path / pointer).exists() and src.path not in stale:
+                step.include(pointer)
+        step.write_text(REPORT_JSON, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+        step.write_text(REPORT_MD, report.to_markdown())
+        versions = "\n".join(f"- {s.path}: md5 {s.dvc_md5}" for s in report.sources)
+        details = "\n".join(f"- {r}" for r in report.reasons)
+        step.body = (f"Verdict: {report.verdict} (readiness {report.readiness_score}/5).\n"
+                     + (f"\nReasons:\n{details}\n" if details else "")
+                     + f"\nData versions:\n{versions}")
+    return replace(report, commit=step.commit, messages=tuple(step.messages))
+
+
+__all__ += ["Finding", "judge", "readiness", "render_markdown", "selected_use_case"]
