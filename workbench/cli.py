@@ -222,7 +222,7 @@ def _load_extensions() -> None:
     """Import the modules that register extra subcommands (kept light: argparse only)."""
     import importlib
 
-    for name in ("workbench.cli_design", "workbench.cli_data"):
+    for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,387 @@
+"""Data engineering: target, features, split and preprocessing as a DVC pipeline.
+
+``configure_pipeline`` checks the choices against the data, then writes ``params.yaml``
+and ``dvc.yaml`` (stages ``prepare`` -> ``train`` -> ``evaluate``) in one commit of the
+``data_engineering`` step. Nothing is written when a check fails.
+
+Why the stage commands are ``mlops-workbench stage NAME``
+---------------------------------------------------------
+The command must work from ``dvc repro`` / ``dvc exp run`` typed in a shell, on any
+clone, on a teammate's machine and in CI. An absolute interpreter path
+(``/home/me/.venv/bin/python -m workbench``) would be committed into ``dvc.yaml`` and
+break every other checkout; ``python -m workbench`` depends on which ``python`` is first
+on PATH, exactly like the console script does. So the cmd is the console script,
+resolved through PATH the way every tool in an activated virtual environment is: the
+rule for a team is "activate the venv, then run dvc". When the workbench itself starts
+DVC (``train``, the TUI) it puts the folder of its own interpreter first on PATH for
+that subprocess (see :func:`workbench.development.training.stage_path_env`), so it
+works even when the venv is not activated. A team may replace a stage's ``cmd`` with
+its own script as long as it writes the same files (see
+:mod:`workbench.development.stages`).
+
+Every random choice is seeded from ``split.seed``; model hyperparameters live under
+``model.params`` so ``dvc exp run -S model.params.C=0.5`` changes exactly one of them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.project import Project
+
+FEATURE_TYPES = ("numeric", "categorical", "text", "datetime")
+SPLIT_METHODS = ("random", "stratified", "time")
+NUMERIC_IMPUTE = ("median", "mean", "none")
+NUMERIC_SCALE = ("standard", "none")
+CATEGORICAL_IMPUTE = ("most_frequent", "constant")
+CATEGORICAL_ENCODE = ("onehot",)
+DEFAULT_PREPROCESSING: dict[str, Any] = {
+    "numeric": {"impute": "median", "scale": "standard"},
+    "categorical": {"impute": "most_frequent", "encode": "onehot"},
+    "text": {"tfidf": {"max_features": 5000, "ngram_range": [1, 2]}},
+}
+PIPELINE_FILES = ("params.yaml", "dvc.yaml")
+STAGE_CMD = "mlops-workbench stage {}"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What the data engineering step wrote."""
+
+    commit: str | None
+    params: dict[str, Any]
+    task: str
+    summary: str
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def features(self) -> dict[str, str]:
+        return dict(self.params["features"])
+
+
+# --- checks -----------------------------------------------------------------------
+
+
+def _names(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def infer_type(series: Any) -> str:
+    """A feature type guessed from a column: numbers, dates, long free text, else categories."""
+    import warnings
+
+    import pandas as pd
+    from pandas.api import types as t
+
+    if t.is_bool_dtype(series):
+        return "categorical"
+    if t.is_numeric_dtype(series):
+        return "numeric"
+    if t.is_datetime64_any_dtype(series):
+        return "datetime"
+    values = series.dropna().astype(str)
+    if values.empty:
+        return "categorical"
+    sample = values.head(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    if parsed.notna().mean() > 0.95 and sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d+/\d+/\d+").mean() > 0.95:
+        return "datetime"
+    words = sample.str.split().str.len().mean()
+    if words >= 4 and values.nunique() > 0.5 * len(values):
+        return "text"
+    return "categorical"
+
+
+def check_split(split: dict[str, Any], task: str, columns: list[str] | None = None) -> dict[str, Any]:
+    """Validate the split settings; return them complete."""
+    method = split.get("method") or ("stratified" if task == "classification" else "random")
+    if method not in SPLIT_METHODS:
+        raise WorkbenchError(f"split method {method!r} is not known: use one of {', '.join(SPLIT_METHODS)}")
+    if method == "stratified" and task != "classification":
+        raise WorkbenchError("a stratified split needs a classification task: use --split random or time")
+    test_size = split.get("test_size", 0.2)
+    if isinstance(test_size, bool) or not isinstance(test_size, int | float) or not 0 < test_size < 1:
+        raise WorkbenchError(f"test size {test_size!r} must be a share between 0 and 1, e.g. 0.2")
+    seed = split.get("seed", 42)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise WorkbenchError(f"seed {seed!r} must be a whole number >= 0, e.g. 42")
+    time_column = split.get("time_column")
+    if method == "time":
+        if not time_column:
+            raise WorkbenchError("a time split needs a time column: give --time-column NAME")
+        if columns is not None and time_column not in columns:
+            raise WorkbenchError(f"time column {time_column!r} is not in the data: use one of {_names(columns)}")
+    return {"method": method, "test_size": float(test_size), "seed": int(seed),
+            "time_column": time_column if method == "time" else None}
+
+
+def check_preprocessing(prep: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate the per-type preprocessing; fill in the defaults."""
+    out = copy.deepcopy(DEFAULT_PREPROCESSING)
+    for kind, settings in (prep or {}).items():
+        if kind not in out:
+            raise WorkbenchError(f"preprocessing for {kind!r} is not known: use numeric, categorical or text")
+        if not isinstance(settings, dict):
+            raise WorkbenchError(f"preprocessing.{kind} must be a mapping, e.g. {out[kind]}")
+        for key, value in settings.items():
+            if key not in out[kind]:
+                raise WorkbenchError(f"preprocessing.{kind} has no setting {key!r}: use {', '.join(out[kind])}")
+            if key == "tfidf":
+                if not isinstance(value, dict):
+                    raise WorkbenchError("preprocessing.text.tfidf must be a mapping with max_features, ngram_range")
+                bad = [k for k in value if k not in out["text"]["tfidf"]]
+                if bad:
+                    raise WorkbenchError(f"preprocessing.text.tfidf has no setting {bad[0]!r}: use max_features, ngram_range")
+                out[kind][key].update(value)
+            else:
+                out[kind][key] = value
+    choices = {("numeric", "impute"): NUMERIC_IMPUTE, ("numeric", "scale"): NUMERIC_SCALE,
+               ("categorical", "impute"): CATEGORICAL_IMPUTE, ("categorical", "encode"): CATEGORICAL_ENCODE}
+    for (kind, key), allowed in choices.items():
+        if out[kind][key] not in allowed:
+            raise WorkbenchError(f"preprocessing.{kind}.{key} {out[kind][key]!r} is not known: use one of {', '.join(allowed)}")
+    tfidf = out["text"]["tfidf"]
+    mf = tfidf["max_features"]
+    if mf is not None and (isinstance(mf, bool) or not isinstance(mf, int) or mf < 1):
+        raise WorkbenchError(f"preprocessing.text.tfidf.max_features {mf!r} must be a whole number >= 1 or null")
+    ng = tfidf["ngram_range"]
+    if (not isinstance(ng, list | tuple) or len(ng) != 2 or not all(isinstance(v, int) and v >= 1 for v in ng)
+            or ng[0] > ng[1]):
+        raise WorkbenchError(f"preprocessing.text.tfidf.ngram_range {ng!r} must be two whole numbers like [1, 2]")
+    tfidf["ngram_range"] = list(ng)
+    return out
+
+
+def check_model(task: str, model: dict[str, Any]) -> dict[str, Any]:
+    """Validate the model name and hyperparameters against scikit-learn."""
+    from workbench.development.models import check_params
+
+    if not isinstance(model, dict) or not model.get("name"):
+        raise WorkbenchError("the model has no name: give --model NAME")
+    params = model.get("params") or {}
+    if not isinstance(params, dict):
+        raise WorkbenchError("model.params must be a mapping of hyperparameters, e.g. {C: 1.0}")
+    return {"name": str(model["name"]), "params": check_params(task, str(model["name"]), params)}
+
+
+def check_params_structure(params: dict[str, Any]) -> dict[str, Any]:
+    """Check a whole params.yaml without reading data (used before every experiment)."""
+    task = params.get("task")
+    if task not in ("classification", "regression"):
+        raise WorkbenchError(f"params.yaml task {task!r} is not known: use classification or regression")
+    features = params.get("features")
+    if not isinstance(features, dict) or not features:
+        raise WorkbenchError("params.yaml has no features: run 'mlops-workbench pipeline' again")
+    for name, kind in features.items():
+        if kind not in FEATURE_TYPES:
+            raise WorkbenchError(f"feature {name!r} has type {kind!r}: use one of {', '.join(FEATURE_TYPES)}")
+    check_split(params.get("split") or {}, task)
+    check_preprocessing(params.get("preprocessing"))
+    check_model(task, params.get("model") or {})
+    return params
+
+
+def set_key(params: dict[str, Any], key: str, value: Any, *, allow_new_under: tuple[str, ...] = ()) -> None:
+    """Set a dotted key (``model.params.C``) in params; unknown keys are errors unless under
+    one of ``allow_new_under`` (new hyperparameters are checked by scikit-learn)."""
+    parts = key.split(".")
+    node = params
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+            raise WorkbenchError(f"params.yaml has no section {'.'.join(parts[:i + 1])!r}: "
+                                 f"use keys like model.params.C, split.seed, model.name")
+        node = node[part]
+    prefix = ".".join(parts[:-1])
+    if parts[-1] not in node and prefix not in allow_new_under:
+        raise WorkbenchError(f"params.yaml has no key {key!r}: valid keys here are "
+                             f"{', '.join(f'{prefix}.{k}' if prefix else k for k in node)}")
+    node[parts[-1]] = value
+
+
+# --- writing --------------------------------------------------------------------
+
+
+def build_dvc_yaml(params: dict[str, Any]) -> dict[str, Any]:
+    """The dvc.yaml for the params (the plots a task has depend on the task)."""
+    from workbench.development import stages as s
+
+    classification = params["task"] == "classification"
+
+    def plot(name: str, **props: Any) -> dict[str, Any]:
+        return {s.PLOT_FILES[name]: {"cache": False, **props}}
+
+    plots = []
+    if classification:
+        plots += [
+            plot("roc", template="simple", x="fpr", y="tpr", title="ROC",
+                 x_label="false positive rate", y_label="true positive rate"),
+            plot("prc", template="simple", x="recall", y="precision", title="Precision-recall"),
+            plot("confusion", template="confusion", x="actual", y="predicted", title="Confusion matrix"),
+        ]
+    plots += [
+        plot("predictions", template="scatter", x="actual", y="predicted", title="Predicted vs actual"),
+        plot("importance", template="bar_horizontal", x="importance", y="feature",
+             title="Feature importance"),
+    ]
+    sources = [str(x.get("path") if isinstance(x, dict) else x) for x in params["sources"]]
+    return {"stages": {
+        "prepare": {
+            "cmd": STAGE_CMD.format("prepare"),
+            "deps": sources,
+            "params": ["sources", "target", "features", "split"],
+            "outs": [s.TRAIN_FILE, s.TEST_FILE],
+        },
+        "train": {
+            "cmd": STAGE_CMD.format("train"),
+            "deps": [s.TRAIN_FILE],
+            "params": ["task", "target", "features", "preprocessing", "model", "split.seed"],
+            "outs": [s.MODEL_FILE],
+        },
+        "evaluate": {
+            "cmd": STAGE_CMD.format("evaluate"),
+            "deps": [s.TEST_FILE, s.MODEL_FILE],
+            "params": ["task", "target", "features", "positive_class", "split.seed"],
+            "metrics": [{s.METRICS_FILE: {"cache": False}}],
+            "plots": plots,
+            "outs": [{s.ENV_FILE: {"cache": False}}],
+        },
+    }}
+
+
+def configure_pipeline(
+    project_path: str | Path,
+    *,
+    target: str | None = None,
+    features: dict[str, str] | list[str] | None = None,
+    split: dict[str, Any] | None = None,
+    preprocessing: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    role: str | None = None,
+) -> PipelineResult:
+    """Check the choices against the data, then write params.yaml + dvc.yaml in one commit.
+
+    ``features`` maps column -> type; a list of names infers the types; None takes every
+    column but the target, id, sensitive and time columns. ``overrides`` are dotted keys
+    applied last (``{"model.params.C": 0.5}``).
+    """
+    import yaml
+
+    from workbench.development.models import DEFAULT_PARAMS
+    from workbench.development.stages import read_sources
+    from workbench.versioning.step import begin_step
+
+    project = Project(project_path)
+    config = project.read_config()
+    task = str((config.get("charter") or {}).get("task") or "classification")
+    data = config.get("data") or {}
+    sources = [{"path": s["path"], "format": s.get("format") or "csv"}
+               for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
+    if not sources:
+        raise WorkbenchError("the project has no data sources: register data first with 'mlops-workbench data add PATH'")
+    target = target or data.get("target")
+    if not target:
+        raise WorkbenchError("no target column: give --target NAME (or set data.target in workbench.yaml)")
+    frame = read_sources(project.path, sources)
+    columns = [str(c) for c in frame.columns]
+    if target not in columns:
+        raise WorkbenchError(f"target {target!r} is not a column of the data: use one of {_names(columns)}")
+
+    split_in = dict(split or {})
+    excluded = {target, *(data.get("id_columns") or []), *(data.get("sensitive_columns") or [])}
+    time_col = split_in.get("time_column") or data.get("time_column")
+    if time_col:
+        excluded.add(time_col)
+    if features is None:
+        chosen = {c: infer_type(frame[c]) for c in columns if c not in excluded}
+    else:
+        given = dict(features) if isinstance(features, dict) else {f: None for f in features}
+        missing = [f for f in given if f not in columns]
+        if missing:
+            raise WorkbenchError(
+                f"feature(s) {', '.join(missing)} not in the data: use columns of {sources[0]['path']} "
+                f"such as {_names([c for c in columns if c not in excluded], 8)}"
+            )
+        if target in given:
+            raise WorkbenchError(f"the target {target!r} cannot also be a feature: remove it from --features")
+        chosen = {f: (t or infer_type(frame[f])) for f, t in given.items()}
+    if not chosen:
+        raise WorkbenchError("no features left: give --features a,b,c")
+    for name, kind in chosen.items():
+        if kind not in FEATURE_TYPES:
+            raise WorkbenchError(f"feature {name!r} has type {kind!r}: use one of {', '.join(FEATURE_TYPES)}")
+
+    labels = frame[target].dropna()
+    positive: Any = None
+    if task == "classification":
+        classes = sorted(labels.unique().tolist(), key=str)
+        if len(classes) < 2:
+            only = classes[0] if classes else "nothing"
+            raise WorkbenchError(
+                f"target {target!r} has one class ({only!r}) in {len(labels)} rows: a classifier needs "
+                "at least two; choose another target or add data with both outcomes"
+            )
+        counts = labels.value_counts()
+        positive = 1 if set(classes) == {0, 1} else (
+            True if set(classes) == {False, True} else counts.sort_index(key=lambda i: i.astype(str)).idxmin())
+        positive = positive.item() if hasattr(positive, "item") else positive
+    else:
+        import pandas as pd
+
+        if not pd.api.types.is_numeric_dtype(labels):
+            raise WorkbenchError(f"target {target!r} is not numeric, but the task is regression: "
+                                 "choose a numeric target or set the charter task to classification")
+
+    split_in.setdefault("time_column", time_col)
+    split_out = check_split(split_in, task, columns)
+    prep = check_preprocessing(preprocessing)
+    model_in = dict(model or {})
+    name = model_in.get("name") or ("logistic_regression" if task == "classification" else "ridge")
+    if "params" not in model_in:
+        model_in["params"] = dict(DEFAULT_PARAMS.get(str(name), {}))
+    model_in["name"] = name
+    params: dict[str, Any] = {
+        "task": task,
+        "target": target,
+        "positive_class": positive,
+        "sources": sources,
+        "features": chosen,
+        "split": split_out,
+        "preprocessing": prep,
+        "model": {"name": model_in["name"], "params": dict(model_in.get("params") or {})},
+    }
+    from workbench.development.models import MODELS
+
+    if task in MODELS and str(name) not in MODELS[task]:
+        check_model(task, params["model"])  # the one-line "use one of" error
+    for key, value in (overrides or {}).items():
+        set_key(params, key, value, allow_new_under=("model.params",))
+    params["model"] = check_model(task, params["model"])
+    params["split"] = check_split(params["split"], task, columns)
+    params["preprocessing"] = check_preprocessing(params["preprocessing"])
+
+    header = ("# Written by mlops-workbench (data engineering). Edit freely or with\n"
+              "# 'dvc exp run -S key=value'; every random choice is seeded from split.seed.\n")
+    params_text = header + yaml.safe_dump(params, sort_keys=False, allow_unicode=True, width=88)
+    dvc_text = ("# Written by mlops-workbench. A stage's cmd may be replaced by your own script\n"
+                "# as long as it writes the same outs (see workbench/development/stages.py).\n"
+                + yaml.safe_dump(build_dvc_yaml(params), sort_keys=False, allow_unicode=True, width=88))
+    kinds = {k: sum(1 for t in chosen.values() if t == k) for k in FEATURE_TYPES}
+    summary = (f"predict {target} from {len(chosen)} features "
+               f"({', '.join(f'{n} {k}' for k, n in kinds.items() if n)}), "
+               f"{split_out['method']} split, {params['model']['name']}")
+    with begin_step(project.path, "data_engineering", paths=list(PIPELINE_FILES), role=role,
+                    summary=summary) as step:
+        step.write_text("params.yaml", params_text)
+        step.write_text("dvc.yaml", dvc_text)
+        step.body = (f"Target: {target} ({task})\nFeatures: {', '.join(chosen)}\n"
+                     f"Split: {split_out}\nModel: {params['model']}")
+    return PipelineResult(commit=step.commit, params=params, task=task, summary=summary,
+                          messages=tuple(step.messages))
