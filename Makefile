@@ -34,5 +34,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+## make check: lint (ruff) and every test
+check: $(STAMP)
+	$(BIN)/ruff check workbench screens tests benchmarks
+	$(MAKE) test
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,75 @@
+"""The workbench application and its factory, shared by the CLI and the tests.
+
+The first screen depends on the folder: a workbench project opens on its dashboard,
+anything else on the welcome screen. Only what those screens need is imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from workbench.errors import WorkbenchError
+from workbench.project import CONFIG_NAME
+
+TITLE = "mlops-workbench"
+
+
+class WorkbenchApp(App[None]):
+    """The workbench: welcome, wizard, sample picker and the project screen."""
+
+    CSS_PATH = "workbench.tcss"
+    TITLE = TITLE
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, path: Path, *, testing: bool = False) -> None:
+        super().__init__()
+        self.launch_path = Path(path).expanduser().absolute()
+        self.testing = testing
+        if testing:
+            self.animation_level = "none"
+
+    def on_mount(self) -> None:
+        if (self.launch_path / CONFIG_NAME).is_file():
+            self.open_project(self.launch_path)
+        else:
+            from screens.welcome_screen import WelcomeScreen
+
+            self.push_screen(WelcomeScreen(self.launch_path))
+
+    def open_project(self, path: Path) -> None:
+        """Leave onboarding (whatever screens are open) and show the project's dashboard."""
+        from screens.project_screen import ProjectScreen
+
+        path = Path(path).expanduser().absolute()
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.sub_title = path.name
+        self.push_screen(ProjectScreen(path))
+
+    def action_help(self) -> None:
+        from screens.help_screen import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed without posting its own message still reaches the user."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            text = str(error) if isinstance(error, WorkbenchError) else (
+                f"unexpected {type(error).__name__}: {error} (run with --debug for details)"
+            )
+            self.notify(text, severity="error", markup=False, timeout=10)
+
+
+def make_app(path: Path, *, testing: bool = False) -> WorkbenchApp:
+    """Build the app the same way for the CLI and the tests (testing: no blink, no animation)."""
+    return WorkbenchApp(Path(path), testing=testing)

@@ -1,0 +1,57 @@
+"""The help modal: the keys, and what each phase of the lifecycle is for."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from screens.base import WorkbenchModal
+from workbench.lifecycle import PHASES, steps_in
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("d", "dashboard: where the project stands, the next step"),
+    ("t", "timeline: every versioned step, read from git"),
+    ("r", "refresh the status (it is read from the repository)"),
+    ("ctrl+p", "command palette: go to any step, dashboard, timeline, refresh"),
+    ("arrows, enter", "move in the lifecycle sidebar and open a step"),
+    ("tab / shift+tab", "move between the sidebar and the content"),
+    ("escape", "back (in the wizard and pickers); close this help"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+PHASE_MEANING: dict[str, str] = {
+    "Design": "decide what to build and whether the data can support it",
+    "Development": "turn data into a validated, reviewed model, with every experiment versioned",
+    "Operations": "release, automate and watch the model; retrain through the same gates",
+}
+
+
+class HelpScreen(WorkbenchModal):
+    """Keys and the lifecycle, in one page (escape, q or ? closes it)."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("question_mark", "close", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        parts: list[Content | str | tuple[str, str]] = [("Keys\n", "bold")]
+        for key, meaning in KEYS:
+            parts += [(f"  {key:<16}", "bold $accent"), f"{meaning}\n"]
+        parts.append(("\nThe lifecycle\n", "bold"))
+        for phase in PHASES:
+            parts += [(f"  {phase}", "bold"), f": {PHASE_MEANING[phase]}\n",
+                      (f"    {' · '.join(step.title for step in steps_in(phase))}\n", "dim")]
+        parts.append(("\nMarks: ", "bold"))
+        parts += [("✔ done", "$success"), "   ", ("! needs attention", "$warning"), "   ",
+                  ("· to do", "$text-muted")]
+        with VerticalScroll(id="help-box"):
+            yield Static(Content.assemble(*parts), id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

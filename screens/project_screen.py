@@ -1,0 +1,373 @@
+"""The main screen of a project: the lifecycle sidebar and the dashboard, timeline or a step.
+
+Status and timeline come from git, so they are computed in a thread worker and
+arrive as one message; the sidebar marks, the dashboard and any open step view are
+updated from it. Step views come from :mod:`screens.step_views`, never named here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Static, Tree
+
+from screens.base import WorkbenchScreen, notify_error
+from screens.commands import WorkbenchCommands
+from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
+from workbench.errors import ProjectBusyError, WorkbenchError
+from workbench.lifecycle import PHASES, STEP_BY_ID, steps_in
+
+if TYPE_CHECKING:
+    from workbench.status import ProjectStatus
+    from workbench.versioning.timeline import TimelineEntry
+
+TREE_MARKS = {"done": ("✔", "green"), "attention": ("!", "yellow"), "todo": ("·", "grey50")}
+
+
+def short_when(iso: str) -> str:
+    """``2024-01-15T10:00:00+01:00`` -> ``2024-01-15 10:00`` (the author's local time, as git shows it)."""
+    return iso.replace("T", " ")[:16]
+
+
+class LifecycleSidebar(Tree[tuple[str, str]]):
+    """Dashboard, Timeline, then Design / Development / Operations with their steps and marks."""
+
+    def __init__(self) -> None:
+        super().__init__("lifecycle", id="sidebar")
+        self.show_root = False
+        self.guide_depth = 2
+        self.nodes_by_key: dict[str, object] = {}
+
+    def on_mount(self) -> None:
+        self.nodes_by_key["dashboard"] = self.root.add_leaf("◆ Dashboard", data=("view", "dashboard"))
+        self.nodes_by_key["timeline"] = self.root.add_leaf("◷ Timeline", data=("view", "timeline"))
+        for phase in PHASES:
+            branch = self.root.add(Text(phase, style="bold"), data=("phase", phase), expand=True)
+            for step in steps_in(phase):
+                self.nodes_by_key[step.id] = branch.add_leaf(self._label(step.title, None),
+                                                              data=("step", step.id))
+        self.root.expand()
+
+    @staticmethod
+    def _label(title: str, state: str | None, is_next: bool = False) -> Text:
+        mark, colour = TREE_MARKS.get(state or "", ("…", "grey50"))
+        return Text.assemble((mark, f"bold {colour}"), " ", (title, "bold" if is_next else ""))
+
+    def show_status(self, status: ProjectStatus) -> None:
+        next_id = status.next_step.id if status.next_step else None
+        for step in status.steps:
+            node = self.nodes_by_key.get(step.id)
+            if node is not None:
+                node.set_label(self._label(step.title, step.state, step.id == next_id))  # type: ignore[attr-defined]
+
+    def point_at(self, key: str) -> None:
+        """Put the cursor on the entry for ``key`` (dashboard, timeline or a step id)."""
+        node = self.nodes_by_key.get(key)
+        if node is not None:
+            self.move_cursor(node)  # type: ignore[arg-type]
+
+
+class Dashboard(VerticalScroll):
+    """Where the project stands and the next step to take."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Reading the project…", id="dash-title", classes="view-title")
+        yield Static("", id="dash-meta")
+        yield Static("", id="dash-counts", classes="dash-block")
+        yield Static("", id="dash-next", classes="dash-block")
+        yield Static("", id="dash-last", classes="dash-block")
+
+    def show_status(self, status: ProjectStatus) -> None:
+        self.query_one("#dash-title", Static).update(Content.from_markup("[b]$name[/b]", name=status.name))
+        self.query_one("#dash-meta", Static).update(Content.assemble(
+            ("Task: ", "dim"), status.task, ("   Success metric: ", "dim"),
+            status.success_metric or "not set",
+        ))
+        counts = status.counts()
+        phase_parts: list[Content | str | tuple[str, str]] = []
+        for phase in PHASES:
+            steps = [s for s in status.steps if s.phase == phase]
+            done = sum(s.state == "done" for s in steps)
+            phase_parts += [("  " if phase_parts else ""), (phase, "bold" if phase == status.phase else "dim"),
+                            f" {done}/{len(steps)}"]
+        self.query_one("#dash-counts", Static).update(Content.assemble(
+            ("Current phase: ", "dim"), (status.phase, "bold"), "\n",
+            (f"{STATE_MARKS['done'][0]} {counts['done']} done", STATE_MARKS["done"][1]), "   ",
+            (f"{STATE_MARKS['attention'][0]} {counts['attention']} {STATE_WORDS['attention']}",
+             STATE_MARKS["attention"][1]), "   ",
+            (f"{STATE_MARKS['todo'][0]} {counts['todo']} {STATE_WORDS['todo']}", STATE_MARKS["todo"][1]),
+            "\n", *phase_parts,
+        ))
+        if status.next_step is None:
+            nxt = Content.assemble(("Next step: ", "bold"), status.next_action)
+        else:
+            nxt = Content.assemble(
+                ("Next step: ", "bold"), (status.next_step.title, "bold $accent"), "\n",
+                status.next_action, "\n", ("Headless: ", "dim"), (f"$ {status.next_step.command}", "$accent"),
+            )
+        self.query_one("#dash-next", Static).update(nxt)
+        last = status.last_step
+        if last:
+            role = f" ({last.get('role')})" if last.get("role") else ""
+            text = Content.assemble(
+                ("Last versioned step: ", "bold"), last.get("step_title", ""), " — ", last.get("summary", ""),
+                "\n", ("by ", "dim"), f"{last.get('author', '')}{role}", ("  on ", "dim"),
+                short_when(last.get("when", "")), ("  commit ", "dim"), last.get("short", ""),
+            )
+        else:
+            text = Content.from_markup("[b]Last versioned step:[/b] none yet")
+        self.query_one("#dash-last", Static).update(text)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#dash-title", Static).update(Content.assemble(("Cannot read the project", "bold $error")))
+        self.query_one("#dash-meta", Static).update(message)
+
+
+#: What people scan first comes first; the highlighted row's full text shows below the table.
+TIMELINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("when", "When"), ("step", "Step"), ("summary", "Summary"), ("who", "Who"),
+    ("role", "Role"), ("commit", "Commit"),
+)
+SUMMARY_WIDTH = 40
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TimelineView(Vertical):
+    """Every versioned step, newest first; click a header or press s to sort."""
+
+    BINDINGS = [Binding("s", "sort_next", "Sort")]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.sort_column = "when"
+        self.sort_reverse = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("Timeline", classes="view-title")
+        yield Static("Read from git: commits with a Workbench-Step trailer.", id="timeline-caption",
+                     classes="hint")
+        table: DataTable[str] = DataTable(id="timeline-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="timeline-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#timeline-table", DataTable)
+        for key, label in TIMELINE_COLUMNS:
+            table.add_column(label, key=key)
+
+    def show_timeline(self, entries: tuple[TimelineEntry, ...]) -> None:
+        self.entries = {e.commit: e for e in entries}
+        table = self.query_one("#timeline-table", DataTable)
+        table.clear()
+        for e in entries:
+            table.add_row(short_when(e.when), e.step_title, clip(e.summary, SUMMARY_WIDTH), e.author,
+                          e.role, e.short, key=e.commit)
+        self._apply_sort()
+        word = "step" if len(entries) == 1 else "steps"
+        self.query_one("#timeline-caption", Static).update(
+            f"{len(entries)} versioned {word}, read from git (commits with a Workbench-Step trailer)."
+        )
+
+    def _apply_sort(self) -> None:
+        table = self.query_one("#timeline-table", DataTable)
+        if table.row_count:
+            table.sort(self.sort_column, reverse=self.sort_reverse)
+        for key, label in TIMELINE_COLUMNS:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            table.columns[key].label = Text(label + arrow)  # type: ignore[index]
+        table.refresh()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        entry = getattr(self, "entries", {}).get(event.row_key.value)
+        if entry is None:
+            return
+        self.query_one("#timeline-detail", Static).update(Content.assemble(
+            (entry.short, "bold"), "  ", (entry.step_title, "bold"), ": ", entry.summary, "\n",
+            ("by ", "dim"), f"{entry.author} <{entry.email}>", ("  as ", "dim"), entry.role or "-",
+            ("  on ", "dim"), entry.when,
+        ))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        self.sort_reverse = not self.sort_reverse if key == self.sort_column else False
+        self.sort_column = key
+        self._apply_sort()
+
+    def action_sort_next(self) -> None:
+        keys = [k for k, _ in TIMELINE_COLUMNS]
+        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        self.sort_reverse = self.sort_column == "when"
+        self._apply_sort()
+
+
+class ProjectScreen(WorkbenchScreen):
+    """The project: lifecycle sidebar on the left, the chosen view on the right."""
+
+    COMMANDS = {WorkbenchCommands}
+    BINDINGS = [
+        Binding("d", "dashboard", "Dashboard"),
+        Binding("t", "timeline", "Timeline"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    @dataclass
+    class StatusLoaded(Message):
+        """Status and timeline, computed together from the repository."""
+
+        status: ProjectStatus
+        timeline: tuple[TimelineEntry, ...]
+
+    @dataclass
+    class StatusFailed(Message):
+        message: str
+
+    @dataclass
+    class LocksChecked(Message):
+        """What lock recovery cleared; ``busy`` is the one-line busy message, if any."""
+
+        messages: tuple[str, ...]
+        busy: str | None = None
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.status: ProjectStatus | None = None
+        self._announce_refresh = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="project-body"):
+            yield LifecycleSidebar()
+            with ContentSwitcher(initial="dashboard", id="content"):
+                yield Dashboard(id="dashboard")
+                yield TimelineView(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.sub_title = self.path.name
+        self.query_one(LifecycleSidebar).focus()
+        self.check_locks()
+        self.load_status()
+
+    # --- workers ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="locks",
+          description="recover stale locks")
+    def check_locks(self) -> None:
+        from workbench.versioning import git
+        from workbench.versioning.locks import recover_stale_locks
+
+        try:
+            root = git.repo_root(self.path)
+            git_dir = git.git_dir(root) if root is not None else None
+            messages = recover_stale_locks(self.path, git_dir)
+        except ProjectBusyError as exc:
+            self.post_message(self.LocksChecked((), busy=str(exc)))
+            return
+        except WorkbenchError as exc:
+            self.post_message(self.StatusFailed(str(exc)))
+            return
+        self.post_message(self.LocksChecked(tuple(messages)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status",
+          description="compute the project status")
+    def load_status(self) -> None:
+        from workbench.status import project_status
+        from workbench.versioning.timeline import read_timeline
+
+        try:
+            status = project_status(self.path)
+            timeline = tuple(read_timeline(self.path))
+        except WorkbenchError as exc:
+            self.post_message(self.StatusFailed(str(exc)))
+            return
+        self.post_message(self.StatusLoaded(status, timeline))
+
+    # --- messages -----------------------------------------------------------------
+
+    def on_project_screen_locks_checked(self, event: LocksChecked) -> None:
+        for message in event.messages:
+            self.app.notify(message, title="Recovered", markup=False)
+        if event.busy:
+            self.app.notify(event.busy, severity="warning", markup=False, timeout=10)
+
+    def on_project_screen_status_loaded(self, event: StatusLoaded) -> None:
+        self.status = event.status
+        self.app.sub_title = event.status.name
+        self.query_one(LifecycleSidebar).show_status(event.status)
+        self.query_one(Dashboard).show_status(event.status)
+        self.query_one(TimelineView).show_timeline(event.timeline)
+        for view in self.query(".step-view"):
+            if hasattr(view, "show_status"):
+                view.show_status(event.status)
+        if self._announce_refresh:
+            self._announce_refresh = False
+            self.app.notify("Status refreshed from the repository.", timeout=3)
+
+    def on_project_screen_status_failed(self, event: StatusFailed) -> None:
+        self._announce_refresh = False
+        self.query_one(Dashboard).show_error(event.message)
+        notify_error(self, event.message)
+
+    # --- navigation ---------------------------------------------------------------
+
+    @property
+    def current_view(self) -> str | None:
+        """The id of the view on show: dashboard, timeline or step-<id>."""
+        return self.query_one("#content", ContentSwitcher).current
+
+    def action_dashboard(self) -> None:
+        self.query_one("#content", ContentSwitcher).current = "dashboard"
+        self.query_one(LifecycleSidebar).point_at("dashboard")
+
+    def action_timeline(self) -> None:
+        self.query_one("#content", ContentSwitcher).current = "timeline"
+        self.query_one(LifecycleSidebar).point_at("timeline")
+        self.query_one("#timeline-table").focus()
+
+    def action_refresh(self) -> None:
+        self._announce_refresh = True
+        for view in self.query(".step-view"):
+            if hasattr(view, "reload"):
+                view.reload()
+        self.load_status()
+
+    async def show_step(self, step_id: str) -> None:
+        """Show the view of one lifecycle step, building it the first time."""
+        if step_id not in STEP_BY_ID:
+            return
+        switcher = self.query_one("#content", ContentSwitcher)
+        view_id = f"step-{step_id}"
+        self.query_one(LifecycleSidebar).point_at(step_id)
+        if switcher.query(f"#{view_id}"):
+            switcher.current = view_id
+            return
+        view = make_step_view(step_id, self.path)
+        view.id = view_id
+        view.add_class("step-view")
+        await switcher.add_content(view, set_current=True)
+        if self.status is not None and hasattr(view, "show_status"):
+            view.show_status(self.status)
+
+    @on(Tree.NodeSelected, "#sidebar")
+    async def _on_sidebar(self, event: Tree.NodeSelected) -> None:
+        kind, key = event.node.data or ("", "")
+        if kind == "view":
+            if key == "dashboard":
+                self.action_dashboard()
+            else:
+                self.action_timeline()
+        elif kind == "step":
+            await self.show_step(key)
