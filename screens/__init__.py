@@ -2,27 +2,33 @@
 
 Screen modules import only Textual and light core modules; heavy libraries (pandas,
 scikit-learn, DVC) are imported inside the workers that use them (a test checks it).
+The names below are re-exported lazily (PEP 562), so importing one screen does not
+import them all: startup loads only what the first screen needs.
 """
 
-from screens.app import WorkbenchApp, make_app
-from screens.help_screen import HelpScreen
-from screens.new_project_screen import NewProjectScreen
-from screens.open_project_screen import OpenProjectScreen
-from screens.project_screen import ProjectScreen
-from screens.sample_picker_screen import SamplePickerScreen
-from screens.step_views import STEP_VIEWS, lazy_view, make_step_view
-from screens.welcome_screen import WelcomeScreen
+from __future__ import annotations
 
-__all__ = [
-    "STEP_VIEWS",
-    "HelpScreen",
-    "NewProjectScreen",
-    "OpenProjectScreen",
-    "ProjectScreen",
-    "SamplePickerScreen",
-    "WelcomeScreen",
-    "WorkbenchApp",
-    "lazy_view",
-    "make_app",
-    "make_step_view",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "WorkbenchApp": "screens.app",
+    "make_app": "screens.app",
+    "HelpScreen": "screens.help_screen",
+    "NewProjectScreen": "screens.new_project_screen",
+    "OpenProjectScreen": "screens.open_project_screen",
+    "ProjectScreen": "screens.project_screen",
+    "SamplePickerScreen": "screens.sample_picker_screen",
+    "STEP_VIEWS": "screens.step_views",
+    "lazy_view": "screens.step_views",
+    "make_step_view": "screens.step_views",
+    "WelcomeScreen": "screens.welcome_screen",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'screens' has no attribute {name!r}")

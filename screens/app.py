@@ -6,6 +6,7 @@ anything else on the welcome screen. Only what those screens need is imported he
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 from textual.app import App
@@ -29,10 +30,11 @@ class WorkbenchApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
-    def __init__(self, path: Path, *, testing: bool = False) -> None:
+    def __init__(self, path: Path, *, testing: bool = False, prefetched: Future | None = None) -> None:
         super().__init__()
         self.launch_path = Path(path).expanduser().absolute()
         self.testing = testing
+        self._prefetched = prefetched
         if testing:
             self.animation_level = "none"
 
@@ -43,6 +45,11 @@ class WorkbenchApp(App[None]):
             from screens.welcome_screen import WelcomeScreen
 
             self.push_screen(WelcomeScreen(self.launch_path))
+
+    def take_prefetched(self, path: Path) -> Future | None:
+        """The status the CLI started computing while Textual was importing (once, for the launch path)."""
+        future, self._prefetched = self._prefetched, None
+        return future if future is not None and Path(path) == self.launch_path else None
 
     def open_project(self, path: Path) -> None:
         """Leave onboarding (whatever screens are open) and show the project's dashboard."""
@@ -70,6 +77,10 @@ class WorkbenchApp(App[None]):
             self.notify(text, severity="error", markup=False, timeout=10)
 
 
-def make_app(path: Path, *, testing: bool = False) -> WorkbenchApp:
-    """Build the app the same way for the CLI and the tests (testing: no blink, no animation)."""
-    return WorkbenchApp(Path(path), testing=testing)
+def make_app(path: Path, *, testing: bool = False, prefetched: Future | None = None) -> WorkbenchApp:
+    """Build the app the same way for the CLI and the tests (testing: no blink, no animation).
+
+    ``prefetched`` is a future of :func:`workbench.status.project_overview` for ``path``,
+    started before Textual was imported so the dashboard's first paint does not wait for git.
+    """
+    return WorkbenchApp(Path(path), testing=testing, prefetched=prefetched)

@@ -284,12 +284,14 @@ class ProjectScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="status",
           description="compute the project status")
     def load_status(self) -> None:
-        from workbench.status import project_status
-        from workbench.versioning.timeline import read_timeline
+        from workbench.status import project_overview
 
+        prefetched = getattr(self.app, "take_prefetched", lambda _path: None)(self.path)
         try:
-            status = project_status(self.path)
-            timeline = tuple(read_timeline(self.path))
+            if prefetched is not None:
+                status, timeline = prefetched.result()
+            else:
+                status, timeline = project_overview(self.path)
         except WorkbenchError as exc:
             self.post_message(self.StatusFailed(str(exc)))
             return

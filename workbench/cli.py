@@ -261,9 +261,19 @@ def _open_tui(path: Path, *, debug: bool = False) -> int:
         raise WorkbenchError(f"{path} is a file: open a project folder or an empty folder")
     if not path.exists():
         raise WorkbenchError(f"{path} does not exist: create it, or run 'mlops-workbench new {path}'")
+    prefetched = None
+    if (path / "workbench.yaml").is_file():
+        # Read git while Textual imports: the dashboard's first paint then needs no wait.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from workbench.status import project_overview
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+        prefetched = pool.submit(project_overview, path)
+        pool.shutdown(wait=False)
     from screens.app import make_app
 
-    app = make_app(path)
+    app = make_app(path, prefetched=prefetched)
     app.run()
     return app.return_code or 0
 

@@ -184,3 +184,10 @@ def project_status(path: str | Path) -> ProjectStatus:
         success_metric=charter.success_metric, phase=phase, next_step=nxt, next_action=action,
         steps=tuple(steps), last_step=last[0].to_json() if last else None,
     )
+
+
+def project_overview(path: str | Path) -> tuple[ProjectStatus, tuple[Any, ...]]:
+    """The status and the timeline together: what the dashboard needs for its first paint."""
+    from workbench.versioning.timeline import read_timeline
+
+    return project_status(path), tuple(read_timeline(Path(path)))
