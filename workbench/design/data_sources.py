@@ -52,7 +52,8 @@ def add_sources(
         if rel not in known:
             sources.append({"name": Path(rel).stem, "path": rel, "format": _format_of(rel)})
     names = ", ".join(paths)
-    summary = f"track {names}" + (f" and {len(incoming)} incoming batch(es)" if incoming else "")
+    batches = f"{len(incoming)} incoming batch" + ("es" if len(incoming) != 1 else "")
+    summary = f"track {names}" + (f" and {batches}" if incoming else "")
     with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
                     summary=summary, progress=progress, cancel=cancel) as step:
         for name, text in (extra_files or {}).items():
