@@ -94,3 +94,6 @@ class PlaceholderStepView(VerticalScroll):
             Content.assemble("State: ", (f"{mark} {STATE_WORDS[mine.state]}", style),
                              "\n", ("Detail: ", ""), mine.detail or "-")
         )
+
+STEP_VIEWS["requirements"] = lazy_view("screens.requirements_view", "RequirementsView")
+STEP_VIEWS["use_cases"] = lazy_view("screens.use_cases_view", "UseCasesView")

@@ -98,8 +98,8 @@ def make_customers(rng: np.random.Generator, n: int) -> pd.DataFrame:
     style = rng.integers(0, 3, n)
     domain = rng.choice(EMAIL_DOMAINS, n, p=[0.6, 0.25, 0.15])
     emails = []
-    for f, l, k, s, d in zip(first, last, number, style, domain):
-        local = [f"{f[0]}.{l}{k}", f"{f}.{l}", f"{f}{l[0]}{k}"][s]
+    for f, ln, k, s, d in zip(first, last, number, style, domain):
+        local = [f"{f[0]}.{ln}{k}", f"{f}.{ln}", f"{f}{ln[0]}{k}"][s]
         emails.append(f"{local}@{d}")
     return pd.DataFrame(
         {

@@ -32,7 +32,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -364,8 +364,6 @@ def _continuous_stats(values: Any, n_rows: int) -> dict[str, Any] | None:
 
 
 def _numeric_column(name: str, chunked: Any, n_rows: int, settings: ProfileSettings) -> _Col:
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -444,7 +442,6 @@ def _personal_by_values(values: list[str], distinct_share: float) -> str:
 
 def _categorical_column(name: str, chunked: Any, n_rows: int, settings: ProfileSettings) -> _Col:
     import numpy as np
-    import pandas as pd
 
     codes, dictionary = _dictionary(chunked)
     counts = np.bincount(codes + 1, minlength=len(dictionary) + 1)
