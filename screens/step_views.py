@@ -50,9 +50,22 @@ def lazy_view(module: str, name: str) -> StepViewFactory:
     """A factory that imports ``module`` only when the view is first opened (keeps startup light)."""
 
     def factory(path: Path) -> Widget:
-        return getattr(importlib.import_module(module), name)(path)
+        try:
+            view_module = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            return PlaceholderStepView(step_id_of(module), path)
+        return getattr(view_module, name)(path)
 
+    factory.module = module  # type: ignore[attr-defined]
     return factory
+
+
+def step_id_of(module: str) -> str:
+    """The step a registered (but not yet installed) view module belongs to."""
+    return next((step for step, factory in STEP_VIEWS.items()
+                 if getattr(factory, "module", None) == module), "project")
 
 
 def make_step_view(step_id: str, path: Path) -> Widget:
@@ -97,3 +110,9 @@ class PlaceholderStepView(VerticalScroll):
 
 STEP_VIEWS["requirements"] = lazy_view("screens.requirements_view", "RequirementsView")
 STEP_VIEWS["use_cases"] = lazy_view("screens.use_cases_view", "UseCasesView")
+STEP_VIEWS["data_availability"] = lazy_view("screens.data_check_view", "DataCheckView")
+STEP_VIEWS["data_engineering"] = lazy_view("screens.data_engineering_view", "DataEngineeringView")
+STEP_VIEWS["training"] = lazy_view("screens.training_view", "TrainingView")
+STEP_VIEWS["validation"] = lazy_view("screens.validation_view", "ValidationView")
+STEP_VIEWS["review"] = lazy_view("screens.review_view", "ReviewView")
+STEP_VIEWS["deployment"] = lazy_view("screens.deployment_view", "DeploymentView")

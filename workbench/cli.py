@@ -222,7 +222,8 @@ def _load_extensions() -> None:
     """Import the modules that register extra subcommands (kept light: argparse only)."""
     import importlib
 
-    for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev"):
+    for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev", "workbench.cli_exp",
+                 "workbench.cli_validate", "workbench.cli_ops"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
