@@ -168,16 +168,21 @@ class TimelineView(Vertical):
             table.add_column(label, key=key)
 
     def show_timeline(self, entries: tuple[TimelineEntry, ...]) -> None:
-        self.entries = {e.commit: e for e in entries}
+        self.entries = {e.ref or e.commit: e for e in entries}
         table = self.query_one("#timeline-table", DataTable)
         table.clear()
         for e in entries:
             table.add_row(short_when(e.when), e.step_title, clip(e.summary, SUMMARY_WIDTH), e.author,
-                          e.role, e.short, key=e.commit)
+                          e.role, e.short, key=e.ref or e.commit)
         self._apply_sort()
-        word = "step" if len(entries) == 1 else "steps"
+        counts = {kind: sum(e.kind == kind for e in entries) for kind in ("step", "registry", "experiment")}
+        parts = [f"{counts['step']} versioned step{'s' * (counts['step'] != 1)}"]
+        if counts["registry"]:
+            parts.append(f"{counts['registry']} registry tag{'s' * (counts['registry'] != 1)}")
+        if counts["experiment"]:
+            parts.append(f"{counts['experiment']} experiment{'s' * (counts['experiment'] != 1)}")
         self.query_one("#timeline-caption", Static).update(
-            f"{len(entries)} versioned {word}, read from git (commits with a Workbench-Step trailer)."
+            ", ".join(parts) + ", read from git (step commits, registry tags, experiment refs)."
         )
 
     def _apply_sort(self) -> None:

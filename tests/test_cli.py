@@ -17,7 +17,7 @@ STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step"]
 PROJECT_KEYS = ["name", "path", "task", "success_metric"]
 NEXT_STEP_KEYS = ["id", "title", "action", "command"]
 STEP_KEYS = ["id", "title", "phase", "state", "detail", "command"]
-ENTRY_KEYS = ["commit", "short", "when", "author", "email", "role", "step", "step_title", "summary"]
+ENTRY_KEYS = ["commit", "short", "when", "author", "email", "role", "step", "step_title", "summary", "kind", "ref"]
 
 
 @pytest.fixture

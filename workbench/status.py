@@ -176,7 +176,7 @@ def project_status(path: str | Path) -> ProjectStatus:
         action = f"{verb} {nxt.title}: {nxt.detail}."
     charter = charter_from_config(config)
     try:
-        last = read_timeline(project.path, limit=1)
+        last = read_timeline(project.path, limit=1, kinds=("step",))
     except WorkbenchError:
         last = []
     return ProjectStatus(
