@@ -84,6 +84,8 @@ class Dashboard(VerticalScroll):
         yield Static("", id="dash-meta")
         yield Static("", id="dash-counts", classes="dash-block")
         yield Static("", id="dash-next", classes="dash-block")
+        yield Static("", id="dash-blockers", classes="dash-block")
+        yield Static("", id="dash-maturity", classes="dash-block")
         yield Static("", id="dash-last", classes="dash-block")
 
     def show_status(self, status: ProjectStatus) -> None:
@@ -115,6 +117,20 @@ class Dashboard(VerticalScroll):
                 status.next_action, "\n", ("Headless: ", "dim"), (f"$ {status.next_step.command}", "$accent"),
             )
         self.query_one("#dash-next", Static).update(nxt)
+        blockers = self.query_one("#dash-blockers", Static)
+        blockers.display = bool(status.blockers)
+        blockers.update(Content.assemble(
+            ("Blockers", "bold $warning"),
+            *[part for line in status.blockers for part in ("\n", ("! ", "$warning"), line)],
+        ))
+        m = status.maturity
+        if m is not None:
+            level_parts: list[Content | str | tuple[str, str]] = [("MLOps maturity: ", "bold"),
+                                                                  (f"level {m.level}", "bold $accent"),
+                                                                  f" — {m.name}"]
+            if m.missing:
+                level_parts += ["\n", (f"For level {m.level + 1}: ", "dim"), ", ".join(m.missing)]
+            self.query_one("#dash-maturity", Static).update(Content.assemble(*level_parts))
         last = status.last_step
         if last:
             role = f" ({last.get('role')})" if last.get("role") else ""

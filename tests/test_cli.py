@@ -13,7 +13,7 @@ from conftest import git, run_cli
 from workbench import __version__
 from workbench.cli import SUBCOMMANDS, _load_extensions, build_parser
 
-STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step"]
+STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers"]
 PROJECT_KEYS = ["name", "path", "task", "success_metric"]
 NEXT_STEP_KEYS = ["id", "title", "action", "command"]
 STEP_KEYS = ["id", "title", "phase", "state", "detail", "command"]

@@ -132,6 +132,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"\nNext: {status.next_action}")
     if status.next_step is not None:
         print(f"      {status.next_step.command}")
+    if status.blockers:
+        print("\nBlockers:")
+        for line in status.blockers:
+            print(f"  ! {line}")
+    if status.maturity is not None:
+        m = status.maturity
+        print(f"\nMLOps maturity: level {m.level} ({m.name})")
+        if m.missing:
+            print(f"  for level {m.level + 1}: add {', '.join(m.missing)}")
     return 0
 
 

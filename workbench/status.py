@@ -33,6 +33,27 @@ class StepStatus:
 
 
 @dataclass(frozen=True)
+class Maturity:
+    """The MLOps maturity level the repository shows, and what the next level still needs.
+
+    0 manual; 1 pipeline automated (pipeline + experiments + registry); 2 CI/CD automated
+    (CI workflow + gates + monitoring + retraining policy). Read from files and refs only.
+    """
+
+    level: int
+    name: str
+    have: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "name": self.name, "have": list(self.have),
+                "missing_for_next": list(self.missing)}
+
+
+MATURITY_NAMES = ("manual", "pipeline automated", "CI/CD automated")
+
+
+@dataclass(frozen=True)
 class ProjectStatus:
     """The whole project's position in the lifecycle."""
 
@@ -45,6 +66,8 @@ class ProjectStatus:
     next_action: str
     steps: tuple[StepStatus, ...]
     last_step: dict[str, str] | None
+    maturity: Maturity | None = None
+    blockers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``status --json`` shape (schema 1)."""
@@ -58,6 +81,8 @@ class ProjectStatus:
                 "action": self.next_action, "command": self.next_step.command},
             "steps": [asdict(s) for s in self.steps],
             "last_step": self.last_step,
+            "maturity": self.maturity.to_json() if self.maturity else None,
+            "blockers": list(self.blockers),
         }
 
     def counts(self) -> dict[str, int]:
@@ -155,6 +180,73 @@ def _tags(project: Project) -> list[str]:
     return [t for t in out.splitlines() if t]
 
 
+def _has_experiments(root: Path) -> bool:
+    from workbench.versioning import git
+
+    out = git.run_git(root, "for-each-ref", "--count=1", "--format=%(refname)", "refs/exps/", check=False)
+    return bool(out.strip()) or (root / "dvc.lock").exists()
+
+
+def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Maturity:
+    """Level 0/1/2 from what the repository holds (see :class:`Maturity`)."""
+    root = project.path
+    level1 = {
+        "pipeline": (root / "dvc.yaml").exists() and (root / "params.yaml").exists(),
+        "experiments": _has_experiments(root),
+        "registry": any("@v" in t for t in tags),
+    }
+    monitoring = config.get("monitoring") if isinstance(config.get("monitoring"), dict) else {}
+    retraining = config.get("retraining") if isinstance(config.get("retraining"), dict) else {}
+    level2 = {
+        "CI workflow": (root / ".github" / "workflows" / "mlops-workbench.yml").exists(),
+        "validation gates": bool(config.get("gates")) or (root / "reports" / "validation.json").exists(),
+        "monitoring": (root / "monitoring").is_dir() and any((root / "monitoring").glob("*.json")),
+        "retraining policy": bool(retraining.get("policy") or monitoring.get("retrain_policy")),
+    }
+    have = tuple(k for k, v in {**level1, **level2}.items() if v)
+    if not all(level1.values()):
+        return Maturity(0, MATURITY_NAMES[0], have, tuple(k for k, v in level1.items() if not v))
+    if not all(level2.values()):
+        return Maturity(1, MATURITY_NAMES[1], have, tuple(k for k, v in level2.items() if not v))
+    return Maturity(2, MATURITY_NAMES[2], have, ())
+
+
+def _pointer_md5(pointer: Path) -> str | None:
+    import yaml
+
+    try:
+        outs = (yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}).get("outs") or []
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    return str(outs[0].get("md5") or "") if outs and isinstance(outs[0], dict) else None
+
+
+def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
+    """What stands between the project and a healthy model in production, one line each."""
+    root = project.path
+    out: list[str] = []
+    by_id = {s.id: s for s in steps}
+    check = _read_json(root / "reports" / "data_check.json")
+    if check is not None:
+        if str(check.get("verdict", "")).upper() != "GO":
+            out.append("data check is NO-GO" + (f": {check['reasons'][0]}" if check.get("reasons") else ""))
+        for src in check.get("sources") or []:
+            path, md5 = src.get("path"), src.get("dvc_md5")
+            now = _pointer_md5(root / f"{path}.dvc") if path else None
+            if md5 and now and now != md5:
+                out.append(f"stale data check: {path} changed since it was checked "
+                           "(run `mlops-workbench data check`)")
+    if by_id["validation"].state == ATTENTION:
+        report = _read_json(root / "reports" / "validation.json") or {}
+        failed = [g.get("name", "?") for g in report.get("gates") or [] if g.get("passed") is False]
+        out.append("validation fails" + (f": {', '.join(failed)}" if failed else ""))
+    if by_id["review"].state == ATTENTION:
+        out.append("the model was rejected in review")
+    if by_id["monitoring"].state == ATTENTION:
+        out.append("monitoring recommends action: drift or lower performance on new data")
+    return out
+
+
 def project_status(path: str | Path) -> ProjectStatus:
     """Compute the status of the project at ``path``."""
     from workbench.versioning.timeline import read_timeline
@@ -183,6 +275,7 @@ def project_status(path: str | Path) -> ProjectStatus:
         name=charter.name, path=str(project.path), task=charter.task,
         success_metric=charter.success_metric, phase=phase, next_step=nxt, next_action=action,
         steps=tuple(steps), last_step=last[0].to_json() if last else None,
+        maturity=maturity(project, config, tags), blockers=tuple(blockers(project, steps)),
     )
 
 

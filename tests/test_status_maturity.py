@@ -1,0 +1,89 @@
+"""The lifecycle dashboard's maturity level and blockers, read from real repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import git, run_cli
+
+BIN = Path(sys.executable).parent
+
+
+def _status(path: Path) -> dict:
+    done = run_cli("status", "--json", cwd=path)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _tool(cwd: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_new_sample_is_level_0_and_a_no_go_check_is_a_blocker(make_sample):
+    path = make_sample("fraud_detection")
+    status = _status(path)
+    assert status["maturity"] == {"level": 0, "name": "manual", "have": [],
+                                  "missing_for_next": ["pipeline", "experiments", "registry"]}
+    assert status["blockers"] == []
+    assert run_cli("data", "check", "-q", cwd=path).returncode == 1  # NO-GO: a leaky column
+    status = _status(path)
+    assert len(status["blockers"]) == 1 and status["blockers"][0].startswith("data check is NO-GO: ")
+    assert "chargeback_flag" in status["blockers"][0]
+    text = run_cli("status", cwd=path).stdout
+    assert "Blockers:" in text and "MLOps maturity: level 0 (manual)" in text
+    assert "for level 1: add pipeline, experiments, registry" in text
+
+
+def test_new_data_after_the_check_is_reported_as_stale(make_sample):
+    path = make_sample("diagnosis")
+    assert run_cli("data", "check", "-q", cwd=path).returncode == 0
+    assert _status(path)["blockers"] == []
+    source = yaml.safe_load((path / "workbench.yaml").read_text())["data"]["sources"][0]["path"]
+    with (path / source).open("a", encoding="utf-8") as fh:  # a new row arrives
+        first_row = (path / source).read_text(encoding="utf-8").splitlines()[1]
+        fh.write(first_row + "\n")
+    _tool(path, "dvc", "add", "-q", source)
+    blockers = _status(path)["blockers"]
+    assert blockers == [f"stale data check: {source} changed since it was checked "
+                        "(run `mlops-workbench data check`)"]
+
+
+def test_levels_follow_the_repository(make_sample):
+    from workbench.development.pipeline import configure_pipeline
+
+    path = make_sample("diagnosis")
+    configure_pipeline(path)
+    status = _status(path)
+    assert status["maturity"]["level"] == 0
+    assert status["maturity"]["missing_for_next"] == ["experiments", "registry"]
+
+    (path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")  # what a run leaves
+    _tool(path, "gto", "register", "model", "--version", "v0.1.0")
+    status = _status(path)
+    assert status["maturity"]["level"] == 1 and status["maturity"]["name"] == "pipeline automated"
+    assert status["maturity"]["missing_for_next"] == ["CI workflow", "validation gates", "monitoring",
+                                                      "retraining policy"]
+
+    (path / ".github" / "workflows").mkdir(parents=True)
+    (path / ".github" / "workflows" / "mlops-workbench.yml").write_text("on: push\n")
+    config = yaml.safe_load((path / "workbench.yaml").read_text())
+    config["gates"] = {"baseline_margin": 0.01}
+    config["retraining"] = {"policy": "manual"}
+    (path / "workbench.yaml").write_text(yaml.safe_dump(config))
+    (path / "monitoring").mkdir()
+    (path / "monitoring" / "2026-11-23-1.json").write_text(json.dumps({"action_recommended": True}))
+    status = _status(path)
+    assert status["maturity"] == {"level": 2, "name": "CI/CD automated", "missing_for_next": [],
+                                  "have": ["pipeline", "experiments", "registry", "CI workflow",
+                                           "validation gates", "monitoring", "retraining policy"]}
+    assert status["blockers"] == ["monitoring recommends action: drift or lower performance on new data"]
+    assert git(path, "status", "--porcelain", "--", "workbench.yaml") != ""  # status never commits
