@@ -232,7 +232,7 @@ def _load_extensions() -> None:
     import importlib
 
     for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev", "workbench.cli_exp",
-                 "workbench.cli_validate", "workbench.cli_ops"):
+                 "workbench.cli_validate", "workbench.cli_ops", "workbench.cli_monitor", "workbench.cli_ci"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -263,6 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops-workbench: interrupted; nothing was committed", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"mlops-workbench: internal error: {type(exc).__name__}{': ' + text if text else ''} "
+              "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 70
 
 
 def _open_tui(path: Path, *, debug: bool = False) -> int:
