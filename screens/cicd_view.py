@@ -1,0 +1,190 @@
+"""The CI/CD step: the generated workflow, and the headless check run from the screen.
+
+``Generate workflow`` calls :func:`workbench.operations.cicd.init_ci` (one commit);
+``Run check`` calls :func:`workbench.operations.cicd.run_check`, which asks DVC whether the
+pipeline is up to date, so both run in thread workers and report back with messages.
+The table shows the same lines, severities and exit code as ``mlops-workbench check``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, DataTable, Static
+
+from screens.base import notify_error
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.operations.cicd import CheckReport, CiInit
+
+SEVERITY_STYLE = {"ok": ("ok", "$success"), "skip": ("--", "$text-muted"),
+                  "action": ("action", "$warning"), "fail": ("FAIL", "$error")}
+RESULT_WORDS = {"ok": "all clear", "action": "action recommended", "fail": "a gate fails"}
+
+
+class CiCdView(VerticalScroll):
+    """Workflow file and the check's verdict."""
+
+    DEFAULT_CSS = """
+    CiCdView { padding: 0 1; }
+    CiCdView #ci-actions { height: auto; margin: 1 0; }
+    CiCdView #ci-actions Button { margin-right: 2; }
+    CiCdView #ci-checks { height: auto; max-height: 10; }
+    CiCdView #ci-workflow { margin-top: 1; color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("c", "run_check", "Run check"),
+        Binding("g", "generate", "Generate workflow"),
+    ]
+
+    @dataclass
+    class Checked(Message):
+        report: CheckReport
+
+    @dataclass
+    class Generated(Message):
+        result: CiInit
+
+    @dataclass
+    class Failed(Message):
+        message: str
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(classes="step-view")
+        self.path = Path(path)
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.from_markup("[b]CI/CD[/b]  [dim]Operations[/dim]"), classes="view-title")
+        yield Static("", id="ci-state")
+        with Horizontal(id="ci-actions"):
+            yield Button("Run check", id="ci-run-check", variant="primary")
+            yield Button("Generate workflow", id="ci-generate")
+        yield Static("", id="ci-result")
+        yield DataTable(id="ci-checks", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="ci-detail")
+        yield Static("", id="ci-workflow")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#ci-checks", DataTable)
+        table.add_column("Check", key="name")
+        table.add_column("Result", key="severity")
+        table.add_column("Detail", key="detail")
+        self.show_workflow()
+        self.action_run_check()
+
+    def reload(self) -> None:
+        self.show_workflow()
+        self.action_run_check()
+
+    # --- workflow -----------------------------------------------------------------
+
+    def show_workflow(self) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
+        from workbench.versioning import git
+
+        root = git.repo_root(self.path) or self.path
+        target = root / WORKFLOW_PATH
+        steps = "\n".join(f"  {i}. {s.name}: $ {s.run}" for i, s in enumerate(workflow_steps(), 1))
+        if target.exists():
+            head = Content.assemble(("Workflow: ", "bold"), (WORKFLOW_PATH, "$accent"),
+                                    " (CI runs these steps on every push and pull request)")
+        else:
+            head = Content.assemble(("No CI workflow yet. ", "bold"),
+                                    "Generate one (g): it will run these steps on every push:")
+        self.query_one("#ci-state", Static).update(head)
+        self.query_one("#ci-workflow", Static).update(
+            Content.assemble(steps, "\n\n", ("Headless: ", "dim"), ("$ mlops-workbench check", "$accent"),
+                             ("  exits 0 all clear, 1 a gate fails, 3 action recommended", "dim")))
+
+    # --- actions -------------------------------------------------------------------
+
+    def action_run_check(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.query_one("#ci-result", Static).update(Content.from_markup("[dim]Checking…[/dim]"))
+        self._check()
+
+    def action_generate(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self._generate()
+
+    @on(Button.Pressed, "#ci-run-check")
+    def _run_pressed(self) -> None:
+        self.action_run_check()
+
+    @on(Button.Pressed, "#ci-generate")
+    def _generate_pressed(self) -> None:
+        self.action_generate()
+
+    @work(thread=True, exclusive=True, group="ci")
+    def _check(self) -> None:
+        from workbench.operations.cicd import run_check
+
+        try:
+            self.post_message(self.Checked(run_check(self.path)))
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+
+    @work(thread=True, exclusive=True, group="ci")
+    def _generate(self) -> None:
+        from workbench.operations.cicd import init_ci
+
+        try:
+            self.post_message(self.Generated(init_ci(self.path)))
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+
+    # --- results -------------------------------------------------------------------
+
+    def on_ci_cd_view_checked(self, message: Checked) -> None:
+        self.busy = False
+        report = self.report = message.report
+        table = self.query_one("#ci-checks", DataTable)
+        table.clear()
+        for item in report.items:
+            word, style = SEVERITY_STYLE[item.severity]
+            table.add_row(item.name, Content.styled(word, style), item.detail, key=item.name)
+        word, style = SEVERITY_STYLE[report.severity]
+        self.query_one("#ci-result", Static).update(Content.assemble(
+            ("Result: ", "bold"), (RESULT_WORDS[report.severity], f"bold {style}"),
+            (f"  (check exits {report.exit_code})", "dim")))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        report = getattr(self, "report", None)
+        item = next((i for i in report.items if i.name == event.row_key.value), None) if report else None
+        if item is not None:
+            self.query_one("#ci-detail", Static).update(
+                Content.assemble((f"{item.name}: ", "bold"), item.detail))
+
+    def on_ci_cd_view_generated(self, message: Generated) -> None:
+        self.busy = False
+        result = message.result
+        if result.commit:
+            self.app.notify(f"Wrote the CI workflow (commit {result.commit[:7]})")
+        else:
+            self.app.notify("The CI workflow is already up to date: nothing committed")
+        for note in result.messages:
+            self.app.notify(note, severity="warning", markup=False, timeout=10)
+        self.show_workflow()
+        load = getattr(self.screen, "load_status", None)
+        if callable(load):
+            load()
+
+    def on_ci_cd_view_failed(self, message: Failed) -> None:
+        self.busy = False
+        self.query_one("#ci-result", Static).update("")
+        notify_error(self.screen, message.message)
