@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("open", help="open the workbench (TUI) on PATH (the default command)")
     p.add_argument("path", nargs="?", default=".", help="project or empty folder (default: .)")
+    p.add_argument("--web", action="store_true", help="serve the workbench to a browser instead (textual-serve)")
+    p.add_argument("--host", default="127.0.0.1", help="with --web: the address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="with --web: the port (default: 8000)")
 
     p = sub.add_parser("new", help="create a project without the TUI (from a sample or from flags)")
     p.add_argument("path", help="the project folder (created if missing)")
@@ -253,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "open":
+            if args.web:
+                return _open_web(Path(args.path), host=args.host, port=args.port)
             return _open_tui(Path(args.path), debug=args.debug)
         return SUBCOMMANDS[args.command](args)
     except WorkbenchError as exc:
@@ -272,12 +277,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 70
 
 
-def _open_tui(path: Path, *, debug: bool = False) -> int:
+def _checked_folder(path: Path) -> Path:
     path = path.expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise WorkbenchError(f"{path} is a file: open a project folder or an empty folder")
     if not path.exists():
         raise WorkbenchError(f"{path} does not exist: create it, or run 'mlops-workbench new {path}'")
+    return path
+
+
+def _open_web(path: Path, *, host: str, port: int) -> int:
+    path = _checked_folder(path)
+    if not 0 < port < 65536:
+        raise WorkbenchError(f"--port {port} is not a port number: use 1-65535, e.g. --port 8000")
+    from screens.web import serve_web
+
+    return serve_web(path, host=host, port=port)
+
+
+def _open_tui(path: Path, *, debug: bool = False) -> int:
+    path = _checked_folder(path)
     prefetched = None
     if (path / "workbench.yaml").is_file():
         # Read git while Textual imports: the dashboard's first paint then needs no wait.
