@@ -124,3 +124,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` and return its stdout."""
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def run_tool(cwd: Path, name: str, *args: str) -> str:
+    """Run a tool of the venv (dvc, gto...) as a shell with the venv active would; assert success."""
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": str(bindir) + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run([str(bindir / name), *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_tool
 
 BIN = Path(sys.executable).parent
 
@@ -19,13 +17,6 @@ def _status(path: Path) -> dict:
     done = run_cli("status", "--json", cwd=path)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def _tool(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")}
-    done = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=300, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_new_sample_is_level_0_and_a_no_go_check_is_a_blocker(make_sample):
@@ -51,7 +42,7 @@ def test_new_data_after_the_check_is_reported_as_stale(make_sample):
     with (path / source).open("a", encoding="utf-8") as fh:  # a new row arrives
         first_row = (path / source).read_text(encoding="utf-8").splitlines()[1]
         fh.write(first_row + "\n")
-    _tool(path, "dvc", "add", "-q", source)
+    run_tool(path, "dvc", "add", "-q", source)
     blockers = _status(path)["blockers"]
     assert blockers == [f"stale data check: {source} changed since it was checked "
                         "(run `mlops-workbench data check`)"]
@@ -67,7 +58,7 @@ def test_levels_follow_the_repository(make_sample):
     assert status["maturity"]["missing_for_next"] == ["experiments", "registry"]
 
     (path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")  # what a run leaves
-    _tool(path, "gto", "register", "model", "--version", "v0.1.0")
+    run_tool(path, "gto", "register", "model", "--version", "v0.1.0")
     status = _status(path)
     assert status["maturity"]["level"] == 1 and status["maturity"]["name"] == "pipeline automated"
     assert status["maturity"]["missing_for_next"] == ["CI workflow", "validation gates", "monitoring",

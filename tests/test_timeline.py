@@ -7,22 +7,12 @@ the test fails if the ref layouts the timeline parses ever drift from what the t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_tool
 
 BIN = Path(sys.executable).parent
-
-
-def _tool(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")}
-    done = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=300, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def test_history_merges_steps_registry_tags_and_experiments(project: Path) -> None:
@@ -32,9 +22,9 @@ def test_history_merges_steps_registry_tags_and_experiments(project: Path) -> No
     (project / "params.yaml").write_text("a: 1\n")
     git(project, "add", "dvc.yaml", "params.yaml")
     git(project, "commit", "-qm", "hand-made pipeline (not a workbench step)")
-    _tool(project, "dvc", "exp", "run", "-q", "-n", "first-try", "-S", "a=2")
-    _tool(project, "gto", "register", "model", "--version", "v0.1.0", "-m", "first model")
-    _tool(project, "gto", "assign", "model", "--version", "v0.1.0", "--stage", "production")
+    run_tool(project, "dvc", "exp", "run", "-q", "-n", "first-try", "-S", "a=2")
+    run_tool(project, "gto", "register", "model", "--version", "v0.1.0", "-m", "first model")
+    run_tool(project, "gto", "assign", "model", "--version", "v0.1.0", "--stage", "production")
 
     done = run_cli("history", "--json", cwd=project)
     assert done.returncode == 0, done.stderr

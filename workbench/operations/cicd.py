@@ -174,14 +174,6 @@ class CheckReport:
                 "checks": [asdict(i) for i in self.items]}
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Event | None) -> CheckItem:
     from workbench.development.training import stage_path_env
     from workbench.versioning.dvc import run_dvc
@@ -207,7 +199,9 @@ def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Eve
 def _check_data(root: Path) -> CheckItem:
     from workbench.status import _pointer_md5
 
-    report = _read_json(root / "reports" / "data_check.json")
+    from workbench.development.evidence import read_json
+
+    report = read_json(root, "reports/data_check.json")
     if report is None:
         return CheckItem("data", FAIL, "no data check on record (mlops-workbench data check)")
     for src in report.get("sources") or []:
@@ -244,7 +238,9 @@ def _check_monitoring(root: Path) -> CheckItem:
     reports = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not reports:
         return CheckItem("monitoring", SKIP, "no monitoring report yet (mlops-workbench monitor)")
-    latest = _read_json(reports[-1]) or {}
+    from workbench.development.evidence import read_json
+
+    latest = read_json(root, f"monitoring/{reports[-1].name}") or {}
     if latest.get("action_recommended"):
         why = latest.get("reasons") or latest.get("summary") or "drift or lower performance"
         if isinstance(why, list):

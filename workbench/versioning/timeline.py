@@ -57,18 +57,18 @@ _GTO_DEFAULT_SUBJECTS = ("Registering artifact", "Assigning stage", "Deregisteri
 _ROLE_LINE = re.compile(rf"^{git.TRAILER_ROLE}:\s*(\S+)", re.MULTILINE)
 
 
+def _records(out: str, fields: int) -> list[list[str]]:
+    """Split git's output into records (0x1e) of ``fields`` fields (0x1f); others are skipped."""
+    records = (r.strip("\n").split("\x1f") for r in out.split("\x1e") if r.strip("\n"))
+    return [parts for parts in records if len(parts) == fields]
+
+
 def _ref_entries(project_path: Path) -> list[TimelineEntry]:
     """Registry tags and experiment refs as timeline entries (unsorted)."""
     fmt = "%1f".join(_REF_FIELDS) + "%1e"  # for-each-ref spells hex bytes without the x
     out = git.run_git(project_path, "for-each-ref", f"--format={fmt}", "refs/tags", "refs/exps", check=False)
     entries = []
-    for record in out.split("\x1e"):
-        record = record.strip("\n")
-        if not record:
-            continue
-        parts = record.split("\x1f")
-        if len(parts) != len(_REF_FIELDS):
-            continue
+    for parts in _records(out, len(_REF_FIELDS)):
         (refname, objtype, objname, peeled, tagger, tagger_email, tag_date,
          author, author_email, author_date, contents) = parts
         if refname.startswith("refs/tags/"):
@@ -135,13 +135,7 @@ def _step_entries(project_path: Path, root: Path, limit: int | None) -> list[Tim
     args += ["--", "."] if rel != "." else []
     out = git.run_git(Path(project_path), *args)
     entries = []
-    for record in out.split("\x1e"):
-        record = record.strip("\n")
-        if not record:
-            continue
-        parts = record.split("\x1f")
-        if len(parts) != len(_FIELDS):
-            continue
+    for parts in _records(out, len(_FIELDS)):
         full, short, when, author, email, subject, step, role = parts
         step = step.strip()
         if not step:
