@@ -183,8 +183,11 @@ def _tags(project: Project) -> list[str]:
 def _has_experiments(root: Path) -> bool:
     from workbench.versioning import git
 
-    out = git.run_git(root, "for-each-ref", "--count=1", "--format=%(refname)", "refs/exps/", check=False)
-    return bool(out.strip()) or (root / "dvc.lock").exists()
+    if (root / "dvc.lock").exists():
+        return True
+    out = git.run_git(root, "for-each-ref", "--format=%(refname)", "refs/exps/", check=False)
+    # experiments live at refs/exps/<sha[:2]>/<sha[2:]>/<name>; exec/ and celery/ are DVC's own
+    return any(len(ref.split("/")) == 5 and len(ref.split("/")[2]) == 2 for ref in out.split())
 
 
 def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Maturity:
