@@ -8,9 +8,12 @@ adds the traceback. Later issues register more subcommands in :func:`build_parse
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,35 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@contextlib.contextmanager
+def cancel_on_interrupt() -> Iterator[threading.Event]:
+    """An Event set by Ctrl-C (SIGINT) or SIGTERM while the block runs.
+
+    DVC runs in its own session (so the TUI's terminal never reaches it), which means a
+    Ctrl-C typed at the CLI does not reach DVC either: the core's ``cancel`` argument stops
+    it, cleanly, and the command exits 130 with nothing committed.
+    """
+    event = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if event.is_set():  # a second Ctrl-C: stop waiting for a clean stop
+            raise KeyboardInterrupt
+        print("mlops-workbench: stopping (Ctrl-C again to abandon the clean stop)…", file=sys.stderr)
+        event.set()
+
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)
+    except ValueError:  # not the main thread: no signals to catch
+        previous = {}
+    try:
+        yield event
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, command
+from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, cancel_on_interrupt, command
 from workbench.errors import WorkbenchError
 
 
@@ -98,15 +98,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     root = _project_path(args)
     fixed = parse_assignments(args.set or [])
     progress = _progress(args)
-    if args.sweep:
-        sweep = parse_sweeps(args.sweep)
-        result = run_sweep(root, sweep, fixed, jobs=args.jobs, progress=progress)
-        rows = [{"name": n, "metrics": result.metrics.get(n, {})} for n in result.names]
-        failed, seconds = list(result.failed), result.seconds
-    else:
-        one = run_experiment(root, fixed, name=args.name, progress=progress)
-        rows = [{"name": one.name, "metrics": one.metrics}]
-        failed, seconds = [], one.seconds
+    with cancel_on_interrupt() as cancel:
+        if args.sweep:
+            sweep = parse_sweeps(args.sweep)
+            result = run_sweep(root, sweep, fixed, jobs=args.jobs, progress=progress, cancel=cancel)
+            rows = [{"name": n, "metrics": result.metrics.get(n, {})} for n in result.names]
+            failed, seconds = list(result.failed), result.seconds
+        else:
+            one = run_experiment(root, fixed, name=args.name, progress=progress, cancel=cancel)
+            rows = [{"name": one.name, "metrics": one.metrics}]
+            failed, seconds = [], one.seconds
     if args.json:
         _print_json({"schema": 1, "experiments": rows, "failed": failed, "seconds": round(seconds, 3)})
         return 1 if failed else 0
