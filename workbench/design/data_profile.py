@@ -5,12 +5,20 @@ memory on files of millions of rows (see ``benchmarks/bench_data_check.py``):
 
 * the file is loaded once as an Arrow table (``data_read.read_table``), strings
   dictionary-encoded; no pandas DataFrame of the whole file is ever built;
-* each numeric column is sorted once (numpy, in a thread pool: numpy releases the GIL)
-  and min, max, quantiles, distinct count, top values and the histogram all come from the
-  sorted copy; categorical columns are counted from their dictionary codes;
-* duplicate rows are counted from a 64-bit hash per row combined column by column;
+* columns are profiled in a thread pool (numpy and Arrow release the GIL). A numeric
+  column of up to 200,000 rows is sorted once and min, max, quantiles, distinct count, top
+  values and the histogram all come from the sorted copy. A longer one is not sorted
+  (sorting a million numbers costs as much as parsing them): one binning pass gives the
+  exact quantiles and histogram, a hash count the distinct values, or, for a float column
+  whose sample is nearly all distinct, an estimate (``distinct_exact`` false); columns
+  with at most 20 values, and nearly-distinct integers and timestamps, are still sorted
+  (timsort when mostly in order, as time columns are). Categorical columns are counted
+  from their dictionary codes;
+* duplicate rows are counted from a 64-bit hash per row combined column by column, most
+  distinct columns first, dropping rows that are already unique as it goes;
 * the pattern checks (e-mails, phone numbers, names) look at up to 500 distinct values,
-  and leakage is measured on a random sample of at most 100,000 rows (seed 0).
+  and leakage is measured on a random sample of at most 50,000 rows (seed 0), in the same
+  pool while the duplicates are counted.
 
 Leakage score of a feature (0.5..1 for binary targets, 0..1 otherwise):
 
@@ -47,7 +55,12 @@ HISTOGRAM_BINS = 20
 TOP_VALUES = 10
 PATTERN_SAMPLE = 500
 LEAKAGE_SAMPLE = 50_000
-EXACT_DISTINCT_ROWS = 200_000  # above this, continuous float columns get an estimated distinct count
+EXACT_DISTINCT_ROWS = 200_000  # above this, numeric columns are profiled without a full sort
+FINE_BINS = 1 << 14  # bins of the one pass that finds quantiles and histogram counts unsorted
+# the binning pass works in slices of this many values: its temporaries stay in the cache
+# (and in the heap: column-long ones are handed back to the kernel when freed and cost page
+# faults and zeroing again next time)
+_SLICE = 1 << 15
 
 _ID_NAME = re.compile(r"(?i)(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
 _PII_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -247,7 +260,6 @@ class _Col:
     values: Any = None  # float64/int64 numpy array (numeric, boolean, datetime)
     codes: Any = None  # int32 numpy array, -1 = missing (categorical)
     labels: Any = None  # pyarrow array: the dictionary of ``codes``
-    hashes: Any = None  # uint64 per row
 
 
 def _mix(values: Any) -> Any:
@@ -267,6 +279,53 @@ def _mix(values: Any) -> Any:
     return h
 
 
+def _duplicate_rows(cols: Sequence[_Col], n_rows: int) -> int:
+    """Rows that repeat an earlier row: the row count less the distinct rows.
+
+    Rows are told apart by a 64-bit hash of their values, combined column by column, most
+    distinct columns first. A row whose hash so far is alone in its bucket (the low bits)
+    differs from every other row already, so it is dropped from the candidates before the
+    next column is hashed; with one measurement column among them, a million rows are down
+    to a few hundred after two or three columns, and only those are counted in a hash table.
+    Columns with few values are only combined (no filter) until their value combinations
+    could tell the candidates apart.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if n_rows < 2 or not cols:
+        return 0
+    order = sorted(range(len(cols)), key=lambda i: (-cols[i].stats.distinct, i))
+    mult = np.uint64(0x100000001B3)
+    rows: Any = None  # candidate row numbers (None: all rows)
+    acc: Any = None
+    combinations = 1.0
+    for i in order:
+        col = cols[i]
+        data = col.values if col.values is not None else col.codes
+        part = _mix(data if rows is None else data[rows])
+        if acc is None:
+            acc = part
+        else:
+            acc *= mult
+            acc ^= part
+        combinations *= max(1, col.stats.distinct + (1 if col.stats.missing else 0))
+        if combinations < acc.size / 2:
+            continue
+        bits = max(10, min(20, int(acc.size).bit_length() + 1))  # 8 MB of counts at most
+        bucket = (acc & np.uint64((1 << bits) - 1)).astype(np.intp)
+        crowded = np.bincount(bucket, minlength=1 << bits)[bucket] > 1
+        del bucket
+        if not crowded.all():
+            keep = np.flatnonzero(crowded)
+            rows = keep if rows is None else rows[keep]
+            acc = acc[keep]
+            combinations = 1.0
+        if acc.size < 2:
+            return 0
+    return int(acc.size - pd.unique(acc).size)
+
+
 def _role(name: str, settings: ProfileSettings) -> str:
     if name == settings.target:
         return "target"
@@ -280,14 +339,18 @@ def _role(name: str, settings: ProfileSettings) -> str:
 
 
 def _sorted_stats(values: Any, n_rows: int, is_datetime: bool) -> dict[str, Any]:
-    """Everything numeric from one sort: range, moments, quantiles, distinct, top, histogram."""
+    """Everything numeric from one sort: range, moments, quantiles, distinct, top, histogram.
+
+    Large columns first try :func:`_unsorted_stats`, which gets the same figures without
+    the sort when a sample says the sort would be wasted.
+    """
     import numpy as np
 
-    if values.dtype.kind == "f" and values.size > EXACT_DISTINCT_ROWS and not is_datetime:
-        fast = _continuous_stats(values, n_rows)
+    if values.size > EXACT_DISTINCT_ROWS:
+        fast = _unsorted_stats(values, n_rows, is_datetime)
         if fast is not None:
             return fast
-    s = np.sort(values)
+    s = np.sort(values, kind=_sort_kind(values))
     k = int(np.searchsorted(s, np.nan)) if s.dtype.kind == "f" else s.size
     s = s[:k]
     out: dict[str, Any] = {"count": k, "missing": n_rows - k}
@@ -331,36 +394,147 @@ def _sorted_stats(values: Any, n_rows: int, is_datetime: bool) -> dict[str, Any]
     return out
 
 
-def _continuous_stats(values: Any, n_rows: int) -> dict[str, Any] | None:
-    """Stats of a large float column without sorting it, when a sample says it is continuous.
+def _sort_kind(values: Any) -> str:
+    """``stable`` (timsort: linear on sorted runs) for mostly ordered data, like time columns."""
+    import numpy as np
 
-    Sorting a million floats costs more than reading them; quantiles (introselect),
-    moments and an equal-width histogram do not need the order. The distinct count is then
-    an estimate (``distinct_exact`` is false). Returns None for columns with repeated
-    values, which take the exact path.
+    if values.size < 1000:
+        return "quicksort"
+    descents = int(np.count_nonzero(values[1:] < values[:-1]))
+    return "stable" if descents < values.size // 64 else "quicksort"
+
+
+def _binned_stats(v: Any, lo: float, hi: float, ranks: Any) -> tuple[Any, Any, Any] | None:
+    """``np.sort(v)[ranks]`` and the equal-width histogram of ``v``, from one binning pass.
+
+    Every value goes to one of ``FINE_BINS`` equal-width bins by ``(v - lo) * scale``,
+    which never puts a larger value in a lower bin. So the bin counts alone say in which
+    bin each wanted rank lies and how many values lie below it, and which values could fall
+    on either side of a histogram edge; only the values of those few bins are looked at
+    again (sorted, or compared with the edge). The results are exact: the same values as
+    a full sort and the same counts as ``np.histogram`` (``edges[j] <= v < edges[j + 1]``,
+    the last bin closed). Returns ``(values at ranks, counts, edges)``, or None when the
+    range is not finite.
     """
     import numpy as np
 
+    nb = FINE_BINS
+    scale = nb / (hi - lo)
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(scale) and scale > 0):
+        return None
+    k = v.size
+    # in slices whose temporaries stay in the cache and in the heap (see _SLICE)
+    fine = np.empty(k, dtype=np.int16)
+    counts = np.zeros(nb, dtype=np.int64)
+    t = np.empty(min(k, _SLICE), dtype=np.float64)
+    b = np.empty(min(k, _SLICE), dtype=np.intp)
+    for start in range(0, k, _SLICE):
+        part = v[start:start + _SLICE]
+        m = part.size
+        np.subtract(part, lo, out=t[:m])
+        t[:m] *= scale
+        np.copyto(b[:m], t[:m], casting="unsafe")  # truncates, as astype does
+        np.minimum(b[:m], nb - 1, out=b[:m])
+        counts += np.bincount(b[:m], minlength=nb)
+        fine[start:start + m] = b[:m]
+    del t, b
+    cum = np.cumsum(counts)
+    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
+    inner = edges[1:-1]
+    edge_bins = np.minimum(((inner - lo) * scale).astype(np.intp), nb - 1)
+    rank_bins = np.searchsorted(cum, ranks, side="right")
+    wanted = np.zeros(nb, dtype=bool)
+    wanted[rank_bins] = True
+    wanted[edge_bins] = True
+    pick = np.empty(k, dtype=bool)
+    for start in range(0, k, _SLICE):
+        np.take(wanted, fine[start:start + _SLICE], out=pick[start:start + _SLICE])
+    members = v[pick]
+    member_f = members.astype(np.float64, copy=False)
+    member_bins = fine[pick]
+    del fine, pick
+
+    def below(b: int) -> int:
+        return int(cum[b - 1]) if b > 0 else 0
+
+    found = []
+    for r, b in zip(ranks, rank_bins):
+        in_bin = np.sort(members[member_bins == b])
+        found.append(in_bin[int(r) - below(int(b))])
+    less = [below(int(b)) + int(np.count_nonzero(member_f[member_bins == b] < e))
+            for e, b in zip(inner, edge_bins)]
+    counts = np.diff(np.array([0, *less, v.size], dtype=np.int64))
+    return np.array(found, dtype=v.dtype), counts, edges
+
+
+def _unsorted_stats(values: Any, n_rows: int, is_datetime: bool) -> dict[str, Any] | None:
+    """The stats of a large column without sorting it, or None when the sort is the better way.
+
+    Sorting a million numbers costs about as much as parsing them, and only the distinct
+    count and the top values need the order: quantiles and the histogram come from one
+    binning pass (:func:`_binned_stats`), moments from one pass each. The
+    distinct count comes from a hash count when a sample shows repeated values. A float
+    column whose sample is almost all distinct (a measurement) gets an estimated distinct
+    count instead (``distinct_exact`` is false), since hashing a million distinct values
+    costs more than the sort; other nearly-distinct columns (integers, timestamps) and
+    columns with few distinct values (top values and a category histogram) take the sort.
+    The figures are those of the sorted path (quantiles to the last bit).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    is_float = values.dtype.kind == "f"
     rng = np.random.default_rng(0)
     sample = values[rng.integers(0, values.size, 20_000)]
-    sample = sample[~np.isnan(sample)]
-    if sample.size < 1000 or np.unique(sample).size < 0.9 * sample.size:
+    if is_float:
+        sample = sample[~np.isnan(sample)]
+    if sample.size < 1000:
         return None
-    nan = np.isnan(values)
-    missing = int(nan.sum())
+    nearly_distinct = np.unique(sample).size >= 0.9 * sample.size
+    if nearly_distinct and (is_datetime or not is_float):
+        return None
+    nan = np.isnan(values) if is_float else None
+    missing = int(nan.sum()) if nan is not None else 0
     v = values[~nan] if missing else values
     k = int(v.size)
-    lo, hi = float(v.min()), float(v.max())
-    mean = float(v.mean())
-    std = float(v.std(ddof=1)) if k > 1 else 0.0
-    qs = np.quantile(v, QUANTILES)
-    counts, edges = np.histogram(v, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else None)
-    share = np.unique(sample).size / sample.size
-    return {"count": k, "missing": missing, "distinct": max(1, round(k * share)), "exact": False,
-            "min": _num(lo), "max": _num(hi), "mean": _num(mean), "std": _num(std),
-            "quantiles": tuple(_num(q) for q in qs),
-            "histogram": Histogram("bins", tuple(int(c) for c in counts),
-                                   edges=tuple(float(e) for e in edges), missing=missing)}
+    if k < 1000:
+        return None
+    exact = not nearly_distinct
+    if exact:
+        # +0.0 folds -0.0 into 0.0, which compare equal in the sorted path too
+        distinct = int(pc.count_distinct(pa.array(v + 0.0 if is_float else v)).as_py())
+        if distinct <= TOP_VALUES * 2:
+            return None
+    else:
+        distinct = max(1, round(k * np.unique(sample).size / sample.size))
+    lo, hi = v.min(), v.max()
+    if not hi > lo:
+        return None
+    lo, hi = float(lo), float(hi)
+    pos = np.asarray(QUANTILES) * (k - 1)
+    low = np.floor(pos).astype(np.int64)
+    high = np.minimum(low + 1, k - 1)
+    frac = pos - low
+    binned = _binned_stats(v, lo, hi, np.concatenate((low, high)))
+    if binned is None:
+        return None
+    order_stats, counts, edges = binned
+    at, after = order_stats[: low.size], order_stats[low.size:]
+    qs = at + (after.astype(np.float64) - at) * frac
+    out: dict[str, Any] = {"count": k, "missing": missing, "distinct": distinct, "exact": exact}
+    if is_datetime:
+        out.update(min=_iso(lo), max=_iso(hi), quantiles=tuple(_iso(float(q)) for q in qs))
+        labels = tuple(_iso(float(e)) or "" for e in edges)
+    else:
+        mean = float(v.mean(dtype=np.float64))
+        std = float(v.std(dtype=np.float64, ddof=1)) if k > 1 else 0.0
+        out.update(min=_num(lo), max=_num(hi), mean=_num(mean), std=_num(std),
+                   quantiles=tuple(_num(q) for q in qs))
+        labels = ()
+    out["histogram"] = Histogram("bins", tuple(int(c) for c in counts),
+                                 edges=tuple(float(e) for e in edges), labels=labels, missing=missing)
+    return out
 
 
 def _numeric_column(name: str, chunked: Any, n_rows: int, settings: ProfileSettings) -> _Col:
@@ -402,7 +576,7 @@ def _numeric_column(name: str, chunked: Any, n_rows: int, settings: ProfileSetti
         std=st.get("std"), quantiles=st.get("quantiles", ()), top=st.get("top", ()),
         identifier=identifier, histogram=st.get("histogram"),
     )
-    return _Col(stats=stats, values=values, hashes=_mix(values))
+    return _Col(stats=stats, values=values)
 
 
 def _dictionary(chunked: Any) -> tuple[Any, Any]:
@@ -412,7 +586,8 @@ def _dictionary(chunked: Any) -> tuple[Any, Any]:
     import pyarrow.compute as pc
 
     if pa.types.is_dictionary(chunked.type):
-        chunked = chunked.unify_dictionaries()
+        if chunked.num_chunks > 1:
+            chunked = chunked.unify_dictionaries()
     else:
         chunked = pc.dictionary_encode(chunked)
     if chunked.num_chunks == 0:
@@ -489,7 +664,7 @@ def _categorical_column(name: str, chunked: Any, n_rows: int, settings: ProfileS
         distinct_share=distinct_share, constant=distinct <= 1, role=_role(name, settings),
         top=top, identifier=identifier, personal_data=personal, histogram=histogram,
     )
-    return _Col(stats=stats, codes=codes, labels=dictionary, hashes=_mix(codes))
+    return _Col(stats=stats, codes=codes, labels=dictionary)
 
 
 def _time_from_text(name: str, chunked: Any, n_rows: int, settings: ProfileSettings) -> _Col | None:
@@ -504,10 +679,12 @@ def _time_from_text(name: str, chunked: Any, n_rows: int, settings: ProfileSetti
     arr = pa.chunked_array([pa.array(parsed.dt.tz_localize(None).astype("datetime64[s]"))])
     col = _numeric_column(name, arr, n_rows, settings)
     unparsed = int(series.notna().sum() - parsed.notna().sum())
+    # text is read dictionary-encoded; say "string" as for the other text columns
+    typ = chunked.type.value_type if pa.types.is_dictionary(chunked.type) else chunked.type
     if unparsed:
-        col.stats = _replace(col.stats, dtype=f"{chunked.type} (parsed as dates; {unparsed} did not parse)")
+        col.stats = _replace(col.stats, dtype=f"{typ} (parsed as dates; {unparsed} did not parse)")
     else:
-        col.stats = _replace(col.stats, dtype=f"{chunked.type} (parsed as dates)")
+        col.stats = _replace(col.stats, dtype=f"{typ} (parsed as dates)")
     return col
 
 
@@ -700,8 +877,6 @@ def profile_table(
     """Profile an Arrow table (see the module docstring for how)."""
     import time
 
-    import numpy as np
-
     started = time.monotonic()
     say = progress or (lambda _f, _m: None)
     n_rows = table.num_rows
@@ -726,27 +901,19 @@ def profile_table(
                 _check_cancel(cancel)
             say(0.8 * done / max(1, len(names)), f"{name}: profiled {done}/{len(names)} columns")
 
-    # duplicate rows: one 64-bit hash per row, combined column by column
-    acc = np.zeros(n_rows, dtype=np.uint64)
-    mult = np.uint64(0x100000001B3)
-    for n in names:
-        acc *= mult
-        acc ^= cols[n].hashes
-        cols[n].hashes = None
-    import pandas as pd
-
-    duplicate_rows = int(n_rows - pd.unique(acc).size) if n_rows else 0
-    del acc
-    _check_cancel(cancel)
-
-    target = None
-    if settings.target and settings.target in cols:
-        tcol = cols[settings.target]
-        target, ycodes, yvalues = _target(tcol, table.column(settings.target), settings)
-        say(0.85, f"{name}: checking single-feature leakage")
-        scores = _leakage_scores(cols, target, ycodes, yvalues, settings, n_rows)
-        for n, score in scores.items():
-            cols[n].stats = _replace(cols[n].stats, leakage_score=round(score, 6))
+        # duplicates in the pool while this thread summarises the target and hands the
+        # leakage checks to the pool as well: no core waits for the slowest of the three
+        duplicates = pool.submit(_duplicate_rows, [cols[n] for n in names], n_rows)
+        target = None
+        if settings.target and settings.target in cols:
+            tcol = cols[settings.target]
+            target, ycodes, yvalues = _target(tcol, table.column(settings.target), settings)
+            _check_cancel(cancel)
+            say(0.85, f"{name}: checking single-feature leakage")
+            scores = _leakage_scores(cols, target, ycodes, yvalues, settings, n_rows, pool)
+            for n, score in scores.items():
+                cols[n].stats = _replace(cols[n].stats, leakage_score=round(score, 6))
+        duplicate_rows = duplicates.result()
     _check_cancel(cancel)
 
     time_summary = None
@@ -769,7 +936,7 @@ def profile_table(
 
 
 def _leakage_scores(cols: dict[str, _Col], target: TargetSummary, ycodes: Any, yvalues: Any,
-                    settings: ProfileSettings, n_rows: int) -> dict[str, float]:
+                    settings: ProfileSettings, n_rows: int, pool: ThreadPoolExecutor) -> dict[str, float]:
     import numpy as np
 
     if target.task == "regression":
@@ -791,8 +958,7 @@ def _leakage_scores(cols: dict[str, _Col], target: TargetSummary, ycodes: Any, y
     y = yvalues[known].astype(np.float64) if task == "regression" else ycodes[known].astype(np.int64)
     todo = [name for name, col in cols.items()
             if col.stats.role not in ("target", "excluded") and col.stats.count and not col.stats.constant]
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        scores = list(pool.map(lambda n: _leakage(cols[n], known, y, task), todo))
+    scores = list(pool.map(lambda n: _leakage(cols[n], known, y, task), todo))
     return {n: s for n, s in zip(todo, scores) if s is not None and math.isfinite(s)}
 
 

@@ -1,0 +1,1044 @@
+"""The Data availability step: the GO / NO-GO verdict, the sources, a column table and a plot.
+
+Everything shown comes from what is committed: ``workbench.yaml`` (the registered sources),
+``reports/data_check.json`` (the last check: verdict, reasons, per-column statistics and
+histograms) and the sources' ``.dvc`` pointers (is the data still the version that was
+checked?). All of it is read in one thread worker into a :class:`DataState`; running the
+check (``check_data``) and adding a source (``add_data``) are core calls in a second
+worker group, which re-read the state when the core has committed, so the screen always
+starts again from the repository rather than from what it thinks it did.
+
+The distribution plot of the highlighted column is drawn from the histogram the report
+holds. A report without one (written by an older workbench) is not an error: the
+histogram is computed in a worker from the tracked file, with pandas reading that one
+column only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
+
+from screens.base import notify_error, quiet_cursors
+from screens.requirements_view import refresh_project_status
+from screens.step_views import STATE_MARKS, STATE_WORDS
+from workbench.errors import CancelledError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.design.data_check import DataCheckReport
+    from workbench.design.data_sources import AddedSource
+    from workbench.status import ProjectStatus
+
+REPORT_JSON = "reports/data_check.json"  # the core's data_check.REPORT_JSON (not imported: keeps pandas out)
+#: (key, label, width): flags before the source, which is the same on every row of a one-file project.
+TABLE_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("column", "Column", 18),
+    ("kind", "Type", None),
+    ("missing", "Missing", None),
+    ("distinct", "Distinct", None),
+    ("flags", "Flags", None),
+    ("source", "Source", 12),
+)
+#: Sorting these puts the largest first the first time (the problems are what people look for).
+DESCENDING_FIRST = ("missing", "distinct", "flags")
+MAX_LISTED = 6  # reasons / warnings shown before "... and N more"
+PLOT_LABEL_WIDTH = 16
+HISTOGRAM_BINS = 20
+TOP_VALUES = 10
+
+# A two-row block font, so the verdict reads from across the room.
+_GLYPHS = {
+    "G": ("█▀▀", "█▄█"),
+    "O": ("█▀█", "█▄█"),
+    "N": ("█▄ █", "█ ▀█"),
+    "-": ("▄▄", "  "),
+}
+
+
+def big_word(word: str) -> str:
+    """``word`` (letters of GO / NO-GO) in the two-row block font."""
+    rows = [[], []]
+    for ch in word:
+        top, bottom = _GLYPHS.get(ch, (ch, " " * len(ch)))
+        rows[0].append(top)
+        rows[1].append(bottom)
+    return "\n".join(" ".join(row) for row in rows)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def pct(share: float) -> str:
+    """A share as the report writes it: one decimal, two near 100% (99.96% is not 100.0%)."""
+    return f"{share * 100:.1f}%" if share < 0.995 or share == 1 else f"{share * 100:.2f}%"
+
+
+def number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def when(iso: str) -> str:
+    """``2026-05-31T23:58:54Z`` -> ``2026-05-31 23:58 UTC``."""
+    text = iso.replace("T", " ")
+    return text[:16] + (" UTC" if iso.endswith("Z") else "")
+
+
+# --- what the view shows, read from the project in a worker --------------------------
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One registered source and how it relates to the last check."""
+
+    name: str
+    path: str
+    format: str
+    pointer_md5: str | None  # the .dvc pointer now (None: not tracked / no pointer)
+    checked_md5: str | None  # the md5 the last check recorded (None: not in the check)
+    rows: int | None = None
+    columns: int | None = None
+    duplicate_rows: int | None = None
+    present: bool = True  # the data is in the workspace (else: dvc pull)
+    encoding: str = ""
+    delimiter: str = ""
+
+    @property
+    def state(self) -> str:
+        """checked | changed | unchecked."""
+        if self.checked_md5 is None:
+            return "unchecked"
+        if self.pointer_md5 and self.checked_md5 and self.pointer_md5 != self.checked_md5:
+            return "changed"
+        return "checked"
+
+
+@dataclass(frozen=True)
+class ColumnRow:
+    """One row of the column table: a column of a source and what the check thinks of it."""
+
+    index: int
+    source: str
+    column: str
+    kind: str
+    role: str
+    missing_share: float
+    distinct: int
+    distinct_exact: bool
+    flags: tuple[tuple[str, str, int], ...]  # (text, style, severity)
+    stats: dict[str, Any] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}\x1f{self.column}"
+
+    def sort_value(self, column: str | None) -> Any:
+        if column == "column":
+            return (self.column.casefold(), self.source.casefold())
+        if column == "source":
+            return (self.source.casefold(), self.index)
+        if column == "kind":
+            return (self.kind, self.column.casefold())
+        if column == "missing":
+            return (self.missing_share, self.column.casefold())
+        if column == "distinct":
+            return (self.distinct, self.column.casefold())
+        if column == "flags":
+            return (sum(sev for _, _, sev in self.flags), len(self.flags), -self.index)
+        return self.index
+
+
+@dataclass(frozen=True)
+class CheckCommit:
+    """The commit that recorded the report."""
+
+    short: str
+    when: str
+    author: str
+
+
+@dataclass(frozen=True)
+class DataState:
+    """Everything the view shows: sources, the last report, its commit, the column rows."""
+
+    sources: tuple[SourceRow, ...]
+    report: dict[str, Any] | None
+    commit: CheckCommit | None
+    columns: tuple[ColumnRow, ...]
+    target: str | None
+    note: str = ""  # why a report on disk could not be used
+
+    @property
+    def stale(self) -> tuple[SourceRow, ...]:
+        return tuple(s for s in self.sources if s.state != "checked")
+
+
+def _pointer_md5(pointer: Path) -> str | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        return str(data["outs"][0]["md5"]) or None
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def column_flags(stats: dict[str, Any], thresholds: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
+    """The flags of one column (text, style, severity), worst first."""
+    flags: list[tuple[str, str, int]] = []
+    role = str(stats.get("role") or "feature")
+    leak = stats.get("leakage_score")
+    limit = thresholds.get("leakage_score", 0.98)
+    if role == "feature" and isinstance(leak, (int, float)) and leak >= limit:
+        flags.append((f"leakage {leak:.3f}", "bold red", 50))
+    share = float(stats.get("missing_share") or 0.0)
+    if role == "feature" and share > thresholds.get("max_missing_share", 0.5):
+        flags.append(("mostly missing", "bold red", 40))
+    if stats.get("personal_data"):
+        kind = str(stats["personal_data"]).split(" (")[0]
+        flags.append((f"personal: {kind}", "yellow", 20))
+    if stats.get("identifier") and role not in ("id", "target"):  # a listed id is said by its role
+        flags.append(("identifier", "yellow", 10))
+    if stats.get("constant"):
+        flags.append(("constant", "yellow", 5))
+    if role != "feature":
+        flags.append((role, "bold cyan" if role == "target" else "dim", 0))
+    return tuple(flags)
+
+
+def read_state(project_path: Path) -> DataState:
+    """Read sources, report and commit (a worker calls this; it touches git and the disk)."""
+    from workbench.project import Project
+    from workbench.versioning import git
+
+    project = Project(project_path)
+    config = project.read_config()
+    data = config.get("data") or {}
+    registered = [s for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
+    note = ""
+    report: dict[str, Any] | None = None
+    report_file = project.path / REPORT_JSON
+    if report_file.is_file():
+        try:
+            loaded = json.loads(report_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            note = f"{REPORT_JSON} cannot be read ({type(exc).__name__}): run the check again"
+        else:
+            if isinstance(loaded, dict) and str(loaded.get("verdict", "")).upper() in ("GO", "NO-GO"):
+                report = loaded
+            else:
+                note = f"{REPORT_JSON} is not a data check report: run the check again"
+    checked = {str(s.get("path")): s for s in (report or {}).get("sources") or [] if isinstance(s, dict)}
+    sources = []
+    for s in registered:
+        rel = str(s["path"])
+        got = checked.get(rel) or {}
+        sources.append(SourceRow(
+            name=str(s.get("name") or Path(rel).stem), path=rel, format=str(s.get("format") or ""),
+            pointer_md5=_pointer_md5(project.path / f"{rel.rstrip('/')}.dvc"),
+            checked_md5=(str(got.get("dvc_md5") or "") if got else None),
+            rows=got.get("rows"), columns=got.get("columns"), duplicate_rows=got.get("duplicate_rows"),
+            present=(project.path / rel).exists(),
+            encoding=str(got.get("encoding") or s.get("encoding") or ""),
+            delimiter=str(got.get("delimiter") or s.get("delimiter") or ""),
+        ))
+    columns: list[ColumnRow] = []
+    if report is not None:
+        thresholds = report.get("thresholds") or {}
+        for src in report.get("sources") or []:
+            for stats in src.get("column_stats") or []:
+                columns.append(ColumnRow(
+                    index=len(columns), source=str(src.get("name", "")), column=str(stats.get("name", "")),
+                    kind=str(stats.get("kind") or ""), role=str(stats.get("role") or "feature"),
+                    missing_share=float(stats.get("missing_share") or 0.0),
+                    distinct=int(stats.get("distinct") or 0),
+                    distinct_exact=bool(stats.get("distinct_exact", True)),
+                    flags=column_flags(stats, thresholds), stats=stats,
+                ))
+    commit = None
+    if report is not None:
+        root = git.repo_root(project.path)
+        if root is not None:
+            out = git.run_git(project.path, "log", "-1", "--format=%h%x1f%aI%x1f%an", "--",
+                              REPORT_JSON, check=False).strip()
+            parts = out.split("\x1f")
+            if len(parts) == 3:
+                commit = CheckCommit(*parts)
+    return DataState(sources=tuple(sources), report=report, commit=commit, columns=tuple(columns),
+                     target=str(data["target"]) if data.get("target") else None, note=note)
+
+
+def histogram_from_file(project_path: Path, source: SourceRow, row: ColumnRow) -> dict[str, Any]:
+    """The histogram of one column computed from the tracked file (pandas reads that column only).
+
+    Same shape as the report's ``histogram`` (``Histogram.to_json``): equal-width bins for
+    numbers and dates, the top categories otherwise.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from workbench.design.data_read import data_files, format_of
+
+    full = Path(project_path) / source.path
+    if not full.exists():
+        raise WorkbenchError(f"{source.path} is not in the project folder: run 'dvc pull' to fetch it")
+    parts = []
+    for file in data_files(full, source.path):
+        try:
+            if format_of(file) == "parquet":
+                frame = pd.read_parquet(file, columns=[row.column])
+            else:
+                sep = source.delimiter or ("\t" if format_of(file) == "tsv" else ",")
+                frame = pd.read_csv(file, usecols=[row.column], sep=sep,
+                                    encoding=source.encoding or "utf-8", low_memory=False)
+        except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise WorkbenchError(f"cannot read column {row.column!r} of {source.path}: {first}") from None
+        parts.append(frame[row.column])
+    values = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    missing = int(values.isna().sum())
+    values = values.dropna()
+    if row.kind == "datetime":
+        stamps = pd.to_datetime(values, errors="coerce", utc=True).dropna()
+        missing += len(values) - len(stamps)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+        if not len(seconds):
+            return {"kind": "bins", "counts": [], "edges": [], "labels": [], "other": 0, "missing": missing}
+        counts, edges = np.histogram(seconds, bins=HISTOGRAM_BINS)
+        labels = [pd.Timestamp(e, unit="s").strftime("%Y-%m-%dT%H:%M:%S") for e in edges]
+        return {"kind": "bins", "counts": counts.tolist(), "edges": edges.tolist(), "labels": labels,
+                "other": 0, "missing": missing}
+    if row.kind in ("numeric", "integer") and values.nunique() > 2 * TOP_VALUES:
+        numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+        counts, edges = np.histogram(numbers, bins=HISTOGRAM_BINS)
+        return {"kind": "bins", "counts": counts.tolist(), "edges": edges.tolist(), "labels": [],
+                "other": 0, "missing": missing}
+    top = values.astype(str).value_counts()
+    shown = top.iloc[:TOP_VALUES]
+    labels = [lab[:-2] if lab.endswith(".0") and row.kind != "categorical" else lab for lab in shown.index]
+    return {"kind": "categories", "counts": [int(c) for c in shown.tolist()], "edges": [],
+            "labels": labels, "other": int(top.iloc[TOP_VALUES:].sum()), "missing": missing}
+
+
+# --- the modal ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSource:
+    """What the add form returns."""
+
+    path: str
+    name: str
+
+
+class AddSourceScreen(ModalScreen["NewSource | None"]):
+    """Ask for a data file or folder to register (and, optionally, the source's name)."""
+
+    DEFAULT_CSS = """
+    AddSourceScreen { align: center middle; }
+    AddSourceScreen #dc-add-box {
+        width: 76; max-width: 95%; height: auto; padding: 1 2;
+        border: round $accent; background: $surface;
+    }
+    AddSourceScreen Label { margin-top: 1; color: $text-muted; }
+    AddSourceScreen .dc-modal-buttons { height: auto; margin-top: 1; }
+    AddSourceScreen .dc-modal-buttons Button { margin-right: 2; }
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, project_path: Path) -> None:
+        super().__init__()
+        self.project_path = project_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dc-add-box"):
+            yield Static("Add a data source", classes="view-title")
+            yield Static(
+                "A CSV, TSV or Parquet file, or a folder of them. A path outside the project is "
+                "copied into data/; the data is tracked with DVC, pushed, and registered in one commit.",
+                classes="hint",
+            )
+            yield Label(f"Path (absolute, or relative to {self.project_path.name}/)")
+            yield Input(id="dc-add-path", placeholder="/path/to/data.csv", compact=True)
+            yield Label("Name (optional; default: the file name without suffix)")
+            yield Input(id="dc-add-name", placeholder="transactions", compact=True)
+            with Horizontal(classes="dc-modal-buttons"):
+                yield Button("Add", variant="primary", id="dc-add-ok", compact=True)
+                yield Button("Cancel", id="dc-add-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        quiet_cursors(self)  # type: ignore[arg-type]
+        self.query_one("#dc-add-path", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "dc-add-path" and not self.query_one("#dc-add-name", Input).value:
+            self.action_add()
+        elif event.input.id == "dc-add-path":
+            self.focus_next()
+        else:
+            self.action_add()
+
+    @on(Button.Pressed, "#dc-add-ok")
+    def action_add(self) -> None:
+        path = self.query_one("#dc-add-path", Input).value.strip()
+        if not path:
+            notify_error(self, "give the path of a data file or folder (CSV, TSV or Parquet)")
+            self.query_one("#dc-add-path", Input).focus()
+            return
+        self.dismiss(NewSource(path, self.query_one("#dc-add-name", Input).value.strip()))
+
+    @on(Button.Pressed, "#dc-add-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --- the view ------------------------------------------------------------------------------
+
+
+class ColumnTable(DataTable[Any]):
+    """The columns of every source; enter shows the highlighted column's plot."""
+
+
+class DataCheckView(VerticalScroll):
+    """Verdict first, then the sources, the columns (sortable) and the selected column's plot."""
+
+    can_focus = False  # tab from the sidebar lands on the table, not the scroll box
+
+    DEFAULT_CSS = """
+    DataCheckView #dc-verdict {
+        height: auto; padding: 0 1; border: round $panel; margin-bottom: 1;
+    }
+    DataCheckView #dc-verdict.-go { border: heavy $success; }
+    DataCheckView #dc-verdict.-nogo { border: heavy $error; }
+    DataCheckView #dc-verdict-head { height: auto; }
+    DataCheckView #dc-big { width: auto; height: 2; margin-right: 3; text-style: bold; }
+    DataCheckView #dc-verdict.-go #dc-big { color: $success; }
+    DataCheckView #dc-verdict.-nogo #dc-big { color: $error; }
+    DataCheckView #dc-meta { width: 1fr; height: auto; }
+    DataCheckView #dc-reasons { height: auto; }
+    DataCheckView .dc-heading { text-style: bold; height: 1; }
+    DataCheckView #dc-sources { height: auto; margin-bottom: 1; }
+    DataCheckView #dc-actions { height: auto; }
+    DataCheckView #dc-actions Button { margin-right: 2; }
+    DataCheckView #dc-progress-box { height: auto; margin-top: 1; display: none; }
+    DataCheckView.-busy #dc-progress-box { display: block; }
+    DataCheckView #dc-progress-text { color: $text-muted; height: auto; }
+    DataCheckView #dc-columns-heading { margin-top: 1; }
+    DataCheckView #dc-columns { height: auto; max-height: 12; }
+    DataCheckView #dc-column-detail { height: auto; margin-top: 1; }
+    DataCheckView #dc-plot-box { height: auto; }
+    DataCheckView #dc-plot { height: 14; }
+    """
+
+    BINDINGS = [
+        Binding("c", "run_check", "Run check"),
+        Binding("a", "add_source", "Add source"),
+        Binding("o", "sort_next", "Sort"),
+        Binding("x", "cancel_check", "Cancel check"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        """The state read from the project."""
+
+        state: DataState
+
+    @dataclass
+    class Progress(Message):
+        """Progress of the running check (coalesced: only the newest matters)."""
+
+        fraction: float | None
+        text: str
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DataCheckView.Progress)
+
+    @dataclass
+    class Checked(Message):
+        """check_data's report (committed) and the state read again after it."""
+
+        report: DataCheckReport
+        state: DataState
+
+    @dataclass
+    class Added(Message):
+        """add_data's result (committed) and the state read again after it."""
+
+        added: AddedSource
+        state: DataState
+
+    @dataclass
+    class Failed(Message):
+        """A one-line error from the core; ``writing`` when a check or add was running."""
+
+        message: str
+        writing: bool = False
+        cancelled: bool = False
+
+    @dataclass
+    class HistogramReady(Message):
+        """A histogram computed from the data file for a column the report has none for."""
+
+        key: str
+        histogram: dict[str, Any] | None
+        error: str = ""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.state: DataState | None = None
+        self.rows: dict[str, ColumnRow] = {}
+        self.sort_column: str | None = None  # None: the order of the file
+        self.sort_reverse = False
+        self.busy: str | None = None  # "check" / "add" while a write runs
+        self.plotted: str | None = None  # the key of the column the plot shows
+        self.computed: dict[str, dict[str, Any]] = {}  # histograms computed from the files
+
+    # --- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.from_markup("[b]Data availability[/b]  [dim]Design[/dim]"),
+                     classes="view-title")
+        yield Static("Reading the data check…", id="dc-state", classes="hint")
+        with Vertical(id="dc-verdict"):
+            with Horizontal(id="dc-verdict-head"):
+                yield Static("", id="dc-big")
+                yield Static("", id="dc-meta")
+            yield Static("", id="dc-reasons")
+        yield Static("Sources", classes="dc-heading")
+        yield Static("", id="dc-sources")
+        with Horizontal(id="dc-actions"):
+            yield Button("Run check  c", variant="primary", id="dc-run", compact=True)
+            yield Button("Add source  a", id="dc-add", compact=True)
+            yield Button("Cancel  x", id="dc-cancel", compact=True, disabled=True)
+        with Vertical(id="dc-progress-box"):
+            yield ProgressBar(id="dc-progress", total=100, show_eta=False)
+            yield Static("", id="dc-progress-text")
+        yield Static(Content.from_markup(
+            "Columns [dim](click a header or press [b]o[/b] to sort; the plot follows the cursor)[/dim]"),
+            id="dc-columns-heading", classes="dc-heading")
+        yield ColumnTable(id="dc-columns", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="dc-column-detail")
+        yield Vertical(id="dc-plot-box")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#dc-columns", DataTable)
+        for key, label, width in TABLE_COLUMNS:
+            table.add_column(Text(label + " "), key=key, width=width)
+        self.load()
+
+    # --- hooks from the project screen ----------------------------------------------
+
+    def show_status(self, status: ProjectStatus) -> None:
+        mine = next((s for s in status.steps if s.id == "data_availability"), None)
+        if mine is None:
+            return
+        mark, style = STATE_MARKS[mine.state]
+        # One line: the verdict box below says the rest.
+        self.query_one("#dc-state", Static).update(Content.assemble(
+            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (clip(mine.detail or "", 64), "dim")))
+
+    def reload(self) -> None:
+        self.load()
+
+    # --- workers --------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-check-load",
+          description="read the data check")
+    def load(self) -> None:
+        try:
+            state = read_state(self.path)
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+            return
+        self.post_message(self.Loaded(state))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+          description="run the data check")
+    def run_check(self) -> None:
+        from textual.worker import get_current_worker
+
+        from workbench.design.data_check import check_data
+
+        worker = get_current_worker()
+
+        def progress(fraction: float, text: str) -> None:
+            self.post_message(self.Progress(fraction, text))
+
+        try:
+            report = check_data(self.path, progress=progress, cancel=worker.cancelled_event)
+            state = read_state(self.path)
+        except CancelledError as exc:
+            self.post_message(self.Failed(str(exc), writing=True, cancelled=True))
+            return
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc), writing=True))
+            return
+        self.post_message(self.Checked(report, state))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+          description="add a data source")
+    def add_source(self, new: NewSource) -> None:
+        from textual.worker import get_current_worker
+
+        from workbench.design.data_sources import add_data
+
+        worker = get_current_worker()
+
+        def progress(line: str) -> None:
+            if str(line).strip():
+                self.post_message(self.Progress(None, str(line).strip()))
+
+        try:
+            added = add_data(self.path, new.path, name=new.name or None, cwd=self.path,
+                             progress=progress, cancel=worker.cancelled_event)
+            state = read_state(self.path)
+        except CancelledError as exc:
+            self.post_message(self.Failed(str(exc), writing=True, cancelled=True))
+            return
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc), writing=True))
+            return
+        self.post_message(self.Added(added, state))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-check-histogram",
+          description="compute a column's histogram")
+    def compute_histogram(self, source: SourceRow, row: ColumnRow) -> None:
+        from textual.worker import get_current_worker
+
+        try:
+            histogram = histogram_from_file(self.path, source, row)
+        except WorkbenchError as exc:
+            self.post_message(self.HistogramReady(row.key, None, str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.HistogramReady(row.key, histogram))
+
+    # --- messages -------------------------------------------------------------------
+
+    def on_data_check_view_loaded(self, event: Loaded) -> None:
+        self.take(event.state)
+
+    def on_data_check_view_progress(self, event: Progress) -> None:
+        bar = self.query_one("#dc-progress", ProgressBar)
+        if event.fraction is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=round(event.fraction * 100))
+        self.query_one("#dc-progress-text", Static).update(Text(clip(event.text, 200)))
+
+    def on_data_check_view_checked(self, event: Checked) -> None:
+        self._done()
+        report = event.report
+        for message in report.messages:
+            self.app.notify(message, markup=False)
+        first = f": {report.reasons[0]}" if report.reasons else ""
+        commit = f" (commit {report.commit[:7]})" if report.commit else ""
+        self.app.notify(f"Data check: {report.verdict}{first}{commit}", markup=False,
+                        severity="information" if report.go else "warning", timeout=8)
+        self.take(event.state)
+        refresh_project_status(self)
+
+    def on_data_check_view_added(self, event: Added) -> None:
+        self._done()
+        added = event.added
+        for message in (*added.notes, *added.messages):
+            self.app.notify(message, markup=False)
+        what = f"{added.rows:,} rows x {added.columns} columns"
+        commit = f" (commit {added.commit[:7]})" if added.commit else ""
+        verb = "Tracked again" if added.replaced else "Added source"
+        self.app.notify(f"{verb} {added.name!r}: {added.path}, {what}{commit}. Next: run the check (c).",
+                        markup=False)
+        self.take(event.state)
+        refresh_project_status(self)
+
+    def on_data_check_view_failed(self, event: Failed) -> None:
+        if event.writing:
+            self._done()
+        if event.cancelled:
+            self.app.notify(event.message, severity="warning", markup=False)
+        else:
+            notify_error(self.screen, event.message)
+
+    def on_data_check_view_histogram_ready(self, event: HistogramReady) -> None:
+        if event.histogram is not None:
+            self.computed[event.key] = event.histogram
+        if self.highlighted_key() != event.key:
+            return
+        row = self.rows.get(event.key)
+        if row is None:
+            return
+        if event.histogram is None:
+            self._draw(row, None, note=event.error)
+        else:
+            self._draw(row, event.histogram)
+
+    # --- showing the state ------------------------------------------------------------
+
+    def take(self, state: DataState) -> None:
+        """Show ``state``: verdict, sources, columns (keeping the cursor and the sort)."""
+        self.state = state
+        self.computed.clear()
+        self._show_verdict()
+        self._show_sources()
+        self._show_columns()
+
+    def _show_verdict(self) -> None:
+        state = self.state
+        assert state is not None
+        box = self.query_one("#dc-verdict", Vertical)
+        big = self.query_one("#dc-big", Static)
+        meta = self.query_one("#dc-meta", Static)
+        reasons = self.query_one("#dc-reasons", Static)
+        report = state.report
+        box.set_class(bool(report) and report.get("verdict") == "GO", "-go")  # type: ignore[union-attr]
+        box.set_class(bool(report) and report.get("verdict") != "GO", "-nogo")  # type: ignore[union-attr]
+        if report is None:
+            big.update(Text("no check\nyet", style="bold"))
+            hint = ("Register the data first: press [b]a[/b] to add a source."
+                    if not state.sources else "Press [b]c[/b] to profile the sources and decide GO / NO-GO.")
+            meta.update(Content.from_markup(hint))
+            reasons.update(Text(state.note, style="yellow") if state.note else "")
+            reasons.display = bool(state.note)
+            return
+        reasons.display = True
+        verdict = str(report.get("verdict"))
+        big.update(big_word(verdict))
+        parts: list[Any] = [(verdict, "bold"), f"  readiness {report.get('readiness_score', '-')}/5", "\n",
+                            ("target ", "dim"), str(report.get("target") or "not set"),
+                            (f" ({report.get('task', '')})", "dim"),
+                            ("  use case ", "dim"), str(report.get("use_case") or "none selected"), "\n",
+                            ("checked ", "dim"), when(str(report.get("checked_at", "")))]
+        if state.commit is not None:
+            parts += ["\n", ("commit ", "dim"), (state.commit.short, "bold"), ("  by ", "dim"),
+                      state.commit.author]
+        meta.update(Content.assemble(*parts))
+        lines: list[Any] = []
+        listed = [(r, "✘ ", "$error") for r in report.get("reasons") or []]
+        listed += [(w, "! ", "$warning") for w in report.get("warnings") or []]
+        for i, (line, mark, style) in enumerate(listed):
+            if i == MAX_LISTED:
+                lines += ["\n", (f"… and {len(listed) - MAX_LISTED} more in reports/data_check.md", "dim")]
+                break
+            lines += ["\n" if lines else "", (mark, f"bold {style}"), (str(line), style if mark == "✘ " else "")]
+        if not listed:
+            lines = [("✔ every threshold holds, no warnings", "$success")]
+        stale = state.stale
+        if stale:
+            names = ", ".join(s.path for s in stale)
+            lines += ["\n", ("! ", "bold $warning"),
+                      (f"the data changed since this check ({names}): press c to check again", "$warning")]
+        reasons.update(Content.assemble(*lines))
+
+    def _show_sources(self) -> None:
+        state = self.state
+        assert state is not None
+        shown = self.query_one("#dc-sources", Static)
+        if not state.sources:
+            shown.update(Content.from_markup(
+                "[dim]No data sources yet: press [b]a[/b] to add a CSV, TSV or Parquet file "
+                "(or a folder of them).[/dim]"))
+            return
+        parts: list[Any] = []
+        for s in state.sources:
+            if parts:
+                parts.append("\n")
+            parts += [(s.name, "bold"), "  ", (s.path, "dim")]
+            if s.rows is not None:
+                parts.append(f"  {s.rows:,} rows x {s.columns} columns")
+                if s.duplicate_rows:
+                    parts.append((f", {s.duplicate_rows:,} duplicate rows", "$warning"))
+            parts.append("\n  ")
+            md5 = s.checked_md5 or s.pointer_md5
+            parts += [("data version ", "dim"), f"md5 {md5[:12]}" if md5 else "not tracked"]
+            if s.state == "changed" and s.pointer_md5:
+                parts += [(" -> now ", "dim"), s.pointer_md5[:12]]
+            if s.state == "checked":
+                parts.append(("  ✔ checked", "$success"))
+            elif s.state == "changed":
+                parts.append(("  ! changed since the check", "bold $warning"))
+            else:
+                parts.append(("  · not checked yet", "$warning"))
+            if not s.present:
+                parts.append(("  (not in the workspace: dvc pull)", "$error"))
+        shown.update(Content.assemble(*parts))
+
+    def _show_columns(self) -> None:
+        state = self.state
+        assert state is not None
+        table = self.query_one("#dc-columns", DataTable)
+        keep = self.highlighted_key()
+        table.clear()
+        self.rows = {r.key: r for r in state.columns}
+        for r in state.columns:
+            flags = Text()
+            for i, (text, style, _) in enumerate(r.flags):
+                if i:
+                    flags.append(", ", style="dim")
+                flags.append(text, style=style)
+            distinct = f"{r.distinct:,}" if r.distinct_exact else f"~{r.distinct:,}"
+            missing_style = "bold red" if "mostly missing" in flags.plain else ""
+            table.add_row(
+                Text(r.column), Text(r.kind),
+                Text(pct(r.missing_share), justify="right", style=missing_style),
+                Text(distinct, justify="right"), flags, Text(r.source), key=r.key,
+            )
+        self._apply_sort()
+        if keep is not None and keep in self.rows:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        elif table.row_count:
+            table.move_cursor(row=0, animate=False)
+        # No columns (no check yet): no empty plot frame either.
+        self.query_one("#dc-plot-box", Vertical).display = bool(table.row_count)
+        if not table.row_count:
+            self.query_one("#dc-column-detail", Static).update(Content.from_markup(
+                "[dim]The columns and their distributions show here after a check.[/dim]"))
+        else:
+            self._show_selected()
+
+    # --- sorting ------------------------------------------------------------------------
+
+    def _apply_sort(self) -> None:
+        table = self.query_one("#dc-columns", DataTable)
+        if table.row_count:
+            rows = self.rows
+            column = self.sort_column
+
+            def key(cells: tuple[Text, Text]) -> Any:
+                return rows[f"{cells[1].plain}\x1f{cells[0].plain}"].sort_value(column)
+
+            table.sort("column", "source", key=key, reverse=self.sort_reverse)
+        for name, label, _ in TABLE_COLUMNS:
+            # Every label keeps room for the arrow: a column does not widen for a new label.
+            arrow = ("▼" if self.sort_reverse else "▲") if name == self.sort_column else " "
+            table.columns[name].label = Text(label + arrow)  # type: ignore[index]
+        table.refresh()
+
+    def sort_by(self, column: str | None, reverse: bool | None = None) -> None:
+        """Sort the table by ``column`` (None: the file's order), keeping the cursor's row."""
+        if reverse is None:
+            reverse = (not self.sort_reverse) if column == self.sort_column else column in DESCENDING_FIRST
+        self.sort_column, self.sort_reverse = column, reverse
+        keep = self.highlighted_key()
+        self._apply_sort()
+        table = self.query_one("#dc-columns", DataTable)
+        if keep is not None:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+
+    @on(DataTable.HeaderSelected, "#dc-columns")
+    def _on_header(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def action_sort_next(self) -> None:
+        keys: list[str | None] = [None, *(k for k, _, _ in TABLE_COLUMNS)]
+        nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        self.sort_by(nxt, reverse=nxt in DESCENDING_FIRST)
+        self.app.notify(f"Columns sorted by {nxt or 'file order'}"
+                        + (" (largest first)" if nxt in DESCENDING_FIRST else ""), timeout=2)
+
+    def sorted_keys(self) -> list[str]:
+        """The row keys in the order the table shows them."""
+        table = self.query_one("#dc-columns", DataTable)
+        return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+
+    # --- the selected column --------------------------------------------------------------
+
+    def highlighted_key(self) -> str | None:
+        table = self.query_one("#dc-columns", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:  # noqa: BLE001 - a cursor past the end right after a clear
+            return None
+
+    @on(DataTable.RowHighlighted, "#dc-columns")
+    def _on_row(self) -> None:
+        self._show_selected()
+
+    @on(DataTable.RowSelected, "#dc-columns")
+    def _on_row_chosen(self) -> None:
+        self._show_selected()
+        box = self.query_one("#dc-plot-box", Vertical)
+        self.scroll_to_widget(box, animate=False)
+
+    def _show_selected(self) -> None:
+        key = self.highlighted_key()
+        row = self.rows.get(key or "")
+        if row is None:
+            return
+        self.query_one("#dc-column-detail", Static).update(self._detail(row))
+        histogram = row.stats.get("histogram") or self.computed.get(row.key)
+        if histogram:
+            self._draw(row, histogram)
+            return
+        source = next((s for s in (self.state.sources if self.state else ())
+                       if s.name == row.source), None)
+        if source is None:
+            self._draw(row, None, note=f"source {row.source} is no longer registered")
+            return
+        self._draw(row, None, note="computing the distribution from the data file…")
+        self.compute_histogram(source, row)
+
+    def _detail(self, row: ColumnRow) -> Content:
+        s = row.stats
+        parts: list[Any] = [(row.column, "bold"), (f"  {row.source} · {row.kind} · {row.role}", "dim"), "\n"]
+        quantiles = s.get("quantiles") or {}
+        if row.kind == "datetime":
+            parts += [("range ", "dim"), f"{s.get('min') or '-'} to {s.get('max') or '-'}"]
+        elif row.kind in ("numeric", "integer", "boolean") and s.get("mean") is not None:
+            parts += [("min ", "dim"), number(s.get("min")), ("  median ", "dim"),
+                      number(quantiles.get("p50") if isinstance(quantiles, dict) else None),
+                      ("  max ", "dim"), number(s.get("max")), ("  mean ", "dim"), number(s.get("mean")),
+                      ("  std ", "dim"), number(s.get("std"))]
+        elif s.get("top"):
+            top = ", ".join(f"{t.get('value')} ({t.get('count', 0):,})" for t in s["top"][:4])
+            parts += [("top ", "dim"), top]
+        parts += [("  missing ", "dim"), f"{int(s.get('missing') or 0):,}"]
+        if s.get("leakage_score") is not None:
+            parts += [("  leakage score ", "dim"), f"{float(s['leakage_score']):.3f}"]
+        for key, label in (("identifier", "identifier: "), ("personal_data", "personal data: ")):
+            if s.get(key):
+                parts += ["\n", (label, "$warning"), str(s[key])]
+        return Content.assemble(*parts)
+
+    def _plot_widget(self) -> Any:
+        from textual_plotext import PlotextPlot
+
+        box = self.query_one("#dc-plot-box", Vertical)
+        plots = box.query(PlotextPlot)
+        if plots:
+            return plots.first()
+        plot = PlotextPlot(id="dc-plot")
+        box.mount(plot)
+        return plot
+
+    def _draw(self, row: ColumnRow | None, histogram: dict[str, Any] | None, note: str = "") -> None:
+        """Draw ``histogram`` of ``row``: bins as a histogram, categories as horizontal bars."""
+        plot = self._plot_widget()
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        self.plotted = row.key if row is not None and histogram is not None else None
+        if row is None or histogram is None:
+            plt.title(note or "Select a column to see its distribution")
+            plot.refresh()
+            return
+        counts = [int(c) for c in histogram.get("counts") or []]
+        missing = int(histogram.get("missing") or 0)
+        if histogram.get("kind") == "bins" and counts:
+            edges = [float(e) for e in histogram.get("edges") or []]
+            if len(edges) != len(counts) + 1:
+                edges = [float(i) for i in range(len(counts) + 1)]
+            centers = [(edges[i] + edges[i + 1]) / 2 for i in range(len(counts))]
+            if len(set(centers)) < len(centers):  # a single value: one bar
+                centers = [float(i) for i in range(len(counts))]
+            plt.bar(centers, counts, width=1, reset_ticks=False)
+            labels = list(histogram.get("labels") or [])
+            picks = sorted({0, len(edges) // 4, len(edges) // 2, 3 * len(edges) // 4, len(edges) - 1})
+            if labels and len(labels) == len(edges):
+                ticks = [str(labels[i])[:10] for i in picks]
+            else:
+                ticks = [number(edges[i]) for i in picks]
+            plt.xticks([edges[i] for i in picks], ticks)
+            title = f"{row.column}: {sum(counts):,} values in {len(counts)} bins"
+        elif counts:
+            # Vertical bars: plotext's horizontal bars land on the wrong rows when there is
+            # one row per bar; columns are plentiful, so every bar is where its label is.
+            labels = [str(v) for v in histogram.get("labels") or []]
+            labels += [str(i) for i in range(len(labels), len(counts))]
+            other = int(histogram.get("other") or 0)
+            if other:
+                labels.append("(other)")
+                counts.append(other)
+            if missing:
+                labels.append("(missing)")
+                counts.append(missing)
+            width = plot.size.width or max(self.size.width - 4, 60)
+            room = max(3, min(PLOT_LABEL_WIDTH, (width - 8) // len(counts) - 1))
+            positions = list(range(1, len(counts) + 1))
+            plt.bar(positions, counts, width=0.6, reset_ticks=False)
+            plt.xticks(positions, [clip(label, room) for label in labels])
+            title = f"{row.column}: top {len(histogram.get('labels') or [])} of {row.distinct:,} values"
+        else:
+            plt.title(f"{row.column}: no values to plot")
+            plot.refresh()
+            return
+        if missing and histogram.get("kind") == "bins":
+            title += f", {missing:,} missing"
+        plt.title(title)
+        plot.refresh()
+
+    # --- actions ------------------------------------------------------------------------
+
+    def _start(self, what: str) -> bool:
+        if self.busy:
+            doing = "the data check is running" if self.busy == "check" else "a source is being added"
+            self.app.notify(f"Please wait: {doing} (x cancels it)", markup=False, timeout=3)
+            return False
+        self.busy = what
+        self.refresh_bindings()
+        self.add_class("-busy")
+        self.query_one("#dc-cancel", Button).disabled = False
+        bar = self.query_one("#dc-progress", ProgressBar)
+        bar.update(total=100 if what == "check" else None, progress=0)
+        self.query_one("#dc-progress-text", Static).update(
+            "starting the check…" if what == "check" else "checking the file…")
+        return True
+
+    def _done(self) -> None:
+        self.busy = None
+        self.refresh_bindings()
+        self.remove_class("-busy")
+        self.query_one("#dc-cancel", Button).disabled = True
+
+    @on(Button.Pressed, "#dc-run")
+    def action_run_check(self) -> None:
+        if self._start("check"):
+            self.run_check()
+
+    @on(Button.Pressed, "#dc-add")
+    def action_add_source(self) -> None:
+        if self.busy:
+            self._start("add")  # says why not
+            return
+
+        def chosen(new: NewSource | None) -> None:
+            if new is not None and self._start("add"):
+                self.add_source(new)
+
+        self.app.push_screen(AddSourceScreen(self.path), chosen)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel shows in the footer only while a check or an add runs."""
+        if action == "cancel_check":
+            return bool(self.busy)
+        return True
+
+    @on(Button.Pressed, "#dc-cancel")
+    def action_cancel_check(self) -> None:
+        if not self.busy:
+            return
+        for worker in self.workers:
+            if worker.node is self and worker.group == "data-write":
+                worker.cancel()
+        self.query_one("#dc-progress-text", Static).update("cancelling…")
