@@ -193,6 +193,38 @@ def test_cancel_stops_the_run_and_puts_params_back(pipeline_project):
     assert [r for r in refs if not r.startswith("refs/exps/exec/")] == []  # no experiment recorded
 
 
+def test_ctrl_c_on_train_stops_dvc_exit_130_and_the_workspace_is_as_it_was(pipeline_project):
+    """A person pressing Ctrl-C in the terminal: SIGINT to the real command while DVC runs."""
+    import signal
+    import time
+
+    path = pipeline_project
+    assert git(path, "status", "--porcelain", "--untracked-files=all") == ""
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "train", "-S", "model.params.C=0.3"],
+                            cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, env=_shell_env())
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        seen.append(line)
+        if "Running stage" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    assert git(path, "status", "--porcelain", "--untracked-files=all") == ""
+    assert not (path / "dvc.lock").exists() and not (path / "data" / "prepared").exists()
+    refs = git(path, "for-each-ref", "--format=%(refname)", "refs/exps").split()
+    assert [r for r in refs if not r.startswith("refs/exps/exec/")] == []
+    assert not list(Path(git(path, "rev-parse", "--absolute-git-dir").strip(), "mlops-workbench").glob("exp-run*"))
+    # and the next run works
+    again = run_cli("train", "-S", "model.params.C=0.3", cwd=path, env=_shell_env())
+    assert again.returncode == 0, again.stderr
+
+
 def test_development_modules_import_light():
     code = (
         "import sys\n"

@@ -1,15 +1,28 @@
 """Model families by name, and hyperparameters checked before a run starts.
 
 A name maps to a scikit-learn estimator class; the class is imported only when a
-model is built or checked (scikit-learn costs about 1.4 s to import). Checking uses
-the estimator itself: the names come from ``get_params()`` and the values go through
-scikit-learn's own ``_parameter_constraints``, so the workbench never keeps a second
-copy of what scikit-learn accepts and a typo is an error, not a silent default.
+model is built or checked (scikit-learn costs about 1.3 s to import).
+
+Two levels of checking, so that a single ``train`` does not pay that import:
+
+- Names (:func:`check_param_names`): against :data:`PARAM_NAMES`, a table of each
+  family's ``get_params()`` keys. No scikit-learn import; a test asserts the table equals
+  the installed scikit-learn, so it cannot drift. A typo is an error before DVC starts.
+- Values (:func:`check_params`): the estimator's own ``_parameter_constraints``, so
+  scikit-learn's one-line explanation of a wrong type or range. The ``pipeline`` step,
+  every sweep point and the ``train`` stage itself (``build_estimator``) check values;
+  a single ``train`` run checks names in the parent and leaves values to the stage,
+  which fails in one line before fitting anything (see
+  :func:`workbench.development.training.run_experiment`). Inside :func:`names_only`
+  ``check_params`` checks names only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
+from collections.abc import Iterator
 from typing import Any
 
 from workbench.errors import WorkbenchError
@@ -43,34 +56,85 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Each estimator class's hyperparameter names: its ``get_params()`` keys in the installed
+#: scikit-learn (``tests/test_exp_history.py`` checks the table against it).
+PARAM_NAMES: dict[str, tuple[str, ...]] = {
+    "DummyClassifier": ("constant", "random_state", "strategy"),
+    "LogisticRegression": ("C", "class_weight", "dual", "fit_intercept", "intercept_scaling", "l1_ratio",
+                           "max_iter", "n_jobs", "penalty", "random_state", "solver", "tol", "verbose",
+                           "warm_start"),
+    "RidgeClassifier": ("alpha", "class_weight", "copy_X", "fit_intercept", "max_iter", "positive",
+                        "random_state", "solver", "tol"),
+    "RandomForestClassifier": ("bootstrap", "ccp_alpha", "class_weight", "criterion", "max_depth",
+                               "max_features", "max_leaf_nodes", "max_samples", "min_impurity_decrease",
+                               "min_samples_leaf", "min_samples_split", "min_weight_fraction_leaf",
+                               "monotonic_cst", "n_estimators", "n_jobs", "oob_score", "random_state",
+                               "verbose", "warm_start"),
+    "HistGradientBoostingClassifier": ("categorical_features", "class_weight", "early_stopping",
+                                       "interaction_cst", "l2_regularization", "learning_rate", "loss",
+                                       "max_bins", "max_depth", "max_features", "max_iter",
+                                       "max_leaf_nodes", "min_samples_leaf", "monotonic_cst",
+                                       "n_iter_no_change", "random_state", "scoring", "tol",
+                                       "validation_fraction", "verbose", "warm_start"),
+    "DummyRegressor": ("constant", "quantile", "strategy"),
+    "LinearRegression": ("copy_X", "fit_intercept", "n_jobs", "positive", "tol"),
+    "Ridge": ("alpha", "copy_X", "fit_intercept", "max_iter", "positive", "random_state", "solver", "tol"),
+    "RandomForestRegressor": ("bootstrap", "ccp_alpha", "criterion", "max_depth", "max_features",
+                              "max_leaf_nodes", "max_samples", "min_impurity_decrease", "min_samples_leaf",
+                              "min_samples_split", "min_weight_fraction_leaf", "monotonic_cst",
+                              "n_estimators", "n_jobs", "oob_score", "random_state", "verbose",
+                              "warm_start"),
+    "HistGradientBoostingRegressor": ("categorical_features", "early_stopping", "interaction_cst",
+                                      "l2_regularization", "learning_rate", "loss", "max_bins", "max_depth",
+                                      "max_features", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+                                      "monotonic_cst", "n_iter_no_change", "quantile", "random_state",
+                                      "scoring", "tol", "validation_fraction", "verbose", "warm_start"),
+}
+
+_CHECK_VALUES: contextvars.ContextVar[bool] = contextvars.ContextVar("check_values", default=True)
+
+
+@contextlib.contextmanager
+def names_only() -> Iterator[None]:
+    """Within this block :func:`check_params` checks names only (no scikit-learn import)."""
+    token = _CHECK_VALUES.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_VALUES.reset(token)
+
+
 def model_names(task: str) -> tuple[str, ...]:
     """The model names available for ``task``."""
     return tuple(MODELS.get(task, {}))
 
 
-def estimator_class(task: str, name: str) -> type:
-    """The scikit-learn class for a model name; a one-line error naming the known ones."""
+def _class_name(task: str, name: str) -> tuple[str, str]:
     if task not in MODELS:
         raise WorkbenchError(f"task {task!r} is not supported: use 'classification' or 'regression'")
     if name not in MODELS[task]:
         raise WorkbenchError(
             f"model {name!r} is not a {task} model: use one of {', '.join(MODELS[task])}"
         )
+    return MODELS[task][name]
+
+
+def estimator_class(task: str, name: str) -> type:
+    """The scikit-learn class for a model name; a one-line error naming the known ones."""
     import importlib
 
-    module, cls = MODELS[task][name]
+    module, cls = _class_name(task, name)
     return getattr(importlib.import_module(module), cls)
 
 
-def check_params(task: str, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate hyperparameters for a model against the estimator; return them unchanged.
+def check_param_names(task: str, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The model exists and every hyperparameter name is one it has (no scikit-learn import).
 
-    Unknown names raise an error listing the valid ones (with a close match first);
-    values of the wrong type or range raise scikit-learn's own one-line explanation.
+    Unknown names raise an error listing the valid ones (with a close match first).
     """
-    cls = estimator_class(task, name)
+    _, cls_name = _class_name(task, name)
     params = dict(params or {})
-    valid = cls().get_params()
+    valid = PARAM_NAMES[cls_name]
     unknown = [k for k in params if k not in valid]
     if unknown:
         key = unknown[0]
@@ -80,6 +144,19 @@ def check_params(task: str, name: str, params: dict[str, Any] | None) -> dict[st
             f"model {name!r} has no hyperparameter {key!r}{hint}: "
             f"valid ones are {', '.join(sorted(valid))}"
         )
+    return params
+
+
+def check_params(task: str, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate hyperparameters for a model; return them unchanged.
+
+    Names are checked as in :func:`check_param_names`; values of the wrong type or range
+    raise scikit-learn's own one-line explanation (skipped inside :func:`names_only`).
+    """
+    params = check_param_names(task, name, params)
+    if not _CHECK_VALUES.get():
+        return params
+    cls = estimator_class(task, name)
     estimator = cls(**params)
     try:
         estimator._validate_params()

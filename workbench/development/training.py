@@ -1,11 +1,21 @@
 """Training runs as DVC experiments: one with ``dvc exp run``, a grid with DVC's queue.
 
 Every run is checked before DVC starts: each ``-S`` key must exist in params.yaml
-(new keys are allowed only under ``model.params``, where scikit-learn checks them), and
-the model and its hyperparameters are validated for every grid point. A grid larger
-than :data:`SWEEP_LIMIT` points is refused before anything is queued. Results live in
-DVC's experiment refs (``refs/exps``), so ``dvc exp show`` sees exactly what the
-workbench ran; nothing is committed to the branch here.
+(new keys are allowed only under ``model.params``), the model must exist and every
+hyperparameter name must be one it has. A sweep also checks every grid point's values
+with scikit-learn before anything is queued; a single run leaves the values to the
+``train`` stage, which checks them with scikit-learn before fitting and fails in one
+line (importing scikit-learn in this process would add ~1.3 s to every run; see
+:mod:`workbench.development.models`). A grid larger than :data:`SWEEP_LIMIT` points is
+refused before anything is queued. Results live in DVC's experiment refs
+(``refs/exps``), so ``dvc exp show`` sees exactly what the workbench ran; nothing is
+committed to the branch here.
+
+A run that does not finish (cancelled, failed, or its DVC killed) leaves the workspace
+as it was: DVC writes the ``-S`` values into params.yaml and stages files before it
+runs, and the workbench puts both back. Should the workbench itself be killed too, a
+journal in ``<git dir>/mlops-workbench/exp-run.json`` lets the next run (or ``exp
+list``, or promote) do it: :func:`recover_interrupted_run`.
 """
 
 from __future__ import annotations
@@ -93,14 +103,238 @@ def as_dvc_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _checked_params(root: Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def _checked_params(root: Path, overrides: Mapping[str, Any], *, values: bool = True) -> dict[str, Any]:
+    """params.yaml with the overrides, checked; hyperparameter values only when ``values``."""
+    import contextlib
+
+    from workbench.development.models import names_only
     from workbench.development.pipeline import check_params_structure, set_key
     from workbench.development.stages import read_params
 
     params = copy.deepcopy(read_params(root))
     for key, value in overrides.items():
         set_key(params, key, yaml_value(value), allow_new_under=("model.params",))
-    return check_params_structure(params)
+    with contextlib.nullcontext() if values else names_only():
+        return check_params_structure(params)
+
+
+# --- leaving the workspace as it was when a run does not finish ------------------------
+
+
+def _journal_path(root: Path) -> Path:
+    from workbench.development.exp_git import git_text
+
+    found = git_text(root, "rev-parse", "--absolute-git-dir", check=False).strip()
+    if not found:
+        raise WorkbenchError(f"{root} is not inside a git repository: create the project first")
+    return Path(found) / "mlops-workbench" / "exp-run.json"
+
+
+def _staged(root: Path) -> set[str]:
+    from workbench.development.exp_git import git_text
+
+    return {p for p in git_text(root, "diff", "--cached", "--name-only", "-z", "--relative", check=False)
+            .split("\0") if p}
+
+
+def _begin_journal(root: Path, original: bytes, overrides: Mapping[str, Any]) -> Path:
+    import time
+
+    from workbench.fsutil import atomic_write_text
+
+    from workbench.development.exp_git import git_text
+
+    path = _journal_path(root)
+    outputs = _snapshot_outputs(root, path.parent / "exp-run-outputs")
+    atomic_write_text(path, json.dumps({
+        "outputs": outputs,
+        "pid": os.getpid(), "started": time.time(), "params": original.decode("utf-8", "replace"),
+        "head": git_text(root, "rev-parse", "--verify", "-q", "HEAD", check=False).strip(),
+        "branch": git_text(root, "symbolic-ref", "-q", "HEAD", check=False).strip(),
+        "overrides": {k: as_dvc_text(yaml_value(v)) for k, v in overrides.items()},
+        "staged": sorted(_staged(root)),
+    }))
+    return path
+
+
+def _output_paths(root: Path) -> list[str]:
+    """What a pipeline run writes: dvc.lock, every stage's outs/metrics/plots, their .gitignore files."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return ["dvc.lock"]
+    found: list[str] = ["dvc.lock"]
+    for stage in stages.values() if isinstance(stages, dict) else ():
+        for key in ("outs", "metrics", "plots"):
+            for entry in (stage.get(key) or []) if isinstance(stage, dict) else ():
+                name = next(iter(entry), None) if isinstance(entry, dict) else entry
+                if isinstance(name, str) and name and not Path(name).is_absolute() and ".." not in Path(name).parts:
+                    found += [name, (Path(name).parent / ".gitignore").as_posix()]
+    return list(dict.fromkeys(found))
+
+
+def _snapshot_outputs(root: Path, backup: Path) -> dict[str, bool]:
+    """Keep a copy of each pipeline output (path -> existed) so an unfinished run can be undone.
+
+    Files are hard-linked when they can be (DVC removes an output before a stage writes it,
+    so the old inode keeps the old bytes) and copied otherwise.
+    """
+    import shutil
+
+    shutil.rmtree(backup, ignore_errors=True)
+    existed: dict[str, bool] = {}
+    for rel in _output_paths(root):
+        for parent in Path(rel).parents:
+            if parent != Path("."):
+                existed.setdefault(f"{parent.as_posix()}/", (root / parent).is_dir())
+        src = root / rel
+        existed[rel] = src.exists()
+        if not existed[rel]:
+            continue
+        dst = backup / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, copy_function=shutil.copy2)
+        elif rel.endswith((".gitignore", ".lock", ".json", ".yaml")):
+            shutil.copy2(src, dst)  # small text files a tool may rewrite in place
+        else:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+    return existed
+
+
+def _restore_outputs(root: Path, backup: Path, existed: Mapping[str, bool]) -> list[str]:
+    """Put the pipeline outputs back as the snapshot saw them; the names of those changed."""
+    import filecmp
+    import shutil
+
+    changed: list[str] = []
+    for rel, was in existed.items():
+        if rel.endswith("/"):
+            continue  # folders: handled after the files
+        here, saved = root / rel, backup / rel
+        if not was:
+            if here.is_dir() and not here.is_symlink():
+                shutil.rmtree(here, ignore_errors=True)
+                changed.append(rel)
+            elif here.exists() or here.is_symlink():
+                here.unlink()
+                changed.append(rel)
+            continue
+        if not saved.exists():
+            continue
+        if saved.is_dir():
+            same = here.is_dir() and not filecmp.dircmp(saved, here).diff_files and \
+                not filecmp.dircmp(saved, here).left_only and not filecmp.dircmp(saved, here).right_only
+            if not same:
+                if here.is_dir() and not here.is_symlink():
+                    shutil.rmtree(here)
+                elif here.exists() or here.is_symlink():
+                    here.unlink()
+                shutil.copytree(saved, here, copy_function=shutil.copy2)
+                changed.append(rel)
+        elif not (here.is_file() and filecmp.cmp(saved, here, shallow=False)):
+            if here.is_dir() and not here.is_symlink():
+                shutil.rmtree(here)
+            tmp = here.with_name(f".{here.name}.wb-restore")
+            here.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(saved, tmp)
+            os.replace(tmp, here)
+            changed.append(rel)
+    # Folders the run created go too, when nothing else lives in them (deepest first).
+    for rel in sorted((r for r, was in existed.items() if r.endswith("/") and not was),
+                      key=lambda r: r.count("/"), reverse=True):
+        try:
+            (root / rel).rmdir()
+        except OSError:
+            pass
+    shutil.rmtree(backup, ignore_errors=True)
+    return changed
+
+
+def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
+    """Reattach HEAD, put back params.yaml (if it is still DVC's write), unstage what the run staged.
+
+    ``dvc exp run`` detaches HEAD at the baseline while it runs and reattaches it at the
+    end; killed in between, it leaves HEAD detached, and the next ``dvc exp run`` would
+    then keep it detached for good. Only ``git symbolic-ref`` is used: the work tree and
+    the index are not touched.
+    """
+    import yaml
+
+    from workbench.development.pipeline import set_key
+    from workbench.fsutil import atomic_write_text
+    from workbench.versioning.git import run_git
+
+    messages: list[str] = []
+    branch, head = str(journal.get("branch") or ""), str(journal.get("head") or "")
+    if branch.startswith("refs/heads/") and head:
+        now_branch = run_git(root, "symbolic-ref", "-q", "HEAD", check=False).strip()
+        now_head = run_git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
+        tip = run_git(root, "rev-parse", "--verify", "-q", branch, check=False).strip()
+        if not now_branch and now_head == head == tip:
+            run_git(root, "symbolic-ref", "HEAD", branch)
+            messages.append(f"HEAD reattached to {branch[len('refs/heads/'):]} (DVC had left it detached)")
+    params_file = root / "params.yaml"
+    original = str(journal.get("params", ""))
+    try:
+        current = params_file.read_text(encoding="utf-8")
+    except OSError:
+        current = None
+    if current is not None and current != original:
+        try:
+            expected = yaml.safe_load(original) or {}
+            for key, value in dict(journal.get("overrides") or {}).items():
+                set_key(expected, key, yaml_value(value), allow_new_under=("model.params",))
+            ours = yaml.safe_load(current) == expected
+        except (yaml.YAMLError, WorkbenchError):
+            ours = False
+        if ours:
+            atomic_write_text(params_file, original)
+            messages.append("params.yaml put back as it was before the unfinished run")
+        else:
+            messages.append("params.yaml was edited during the unfinished run; left as it is")
+    outputs = journal.get("outputs")
+    if isinstance(outputs, dict):
+        put_back = _restore_outputs(root, _journal_path(root).parent / "exp-run-outputs", outputs)
+        if put_back:
+            messages.append(f"pipeline outputs put back as they were: {', '.join(put_back)}")
+    before = set(journal.get("staged") or [])
+    extra = sorted(_staged(root) - before)
+    if extra:
+        run_git(root, "restore", "--staged", "--", *extra, check=False)
+        messages.append(f"unstaged {', '.join(extra)} (staged by the unfinished run)")
+    return messages
+
+
+def recover_interrupted_run(project_path: str | Path) -> list[str]:
+    """Undo what a killed ``train`` left (see the module docstring); one message per repair."""
+    from workbench.versioning.locks import _pid_alive
+
+    root = Path(project_path).absolute()
+    try:
+        path = _journal_path(root)
+        journal = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, WorkbenchError):
+        return []
+    if not isinstance(journal, dict):
+        path.unlink(missing_ok=True)
+        return []
+    if _pid_alive(int(journal.get("pid", -1)), journal.get("started")):
+        return []  # still running in another process
+    messages = _undo_run(root, journal)
+    path.unlink(missing_ok=True)
+    return ["an experiment run was interrupted (its process was killed); nothing was recorded"] + messages
+
+
+def _stage_error(output: str) -> str | None:
+    """The one-line error a workbench stage printed inside DVC's output, if any."""
+    found = re.findall(r"mlops-workbench: (?:internal )?error: (.+)", output)
+    return found[-1].strip() if found else None
 
 
 def _read_metrics(root: Path) -> dict[str, float]:
@@ -135,7 +369,10 @@ def run_experiment(
 
     root = Path(project_path).absolute()
     overrides = dict(set_params or {})
-    params = _checked_params(root, overrides)
+    for line in recover_interrupted_run(root):
+        if progress is not None:
+            progress(line)
+    params = _checked_params(root, overrides, values=False)
     args = ["exp", "run"]
     if name:
         if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
@@ -146,15 +383,29 @@ def run_experiment(
     stage_path_env()
     params_file = root / "params.yaml"
     original = params_file.read_bytes()
+    journal_file = _begin_journal(root, original, overrides)
     try:
-        run = run_dvc(args, root, progress=progress, cancel=cancel)
-    except CancelledError:
-        # DVC writes the -S values into params.yaml before running; put the user's file back.
-        from workbench.fsutil import atomic_write_bytes
+        journal = json.loads(journal_file.read_text(encoding="utf-8"))
+        try:
+            run = run_dvc(args, root, progress=progress, cancel=cancel, check=False)
+        except CancelledError:
+            # DVC writes the -S values into params.yaml before running; put the user's file back.
+            _undo_run(root, journal)
+            raise
+        if run.returncode != 0:
+            _undo_run(root, journal)
+            why = _stage_error(run.output)
+            if why:
+                raise WorkbenchError(f"{why} (nothing was recorded)")
+            if run.returncode < 0:
+                raise WorkbenchError(f"dvc exp run was stopped by signal {-run.returncode} before it "
+                                     "finished: nothing was recorded and params.yaml is as it was")
+            raise WorkbenchError(f"dvc exp failed: {run.last_error_line()}")
+    finally:
+        import shutil
 
-        if params_file.read_bytes() != original:
-            atomic_write_bytes(params_file, original)
-        raise
+        journal_file.unlink(missing_ok=True)
+        shutil.rmtree(journal_file.parent / "exp-run-outputs", ignore_errors=True)
     names = _ran_names(run.output)
     if not names:
         raise WorkbenchError(f"dvc exp run finished without naming an experiment: {run.last_error_line()}")
@@ -210,6 +461,9 @@ def run_sweep(
     if overlap:
         raise WorkbenchError(f"{overlap[0]} is both set (-S) and swept (--sweep): keep one")
     points = grid_points(sweep)
+    for line in recover_interrupted_run(root):
+        if progress is not None:
+            progress(line)
     for point in points:
         try:
             _checked_params(root, {**fixed, **point})

@@ -1,0 +1,191 @@
+"""Fast git plumbing for the experiment history: refs, one ``cat-file --batch``, notes.
+
+The history reads up to thousands of commits, so it talks to git directly in a few
+processes instead of one GitPython call per object: ``for-each-ref`` lists the refs,
+one ``git cat-file --batch`` streams every commit and blob it needs, ``git notes list``
+maps notes. Nothing here writes except :func:`write_note`. (It belongs with
+:mod:`workbench.versioning.git` in spirit; it is kept apart because the rest of that
+module goes through GitPython, whose start-up alone costs more than a warm history.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+#: DVC's layout for experiment refs: refs/exps/<baseline[:2]>/<baseline[2:]>/<name>
+EXP_REF = re.compile(r"^refs/exps/(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{38})/(?P<name>[^/]+)$")
+NOTES_REF = "refs/notes/workbench"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["LC_ALL"] = env.get("LC_ALL", "C.UTF-8")
+    return env
+
+
+def git_bytes(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run git; return raw stdout. A failure is a one-line :class:`WorkbenchError` when ``check``."""
+    try:
+        done = subprocess.run(["git", *args], cwd=str(cwd), input=input, capture_output=True,
+                              env=_env(), stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise WorkbenchError("git is not installed or not on PATH: install git 2.30 or newer") from None
+    if done.returncode != 0 and check:
+        lines = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        raise WorkbenchError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+    return done.stdout if done.returncode == 0 else b""
+
+
+def git_text(cwd: Path, *args: str, check: bool = True) -> str:
+    return git_bytes(cwd, *args, check=check).decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    """Where the project sits in its git repository, and HEAD."""
+
+    top: Path          # the repository's work tree
+    git_dir: Path      # its .git folder
+    prefix: str        # the project's folder inside the repository ("" at the top)
+    head: str | None   # HEAD's full sha, None before the first commit
+    branch: str | None  # the checked-out branch, None when detached
+
+    def path(self, name: str) -> str:
+        """A project-relative file as a path inside the repository's trees."""
+        return f"{self.prefix}{name}" if self.prefix else name
+
+
+def repo_info(project: Path) -> RepoInfo:
+    """One ``git rev-parse`` for the top, git dir, prefix, HEAD and its branch."""
+    out = git_text(project, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--show-prefix",
+                   check=False).split("\n")
+    if len(out) < 3 or not out[0]:
+        raise WorkbenchError(f"{project} is not inside a git repository: create the project first")
+    head = git_text(project, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD", check=False).split()
+    sha = head[0] if head and re.fullmatch(r"[0-9a-f]{40}", head[0]) else None
+    branch = head[1][len("refs/heads/"):] if len(head) > 1 and head[1].startswith("refs/heads/") else None
+    return RepoInfo(Path(out[0]), Path(out[1]), out[2].strip(), sha, branch)
+
+
+@dataclass(frozen=True)
+class Refs:
+    """Experiment refs and branch tips."""
+
+    exps: tuple[tuple[str, str, str], ...]   # (name, commit sha, baseline sha)
+    branches: dict[str, str]                 # branch name -> tip sha
+    notes: str | None                        # the notes ref's commit sha
+
+
+def read_refs(top: Path) -> Refs:
+    """Experiment refs (DVC's layout only: queue and exec refs are not experiments), branches, notes."""
+    out = git_text(top, "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)",
+                   "refs/exps/", "refs/heads/", NOTES_REF, check=False)
+    exps: list[tuple[str, str, str]] = []
+    branches: dict[str, str] = {}
+    notes = None
+    for line in out.splitlines():
+        sha, kind, ref = (line.split(" ", 2) + ["", ""])[:3]
+        if ref.startswith("refs/heads/"):
+            branches[ref[len("refs/heads/"):]] = sha
+        elif ref == NOTES_REF:
+            notes = sha
+        elif kind == "commit":
+            match = EXP_REF.match(ref)
+            if match:
+                exps.append((match["name"], sha, match["a"] + match["b"]))
+    return Refs(tuple(exps), branches, notes)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    parents: tuple[str, ...]
+    time: int
+    offset_minutes: int
+
+    def iso(self) -> str:
+        tz = timezone(timedelta(minutes=self.offset_minutes))
+        return datetime.fromtimestamp(self.time, tz).isoformat()
+
+
+def parse_commit(data: bytes) -> CommitInfo:
+    parents: list[str] = []
+    when, offset = 0, 0
+    for line in data.split(b"\n"):
+        if not line:
+            break
+        if line.startswith(b"parent "):
+            parents.append(line[7:].decode())
+        elif line.startswith(b"committer "):
+            stamp, tz = line.rsplit(b" ", 2)[-2:]
+            when = int(stamp)
+            sign = -1 if tz.startswith(b"-") else 1
+            offset = sign * (int(tz[1:3]) * 60 + int(tz[3:5]))
+    return CommitInfo(tuple(parents), when, offset)
+
+
+def cat_file_batch(top: Path, requests: Sequence[str]) -> dict[str, tuple[str, str, bytes] | None]:
+    """``git cat-file --batch`` for many objects in one process: request -> (oid, type, data) or None."""
+    if not requests:
+        return {}
+    raw = git_bytes(top, "cat-file", "--batch", input=("\n".join(requests) + "\n").encode())
+    out: dict[str, tuple[str, str, bytes] | None] = {}
+    pos = 0
+    for request in requests:
+        end = raw.index(b"\n", pos)
+        header = raw[pos:end].decode("utf-8", "replace")
+        pos = end + 1
+        parts = header.split(" ")
+        if len(parts) == 3 and parts[2].isdigit() and parts[1] in ("blob", "commit", "tree", "tag"):
+            size = int(parts[2])
+            out[request] = (parts[0], parts[1], raw[pos:pos + size])
+            pos += size + 1  # the content is followed by a newline
+        else:  # "<request> missing" / "ambiguous"
+            out[request] = None
+    return out
+
+
+def blob_ids(top: Path, requests: Iterable[str]) -> dict[str, str | None]:
+    """``git cat-file --batch-check``: ``rev:path`` -> blob id (None when missing)."""
+    reqs = list(requests)
+    if not reqs:
+        return {}
+    raw = git_bytes(top, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                    input=("\n".join(reqs) + "\n").encode()).decode("utf-8", "replace")
+    out: dict[str, str | None] = {}
+    for req, line in zip(reqs, raw.splitlines(), strict=False):
+        parts = line.split(" ")
+        out[req] = parts[0] if len(parts) == 2 and parts[1] == "blob" else None
+    return out
+
+
+def read_notes(top: Path) -> dict[str, str]:
+    """commit sha -> note text in ``refs/notes/workbench``."""
+    listing = git_text(top, "notes", f"--ref={NOTES_REF}", "list", check=False)
+    pairs = [line.split(" ") for line in listing.splitlines() if " " in line]
+    if not pairs:
+        return {}
+    blobs = cat_file_batch(top, [blob for blob, _ in pairs])
+    out: dict[str, str] = {}
+    for blob, commit in pairs:
+        got = blobs.get(blob)
+        if got is not None:
+            out[commit] = got[2].decode("utf-8", "replace").strip()
+    return out
+
+
+def write_note(top: Path, commit: str, text: str) -> None:
+    """Set (or with empty text, remove) the workbench note on ``commit``."""
+    if text.strip():
+        git_bytes(top, "notes", f"--ref={NOTES_REF}", "add", "--force", "--file=-", commit,
+                  input=text.strip().encode() + b"\n")
+    else:
+        git_bytes(top, "notes", f"--ref={NOTES_REF}", "remove", "--ignore-missing", commit)
