@@ -1,0 +1,182 @@
+"""Run core calls that need pandas or scikit-learn in a child process, so the TUI never imports them.
+
+Why a child process and not only a thread worker: importing scikit-learn and pandas
+(numpy, scipy, pyarrow module initialisation in C) holds the GIL for 100-250 ms at a
+time, and in a thread worker that froze the TUI's event loop that long (measured by
+``benchmarks/bench_ui_stall.py``). In a child, the TUI's loop only reads lines from a
+pipe. A child costs what the CLI costs for the same step: one interpreter start and the
+same imports. The screens call :func:`run_in_child` from their thread workers.
+
+The protocol is JSON lines. The parent writes one request line on the child's stdin
+(``{"call": NAME, "path": ..., "kwargs": {...}}``), then ``cancel`` if the user cancels;
+end of input (the TUI went away) also cancels. The child writes ``{"line": ...}`` per
+progress line, then one of ``{"done": {...}}``, ``{"error": "one line"}`` or
+``{"cancelled": "one line"}``. Cancelling goes into the core as a plain
+``threading.Event``. This module imports neither Textual nor anything heavy at the top.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import CancelledError, WorkbenchError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_in_child(call: str, path: Path, kwargs: dict[str, Any] | None = None, *,
+                 progress: Callable[[str], None] | None = None,
+                 cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Run ``CALLS[call](path, **kwargs)`` in a child; return its "done" payload (plain JSON data).
+
+    Raises :class:`CancelledError` or :class:`WorkbenchError` with the child's one-line message.
+    """
+    request = {"call": call, "path": str(path), "kwargs": kwargs or {}}
+    cancel = cancel or threading.Event()
+    say = progress or (lambda _line: None)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "screens.core_process"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=stderr, env=env, text=True, encoding="utf-8",
+            errors="replace", bufsize=1,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(request) + "\n")
+        proc.stdin.flush()
+        finished = threading.Event()
+
+        def forward_cancel() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.05):
+                    try:
+                        proc.stdin.write("cancel\n")  # type: ignore[union-attr]
+                        proc.stdin.flush()  # type: ignore[union-attr]
+                    except (BrokenPipeError, ValueError, OSError):
+                        pass
+                    return
+
+        watcher = threading.Thread(target=forward_cancel, name="training-cancel", daemon=True)
+        watcher.start()
+        outcome: dict[str, Any] | None = None
+        try:
+            for raw in proc.stdout:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    say(raw.rstrip("\n"))  # something printed outside the protocol
+                    continue
+                if "line" in message:
+                    say(str(message["line"]))
+                else:
+                    outcome = message
+        finally:
+            finished.set()
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            proc.wait()
+        if outcome is None:
+            stderr.seek(0)
+            lines = [ln.strip() for ln in stderr.read().splitlines() if ln.strip()]
+            detail = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise WorkbenchError(f"the {call} process ended without a result: {detail}")
+    if "cancelled" in outcome:
+        raise CancelledError(str(outcome["cancelled"]))
+    if "error" in outcome:
+        raise WorkbenchError(str(outcome["error"]))
+    return dict(outcome["done"])
+
+
+def _train(path: Path, progress: Callable[[str], None], cancel: threading.Event, *,
+           set_params: dict[str, Any] | None = None, sweep: dict[str, list[Any]] | None = None,
+           jobs: int = 1, name: str | None = None) -> dict[str, Any]:
+    from workbench.development.training import run_experiment, run_sweep
+
+    if sweep:
+        grid = run_sweep(path, sweep, set_params or {}, jobs=jobs, progress=progress, cancel=cancel)
+        return {"names": list(grid.names), "metrics": grid.metrics, "failed": list(grid.failed),
+                "seconds": grid.seconds}
+    one = run_experiment(path, set_params or {}, name=name, progress=progress, cancel=cancel)
+    return {"names": [one.name], "metrics": {one.name: one.metrics}, "failed": [], "seconds": one.seconds}
+
+
+def _data_view(path: Path, progress: Callable[[str], None], cancel: threading.Event) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from screens.data_engineering_view import read_data_view
+
+    return asdict(read_data_view(path))
+
+
+def _configure_pipeline(path: Path, progress: Callable[[str], None], cancel: threading.Event,
+                        **choices: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from screens.data_engineering_view import read_data_view
+    from workbench.development.pipeline import configure_pipeline
+
+    result = configure_pipeline(path, **choices)
+    return {"result": asdict(result), "data": asdict(read_data_view(path))}
+
+
+#: The calls a child serves: name -> function(path, progress, cancel, **kwargs) -> JSON data.
+CALLS: dict[str, Callable[..., dict[str, Any]]] = {
+    "train": _train,
+    "data_view": _data_view,
+    "configure_pipeline": _configure_pipeline,
+}
+
+
+def _serve() -> int:
+    """The child: read the request, run the call with progress and cancel, answer in JSON lines."""
+    out = sys.stdout
+    lock = threading.Lock()
+
+    def send(message: dict[str, Any]) -> None:
+        with lock:
+            out.write(json.dumps(message, default=str) + "\n")
+            out.flush()
+
+    request = json.loads(sys.stdin.readline() or "{}")
+    cancel = threading.Event()
+
+    def listen() -> None:
+        for line in sys.stdin:
+            if line.strip() == "cancel":
+                break
+        cancel.set()  # "cancel", or the parent went away
+
+    threading.Thread(target=listen, name="cancel-listener", daemon=True).start()
+    try:
+        call = CALLS[request["call"]]
+        done = call(Path(request["path"]), lambda line: send({"line": line}), cancel,
+                    **(request.get("kwargs") or {}))
+    except CancelledError as exc:
+        send({"cancelled": str(exc)})
+        return 130
+    except WorkbenchError as exc:
+        send({"error": str(exc)})
+        return 2
+    except Exception as exc:  # a bug: still one line for the person, the traceback on stderr
+        import traceback
+
+        traceback.print_exc()
+        send({"error": f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)"})
+        return 1
+    send({"done": done})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())

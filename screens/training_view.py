@@ -1,0 +1,511 @@
+"""The Training & experiments step: run DVC experiments with a live log, cancel them, browse history.
+
+A run is one ``run_experiment`` (``dvc exp run``) or, with a sweep, one ``run_sweep``
+(DVC's queue). A thread worker runs it in a child process (:mod:`screens.core_process`):
+the core checks the parameters with scikit-learn, and importing scikit-learn in this
+process froze the event loop for 100-250 ms. DVC's output lines come back one message
+each and go into a RichLog; the ProgressBar counts pipeline stages (each "Running stage" /
+"is cached" / "didn't change" line is one stage of one experiment), the only progress DVC
+reports. Cancel sets a plain ``threading.Event``; the runner hands it on to the core in
+the child, which interrupts DVC (SIGINT, as Ctrl-C would) and puts the workspace back.
+The worker then ends normally with a ``Cancelled`` message, so nothing is left running
+and tests can wait for it.
+
+What to run is parsed on the UI thread with the core's pure parsers (a typo is reported
+before anything starts); the checks that need scikit-learn run in the child, in the core,
+before DVC starts. The history tab is :class:`screens.experiments_panel.ExperimentsPanel`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    ProgressBar,
+    RichLog,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from screens.base import notify_error
+from screens.requirements_view import refresh_project_status
+from screens.step_views import STATE_MARKS, STATE_WORDS
+from workbench.errors import CancelledError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.status import ProjectStatus
+
+#: A DVC output line that marks one stage of one experiment as reached.
+STAGE_LINE = re.compile(r"Running stage '([^']+)'|Stage '([^']+)' (?:is cached|didn't change)")
+EXPERIMENT_LINE = re.compile(r"Reproducing experiment '([^']+)'")
+LOG_LINES = 5000
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked to run, parsed (values are text; DVC and the core parse them as YAML)."""
+
+    set_params: dict[str, str]
+    sweep: dict[str, list[str]]
+    jobs: int = 1
+    name: str | None = None
+
+    @property
+    def points(self) -> int:
+        import math
+
+        return math.prod(len(v) for v in self.sweep.values()) if self.sweep else 1
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """The pipeline as params.yaml and dvc.yaml say (what a run starts from)."""
+
+    params: dict[str, Any]
+    stages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: the experiments it made, their metrics and the ones that failed."""
+
+    names: tuple[str, ...]
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def split_words(text: str, what: str) -> list[str]:
+    """Shell-like words of an input (quotes allowed around values with spaces)."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise WorkbenchError(f"{what} {text!r} does not parse: close the quote, or write "
+                             "key=value pairs separated by spaces") from None
+
+
+def parse_request(set_text: str, sweep_text: str, jobs_text: str, name_text: str) -> RunRequest:
+    """The inputs of the Run tab as a request; one-line errors for what does not parse."""
+    from workbench.development.training import SWEEP_LIMIT, parse_assignments, parse_sweeps
+
+    fixed = parse_assignments(split_words(set_text, "-S"))
+    sweep = parse_sweeps(split_words(sweep_text, "--sweep"))
+    jobs_text = jobs_text.strip() or "1"
+    if not jobs_text.isdigit() or int(jobs_text) < 1:
+        raise WorkbenchError(f"workers {jobs_text!r} must be a whole number >= 1, e.g. 2")
+    name = name_text.strip() or None
+    if name and sweep:
+        raise WorkbenchError("a sweep names its experiments itself: clear the name, or run one experiment")
+    request = RunRequest(set_params=fixed, sweep=sweep, jobs=int(jobs_text), name=name)
+    if request.points > SWEEP_LIMIT:
+        raise WorkbenchError(f"the sweep has {request.points} points, above the limit of {SWEEP_LIMIT}: "
+                             "sweep fewer values or run it in parts")
+    return request
+
+
+def read_pipeline(path: Path) -> PipelineInfo:
+    """params.yaml and the stage names of dvc.yaml (no pandas, no DVC)."""
+    import yaml
+
+    from workbench.development.stages import read_params
+
+    params = read_params(path)
+    dvc_file = path / "dvc.yaml"
+    stages: tuple[str, ...] = ()
+    if dvc_file.is_file():
+        try:
+            data = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            raise WorkbenchError("dvc.yaml is not valid YAML: fix it or run 'mlops-workbench pipeline' "
+                                 "again") from None
+        stages = tuple((data.get("stages") or {}) if isinstance(data, dict) else ())
+    if not stages:
+        raise WorkbenchError("dvc.yaml has no stages: write the pipeline first in Data engineering "
+                             "(or 'mlops-workbench pipeline')")
+    return PipelineInfo(params=params, stages=stages)
+
+
+def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"params": {"C": 1}}}`` -> ``{"model.params.C": 1}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flat_params(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+class RunBody(VerticalScroll):
+    """The Run tab's scrolling body; tab goes straight to its first input."""
+
+    can_focus = False
+
+
+class TrainingView(Vertical):
+    """Run an experiment or a sweep with a live log and progress; the history in the next tab."""
+
+    can_focus = False
+
+    DEFAULT_CSS = """
+    TrainingView #tr-tabs { height: 1fr; }
+    TrainingView #tr-run-body { height: 1fr; }
+    TrainingView #tr-params { height: auto; margin-bottom: 1; }
+    TrainingView .tr-row { height: auto; margin-bottom: 1; }
+    TrainingView .tr-row > Label { width: 16; text-style: bold; color: $text-muted; }
+    TrainingView .tr-row > .tr-sub { width: auto; padding: 0 1 0 2; text-style: none; }
+    TrainingView #tr-set, #tr-sweep { width: 1fr; }
+    TrainingView #tr-jobs { width: 5; }
+    TrainingView #tr-name { width: 30; }
+    TrainingView #tr-plan { margin: 0 0 1 16; }
+    TrainingView #tr-actions { height: auto; margin-bottom: 1; }
+    TrainingView #tr-actions Button { margin-right: 2; }
+    TrainingView #tr-progress-row { height: auto; }
+    TrainingView #tr-stage { width: 1fr; padding-left: 2; }
+    TrainingView #tr-log { height: 1fr; min-height: 8; border: round $primary; }
+    TrainingView #tr-result { height: auto; margin-top: 1; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run"),
+        Binding("escape", "cancel_run", "Cancel run"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        """params.yaml and the stages of dvc.yaml."""
+
+        info: PipelineInfo
+
+    @dataclass
+    class LoadFailed(Message):
+        """No pipeline yet (or an unreadable one): a one-line reason."""
+
+        message: str
+
+    @dataclass
+    class Line(Message):
+        """One line of DVC's output."""
+
+        text: str
+
+    @dataclass
+    class Finished(Message):
+        """The run ended with experiments."""
+
+        outcome: RunOutcome
+
+    @dataclass
+    class Failed(Message):
+        """The run was refused or failed: the core's one-line message."""
+
+        message: str
+
+    @dataclass
+    class Cancelled(Message):
+        """The run was cancelled; DVC was stopped and the workspace put back."""
+
+        message: str
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.info: PipelineInfo | None = None
+        self.running = False
+        self.cancel_event = threading.Event()
+        self._stage_count = 3
+        self._points = 1
+        self._experiment_index = -1
+        self._stages_seen = 0
+
+    # --- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.from_markup("[b]Training & experiments[/b]  [dim]Development[/dim]"),
+                     classes="view-title")
+        yield Static("Reading the pipeline…", id="tr-state", classes="hint")
+        with TabbedContent(id="tr-tabs", initial="tr-run-tab"):
+            with TabPane("Run", id="tr-run-tab"), RunBody(id="tr-run-body"):
+                yield Static("", id="tr-params")
+                with Horizontal(classes="tr-row"):
+                    yield Label("Set (-S)")
+                    yield Input(id="tr-set", compact=True,
+                                placeholder="key=value ..., e.g. model.params.C=0.5 split.seed=7")
+                with Horizontal(classes="tr-row"):
+                    yield Label("Sweep")
+                    yield Input(id="tr-sweep", compact=True,
+                                placeholder="optional grid: model.params.C=0.1,1,10 ...")
+                    yield Label("workers", classes="tr-sub")
+                    yield Input("1", id="tr-jobs", compact=True, restrict=r"\d*", select_on_focus=True)
+                with Horizontal(classes="tr-row"):
+                    yield Label("Name")
+                    yield Input(id="tr-name", compact=True, placeholder="optional (DVC picks one)")
+                yield Static("", id="tr-plan", classes="hint")
+                with Horizontal(id="tr-actions"):
+                    yield Button("Run  ctrl+r", variant="primary", id="tr-run", compact=True)
+                    yield Button("Cancel  esc", variant="error", id="tr-cancel", compact=True,
+                                 disabled=True)
+                with Horizontal(id="tr-progress-row"):
+                    yield ProgressBar(id="tr-progress", show_eta=False)
+                    yield Static("", id="tr-stage", classes="hint")
+                yield RichLog(id="tr-log", max_lines=LOG_LINES, wrap=True, markup=False,
+                              highlight=False)
+                yield Static("", id="tr-result")
+            with TabPane("Experiments", id="tr-history-tab"):
+                yield from self._history_panel()
+
+    def _history_panel(self) -> ComposeResult:
+        from screens.experiments_panel import ExperimentsPanel
+
+        yield ExperimentsPanel(self.path, id="tr-history")
+
+    def on_mount(self) -> None:
+        if getattr(self.app, "testing", False):
+            for widget in self.query(Input):
+                widget.cursor_blink = False
+        self._show_plan()
+        self.load()
+
+    def on_unmount(self) -> None:
+        self.cancel_event.set()  # leaving the app mid-run stops DVC instead of orphaning it
+
+    # --- hooks from the project screen ----------------------------------------------
+
+    def show_status(self, status: ProjectStatus) -> None:
+        mine = next((s for s in status.steps if s.id == "training"), None)
+        if mine is None:
+            return
+        mark, style = STATE_MARKS[mine.state]
+        self.query_one("#tr-state", Static).update(Content.assemble(
+            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+
+    def reload(self) -> None:
+        self.load()
+        self._reload_history()
+
+    def _reload_history(self) -> None:
+        for panel in self.query("#tr-history"):
+            reload = getattr(panel, "reload", None)
+            if callable(reload):
+                reload()
+
+    # --- workers --------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training-load",
+          description="read the pipeline")
+    def load(self) -> None:
+        try:
+            info = read_pipeline(self.path)
+        except WorkbenchError as exc:
+            self.post_message(self.LoadFailed(str(exc)))
+            return
+        self.post_message(self.Loaded(info))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training-run",
+          description="run a DVC experiment")
+    def run_training(self, request: RunRequest, cancel: threading.Event) -> None:
+        from screens.core_process import run_in_child
+
+        def progress(line: str) -> None:
+            self.post_message(self.Line(line))
+
+        try:
+            done = run_in_child(
+                "train", self.path,
+                {"set_params": request.set_params, "sweep": request.sweep, "jobs": request.jobs,
+                 "name": request.name},
+                progress=progress, cancel=cancel,
+            )
+        except CancelledError as exc:
+            self.post_message(self.Cancelled(str(exc)))
+            return
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+            return
+        self.post_message(self.Finished(RunOutcome(
+            names=tuple(done["names"]), metrics=dict(done["metrics"]), failed=tuple(done["failed"]),
+            seconds=float(done["seconds"]))))
+
+    # --- messages -------------------------------------------------------------------
+
+    def on_training_view_loaded(self, event: Loaded) -> None:
+        self.info = event.info
+        params = event.info.params
+        model = params.get("model") or {}
+        hyper = "  ".join(f"{k}={v}" for k, v in (model.get("params") or {}).items()) or "defaults"
+        split = params.get("split") or {}
+        flat = flat_params(params)
+        keys = [k for k in flat if k.startswith("model.")] + ["split.seed", "split.test_size"]
+        self.query_one("#tr-params", Static).update(Content.assemble(
+            ("Runs start from params.yaml: ", "bold"), (str(model.get("name", "?")), "bold $accent"),
+            f" ({hyper}), {split.get('method', '?')} split, seed {split.get('seed', '?')}; "
+            f"stages {' -> '.join(event.info.stages)}\n",
+            ("Keys: ", "dim"), (", ".join(keys[:8]) + ", preprocessing.… (any key of params.yaml)", "dim"),
+        ))
+        self._stage_count = max(1, len(event.info.stages))
+
+    def on_training_view_load_failed(self, event: LoadFailed) -> None:
+        self.info = None
+        self.query_one("#tr-params", Static).update(
+            Content.assemble(("No pipeline to run: ", "bold $warning"), event.message))
+
+    def on_training_view_line(self, event: Line) -> None:
+        line = event.text.rstrip()
+        if not line:
+            return
+        self.query_one("#tr-log", RichLog).write(Text(line))
+        started = EXPERIMENT_LINE.search(line)
+        if started:
+            self._experiment_index += 1
+            self._stages_seen = 0
+            self.query_one("#tr-stage", Static).update(
+                f"experiment {started.group(1)} ({self._experiment_index + 1}/{self._points})")
+            return
+        stage = STAGE_LINE.search(line)
+        if stage:
+            self._stages_seen = min(self._stages_seen + 1, self._stage_count)
+            index = max(self._experiment_index, 0)
+            bar = self.query_one("#tr-progress", ProgressBar)
+            bar.update(progress=index * self._stage_count + self._stages_seen)
+            self.query_one("#tr-stage", Static).update(
+                f"stage {stage.group(1) or stage.group(2)} ({self._stages_seen}/{self._stage_count})"
+                + (f", experiment {index + 1}/{self._points}" if self._points > 1 else ""))
+
+    def on_training_view_finished(self, event: Finished) -> None:
+        self._end_run()
+        outcome = event.outcome
+        bar = self.query_one("#tr-progress", ProgressBar)
+        bar.update(progress=bar.total or 0)
+        lines: list[Any] = []
+        for name in outcome.names:
+            metrics = outcome.metrics.get(name, {})
+            shown = "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+            lines += [(name, "bold $accent"), f"  {shown}\n"]
+        if outcome.failed:
+            lines += [("failed: ", "bold $error"), ", ".join(outcome.failed), "\n"]
+        count = len(outcome.names)
+        summary = (f"{count} experiment{'s' * (count != 1)} in {outcome.seconds:.1f} s"
+                   + (f", {len(outcome.failed)} failed" if outcome.failed else ""))
+        lines.append((summary, "dim"))
+        self.query_one("#tr-result", Static).update(Content.assemble(*lines))
+        self.query_one("#tr-stage", Static).update("done")
+        if outcome.failed:
+            notify_error(self.screen, f"{summary}: {', '.join(outcome.failed)} failed (see the log)")
+        else:
+            first = outcome.names[0] if outcome.names else ""
+            self.app.notify(f"{summary}: {first}" + (" …" if count > 1 else ""), markup=False)
+        self.load()  # dvc exp run applied the experiment's params to the workspace
+        self._reload_history()
+        refresh_project_status(self)
+
+    def on_training_view_failed(self, event: Failed) -> None:
+        self._end_run()
+        notify_error(self.screen, event.message)
+        self.query_one("#tr-stage", Static).update("failed")
+        self.query_one("#tr-result", Static).update(
+            Content.assemble(("Not run: ", "bold $error"), event.message))
+
+    def on_training_view_cancelled(self, event: Cancelled) -> None:
+        self._end_run()
+        self.app.notify(event.message, severity="warning", markup=False)
+        self.query_one("#tr-stage", Static).update("cancelled")
+        self.query_one("#tr-result", Static).update(
+            Content.assemble(("Cancelled: ", "bold $warning"), event.message))
+
+    # --- actions --------------------------------------------------------------------
+
+    @on(Input.Changed, "#tr-set, #tr-sweep, #tr-jobs, #tr-name")
+    def _show_plan(self) -> None:
+        plan = self.query_one("#tr-plan", Static)
+        try:
+            request = self._request()
+        except WorkbenchError as exc:
+            plan.update(Content.assemble(("✘ ", "bold $error"), (str(exc), "$error")))
+            return
+        if request.sweep:
+            text = (f"a grid of {request.points} experiment{'s' * (request.points != 1)} "
+                    f"through DVC's queue with {request.jobs} worker{'s' * (request.jobs != 1)}")
+        else:
+            text = "one experiment (dvc exp run) in the workspace"
+        if request.set_params:
+            text += ", with " + " ".join(f"{k}={v}" for k, v in request.set_params.items())
+        plan.update(text)
+
+    def _request(self) -> RunRequest:
+        return parse_request(
+            self.query_one("#tr-set", Input).value, self.query_one("#tr-sweep", Input).value,
+            self.query_one("#tr-jobs", Input).value, self.query_one("#tr-name", Input).value,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return True if self.running else None  # shown only while a run can be cancelled
+        return True
+
+    @on(Button.Pressed, "#tr-run")
+    @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name")
+    def action_run(self) -> None:
+        if self.running:
+            self.app.notify("An experiment is already running: cancel it (esc) or wait.",
+                            markup=False, timeout=3)
+            return
+        if self.info is None:
+            notify_error(self.screen, "there is no pipeline to run yet: write it in Data engineering "
+                                      "(or 'mlops-workbench pipeline')")
+            return
+        try:
+            request = self._request()
+        except WorkbenchError as exc:
+            notify_error(self.screen, str(exc))
+            return
+        self.running = True
+        self.cancel_event = threading.Event()
+        self._points = request.points
+        self._experiment_index = -1
+        self._stages_seen = 0
+        log = self.query_one("#tr-log", RichLog)
+        log.clear()
+        log.write(Text("$ dvc exp run" + (" --queue" if request.sweep else "")
+                       + "".join(f" -S {k}={v}" for k, v in request.set_params.items())
+                       + "".join(f" -S {k}={','.join(v)}" for k, v in request.sweep.items()),
+                       style="bold"))
+        self.query_one("#tr-progress", ProgressBar).update(total=self._stage_count * request.points,
+                                                           progress=0)
+        self.query_one("#tr-stage", Static).update("checking the parameters…")
+        self.query_one("#tr-result", Static).update("")
+        self.query_one("#tr-run", Button).disabled = True
+        self.query_one("#tr-cancel", Button).disabled = False
+        self.refresh_bindings()
+        self.run_training(request, self.cancel_event)
+
+    @on(Button.Pressed, "#tr-cancel")
+    def action_cancel_run(self) -> None:
+        if not self.running or self.cancel_event.is_set():
+            return
+        self.cancel_event.set()
+        self.query_one("#tr-stage", Static).update("cancelling: stopping DVC…")
+        self.query_one("#tr-cancel", Button).disabled = True
+
+    def _end_run(self) -> None:
+        self.running = False
+        self.query_one("#tr-run", Button).disabled = False
+        self.query_one("#tr-cancel", Button).disabled = True
+        self.refresh_bindings()
