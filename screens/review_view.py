@@ -1,0 +1,254 @@
+"""The Review & governance step: the model card, a sign-off form, and whether the decision holds.
+
+The card (``reports/model_card.md``) is shown as Markdown; "Refresh card" regenerates it
+with :func:`workbench.development.review.write_card` (keeping a person's edits to
+Limitations and Ethical considerations) and commits it. Approve / Reject call
+:func:`workbench.development.review.decide` with the comment typed here; the core refuses
+an approval without a passing validation of this exact model, and the refusal shows as a
+notification. Whether the current decision still holds comes from
+:func:`workbench.development.evidence.promotion_blockers`, shown line by line. Every core
+call loads the model or reads git, so each runs in a thread worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
+
+from screens.base import notify_error
+from screens.requirements_view import refresh_project_status
+from screens.step_views import STATE_MARKS, STATE_WORDS
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.development.review import CardResult, DecisionResult, ReviewStatus
+    from workbench.status import ProjectStatus
+
+NO_CARD = "_No model card yet. Refresh the card to generate it from the charter, data and validation._"
+
+
+def card_markdown(text: str | None) -> str:
+    """The card for display: without the workbench's first-line marker comment."""
+    if not text:
+        return NO_CARD
+    lines = text.splitlines()
+    if lines and lines[0].startswith("<!-- mlops-workbench-card"):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+class ReviewView(VerticalScroll):
+    """Model card, sign-off form, current decision and its history."""
+
+    DEFAULT_CSS = """
+    ReviewView { padding: 0 1; }
+    ReviewView #rv-decision { margin-top: 1; }
+    ReviewView #rv-form { height: auto; margin: 1 0; }
+    ReviewView #rv-form Label { padding: 0 1 0 0; }
+    ReviewView #rv-comment { width: 1fr; }
+    ReviewView #rv-form Button { margin-left: 1; }
+    ReviewView #rv-history { height: auto; max-height: 7; }
+    ReviewView #rv-card { margin-top: 1; border: round $surface-lighten-2; padding: 0 1; height: auto; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+r", "refresh_card", "Refresh card"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        status: ReviewStatus
+
+    @dataclass
+    class CardWritten(Message):
+        result: CardResult
+
+    @dataclass
+    class Decided(Message):
+        result: DecisionResult
+
+    @dataclass
+    class Failed(Message):
+        message: str
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(classes="step-view")
+        self.path = Path(path)
+        self.busy = False
+        self.status: ReviewStatus | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.from_markup("[b]Review & governance[/b]  [dim]Development[/dim]"),
+                     classes="view-title")
+        yield Static("", id="rv-state")
+        yield Static("Reading the review…", id="rv-decision")
+        with Horizontal(id="rv-form"):
+            yield Label("Comment")
+            yield Input(placeholder="why you approve or reject (required)", id="rv-comment", compact=True)
+            yield Button("Approve", id="rv-approve", variant="success", compact=True)
+            yield Button("Reject", id="rv-reject", variant="error", compact=True)
+            yield Button("Refresh card  ctrl+r", id="rv-refresh", compact=True)
+        yield DataTable(id="rv-history", cursor_type="row", zebra_stripes=True)
+        yield Markdown(NO_CARD, id="rv-card")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#rv-history", DataTable)
+        for key, label in (("at", "When"), ("decision", "Decision"), ("reviewer", "Reviewer"),
+                           ("role", "Role"), ("comment", "Comment")):
+            table.add_column(label, key=key)
+        if getattr(self.app, "testing", False):
+            self.query_one("#rv-comment", Input).cursor_blink = False
+        self.load()
+
+    # --- hooks from the project screen ------------------------------------------------
+
+    def show_status(self, status: ProjectStatus) -> None:
+        mine = next((s for s in status.steps if s.id == "review"), None)
+        if mine is None:
+            return
+        mark, style = STATE_MARKS[mine.state]
+        self.query_one("#rv-state", Static).update(Content.assemble(
+            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+
+    def reload(self) -> None:
+        self.load()
+
+    # --- workers ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-load",
+          description="read the review")
+    def load(self) -> None:
+        from workbench.development.review import review_status
+
+        try:
+            self.post_message(self.Loaded(review_status(self.path)))
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-write",
+          description="write the model card")
+    def _write_card(self) -> None:
+        from workbench.development.review import write_card
+
+        try:
+            self.post_message(self.CardWritten(write_card(self.path)))
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-write",
+          description="record the decision")
+    def _decide(self, decision: str, comment: str) -> None:
+        from workbench.development.review import decide
+
+        try:
+            self.post_message(self.Decided(decide(self.path, decision, comment)))
+        except WorkbenchError as exc:
+            self.post_message(self.Failed(str(exc)))
+
+    # --- actions ----------------------------------------------------------------------
+
+    def _start(self) -> bool:
+        if self.busy:
+            self.app.notify("The review is being written: wait a moment.", severity="warning")
+            return False
+        self.busy = True
+        for button in self.query(Button):
+            button.disabled = True
+        return True
+
+    def _finish(self) -> None:
+        self.busy = False
+        for button in self.query(Button):
+            button.disabled = False
+
+    @on(Button.Pressed, "#rv-refresh")
+    def action_refresh_card(self) -> None:
+        if self._start():
+            self._write_card()
+
+    @on(Button.Pressed, "#rv-approve")
+    def _approve(self) -> None:
+        self._sign("approved")
+
+    @on(Button.Pressed, "#rv-reject")
+    def _reject(self) -> None:
+        self._sign("rejected")
+
+    def _sign(self, decision: str) -> None:
+        comment = self.query_one("#rv-comment", Input).value
+        if self._start():
+            self._decide(decision, comment)
+
+    # --- results ----------------------------------------------------------------------
+
+    async def on_review_view_loaded(self, message: Loaded) -> None:
+        status = self.status = message.status
+        decision = self.query_one("#rv-decision", Static)
+        parts: list[tuple[str, str] | str] = []
+        if status.model_digest is None:
+            parts.append(("No trained model yet: train one first.", "bold"))
+        elif status.decision is None:
+            parts.append(("No decision yet. ", "bold"))
+            parts.append(f"Model {status.model_digest}")
+        else:
+            d = status.decision
+            who = d.get("reviewer") or {}
+            word = str(d.get("decision"))
+            style = "$success" if word == "approved" else "$error"
+            parts += [(word.capitalize(), f"bold {style}"),
+                      f" by {who.get('name')} ({who.get('role')}) on {str(d.get('at'))[:19]}: ",
+                      (str(d.get("comment") or ""), "italic"), "\n",
+                      ("Still holds" if status.holds else "No longer holds",
+                       "bold $success" if status.holds else "bold $warning")]
+        if status.validation is not None and status.model_digest is not None:
+            v = status.validation
+            parts += ["\n", ("Validation: ", "dim"),
+                      ("passed" if v["passed"] else "failed", "$success" if v["passed"] else "$error"),
+                      ("" if v["current"] else " (for another model)", "$warning")]
+        for line in status.blockers:
+            parts += ["\n", ("! ", "$warning"), line]
+        decision.update(Content.assemble(*parts))
+        table = self.query_one("#rv-history", DataTable)
+        table.clear()
+        for entry in status.history:
+            who = entry.get("reviewer") or {}
+            table.add_row(str(entry.get("at") or entry.get("when") or "")[:19], str(entry.get("decision")),
+                          str(who.get("name") or ""), str(who.get("role") or ""),
+                          str(entry.get("comment") or ""), key=entry["commit"])
+        await self.query_one("#rv-card", Markdown).update(card_markdown(status.card_text))
+
+    def on_review_view_card_written(self, message: CardWritten) -> None:
+        self._finish()
+        result = message.result
+        if result.commit:
+            self.app.notify(f"Wrote the model card (commit {result.commit[:7]})")
+        else:
+            self.app.notify("The model card is up to date: nothing committed")
+        for note in result.messages:
+            self.app.notify(note, markup=False, timeout=8)
+        self.load()
+        refresh_project_status(self)
+
+    def on_review_view_decided(self, message: Decided) -> None:
+        self._finish()
+        review = message.result.review
+        self.query_one("#rv-comment", Input).value = ""
+        self.app.notify(f"{str(review['decision']).capitalize()} model {review['model_digest'][:12]} "
+                        f"(commit {(message.result.commit or '')[:7]})")
+        for note in message.result.messages:
+            self.app.notify(note, markup=False, timeout=8)
+        self.load()
+        refresh_project_status(self)
+
+    def on_review_view_failed(self, message: Failed) -> None:
+        self._finish()
+        notify_error(self.screen, message.message)

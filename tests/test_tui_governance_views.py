@@ -1,0 +1,120 @@
+"""Pilot tests of the Testing & validation and Review & governance views on real git + DVC repos.
+
+Validation runs the real core in a worker (retraining in a subprocess); approving makes a
+real commit. The tests wait for the workers, never a blind sleep, then read the screen and git.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Markdown, Static
+
+from screens.app import make_app
+from tests.conftest import git
+from tests.test_tui_design_views import notifications, open_by_sidebar, settle, text
+from tests.test_validation import copy_of, trained_template, validated_template
+from workbench.development.evidence import promotion_blockers
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (130, 45)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def trained(tmp_path_factory, tmp_path, monkeypatch) -> Path:
+    return copy_of(trained_template(tmp_path_factory), tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def validated(tmp_path_factory, tmp_path, monkeypatch) -> Path:
+    return copy_of(validated_template(tmp_path_factory), tmp_path, monkeypatch)
+
+
+def rows(table: DataTable) -> dict[str, list]:
+    return {table.coordinate_to_cell_key((i, 0)).row_key.value: [str(c) for c in table.get_row_at(i)]
+            for i in range(table.row_count)}
+
+
+async def test_validation_view_runs_the_gates_in_a_worker(trained) -> None:
+    path = trained
+    before = int(git(path, "rev-list", "--count", "HEAD"))
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "validation")
+        await settle(app, pilot)
+        assert "Not validated yet" in text(view.query_one("#val-summary", Static))
+        assert view.query_one("#val-gates", DataTable).row_count == 0
+
+        await pilot.press("tab")  # from the sidebar into the view, as a person would
+        await pilot.press("v")
+        await settle(app, pilot, rounds=6)
+        gates = rows(view.query_one("#val-gates", DataTable))
+        assert list(gates) == ["success_metric", "baseline", "no_regression", "slices", "fairness",
+                               "reproducibility"]
+        assert gates["success_metric"][1] == "pass" and gates["reproducibility"][1] == "pass"
+        assert gates["no_regression"][1] == "skipped" and gates["no_regression"][4] == "no production model yet"
+        assert gates["fairness"][3].startswith("max_difference 0.1, metric recall, column age_group")
+        summary = text(view.query_one("#val-summary", Static))
+        assert summary.startswith("PASSED  the workspace model md5:") and "another model" not in summary
+        assert text(view.query_one("#val-detail", Static)).startswith("Success metric: meets the charter")
+        assert any(m.startswith("Validation passed (commit ") for m, _ in notifications(app))
+        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        assert "Workbench-Step: validation" in git(path, "log", "-1", "--format=%B")
+
+        # an experiment that is not there: the core's one line, as a notification; nothing committed
+        view.query_one("#val-experiment", Input).value = "nope"
+        await pilot.click("#val-run")
+        await settle(app, pilot)
+        errors = [m for m, sev in notifications(app) if sev == "error"]
+        assert errors and errors[-1].startswith("experiment 'nope' is not known: use one of good, weak")
+        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        assert rows(view.query_one("#val-gates", DataTable))["success_metric"][1] == "pass"
+
+
+async def test_review_view_shows_the_card_and_records_a_sign_off(validated) -> None:
+    path = validated
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "review")
+        await settle(app, pilot)
+        decision = view.query_one("#rv-decision", Static)
+        assert text(decision).startswith("No decision yet. Model md5:")
+        assert "has no sign-off" in text(decision)
+        assert "No model card yet" in view.query_one("#rv-card", Markdown).source
+
+        await pilot.press("tab")  # from the sidebar into the view
+        assert app.focused is not None and view in app.focused.ancestors_with_self
+        await pilot.press("ctrl+r")  # refresh card
+        await settle(app, pilot)
+        assert (path / "reports/model_card.md").exists()
+        source = view.query_one("#rv-card", Markdown).source
+        assert source.startswith("# Model card: Breast cancer diagnosis support")
+        assert "## Ethical considerations" in source
+        assert any(m.startswith("Wrote the model card (commit ") for m, _ in notifications(app))
+
+        await pilot.click("#rv-approve")  # no comment: refused by the core, nothing written
+        await settle(app, pilot)
+        errors = [m for m, sev in notifications(app) if sev == "error"]
+        assert errors and errors[-1].startswith("a decision needs a comment")
+        assert not (path / "reports/review.json").exists()
+
+        view.query_one("#rv-comment", Input).value = "Meets the charter."
+        await pilot.click("#rv-approve")
+        await settle(app, pilot)
+        assert (path / "reports/review.json").exists() and promotion_blockers(path) == []
+        shown = text(view.query_one("#rv-decision", Static))
+        assert shown.startswith("Approved by Ada Lovelace (business_owner) on ")
+        assert "Meets the charter." in shown and "Still holds" in shown
+        history = view.query_one("#rv-history", DataTable)
+        assert history.row_count == 1 and str(history.get_row_at(0)[1]) == "approved"
+        assert view.query_one("#rv-comment", Input).value == ""
+        assert "Workbench-Step: review" in git(path, "log", "-1", "--format=%B")

@@ -1,0 +1,641 @@
+"""Review & governance: the model card and a reviewer's recorded sign-off.
+
+:func:`write_card` generates ``reports/model_card.md`` with ``skops.card.Card`` from what
+the project already knows — the charter (intended use, constraints), ``params.yaml``
+(model family, features, split), ``dvc.lock`` (the DVC md5 of the data the model was
+trained on), ``reports/data_check.json``, ``metrics.json``, ``reports/training_env.json``
+and ``reports/validation.json`` (slices, fairness, gates) — and commits it as the
+``review`` step. The model is loaded only through the workbench's trusted-type loader.
+
+The card is meant to be edited before sign-off. Its first line is an HTML comment with
+the model and validation digests it was made for and a hash of every section as
+generated; on a refresh, a ``Limitations`` or ``Ethical considerations`` section whose
+text no longer matches its hash was edited by a person and is kept as it is, sections a
+person added are kept at the end, and an edit to a generated section (metrics, data...)
+is refused rather than silently overwritten. Refreshing may commit those edits even when
+they are not committed yet: merging them is what the step is for.
+
+:func:`decide` records ``approved`` or ``rejected`` in ``reports/review.json`` with the
+reviewer (git identity and role), the comment, and the digests of the model, the
+validation report and the card the decision was made on (see
+:mod:`workbench.development.evidence`). Approval is refused unless the current model has
+a passing validation; a card made for another model or report is refreshed in the same
+commit first. The history of decisions is ``git log -- reports/review.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.development.evidence import (
+    CARD_FILE,
+    REVIEW_FILE,
+    VALIDATION_FILE,
+    file_digest,
+    model_digest,
+    promotion_blockers,
+    read_json,
+)
+from workbench.errors import WorkbenchError
+
+SECTIONS = ("Model details", "Intended use", "Data", "Metrics", "Slices", "Fairness", "Validation",
+            "Limitations", "Ethical considerations")
+#: Sections whose edits survive a refresh.
+EDITABLE = ("Limitations", "Ethical considerations")
+DECISIONS = ("approved", "rejected")
+_MARKER = re.compile(r"^<!--\s*mlops-workbench-card\s+(\{.*\})\s*-->\s*$")
+_EDIT_HINT = ("_Edit this section before sign-off (reports/model_card.md); your text is kept when "
+              "the card is refreshed._")
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardResult:
+    """The card written by :func:`write_card`."""
+
+    commit: str | None
+    path: str
+    text: str
+    kept: tuple[str, ...]
+    model_digest: str
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """A recorded sign-off."""
+
+    commit: str | None
+    review: dict[str, Any]
+    card_refreshed: bool
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ReviewStatus:
+    """Where the review stands for the current model."""
+
+    model_digest: str | None
+    card_text: str | None
+    card_current: bool
+    validation: dict[str, Any] | None
+    decision: dict[str, Any] | None
+    holds: bool
+    blockers: tuple[str, ...]
+    history: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "model_digest": self.model_digest,
+            "card": {"path": CARD_FILE, "exists": self.card_text is not None, "current": self.card_current},
+            "validation": self.validation,
+            "decision": self.decision,
+            "holds": self.holds,
+            "blockers": list(self.blockers),
+            "history": list(self.history),
+        }
+
+
+# --- parsing a card --------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").strip().splitlines())
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(_norm(text).encode("utf-8")).hexdigest()[:16]
+
+
+def parse_card(text: str) -> tuple[dict[str, Any], str, list[tuple[str, str]]]:
+    """(marker data, title line, [(section title, body)]) of a card; sections are ``## `` headings."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    meta: dict[str, Any] = {}
+    title = ""
+    sections: list[tuple[str, list[str]]] = []
+    preamble: list[str] = []
+    fence = False
+    for line in lines:
+        if not meta and not title and not sections:
+            match = _MARKER.match(line.strip())
+            if match:
+                try:
+                    meta = json.loads(match.group(1))
+                except ValueError:
+                    meta = {}
+                continue
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if not fence and line.startswith("# ") and not title and not sections:
+            title = line[2:].strip()
+            continue
+        if not fence and line.startswith("## "):
+            sections.append((line[3:].strip(), []))
+            continue
+        (sections[-1][1] if sections else preamble).append(line)
+    parsed = [(name, "\n".join(body).strip()) for name, body in sections]
+    if preamble and "\n".join(preamble).strip():
+        parsed.insert(0, ("", "\n".join(preamble).strip()))
+    return meta if isinstance(meta, dict) else {}, title, parsed
+
+
+# --- what the card says ----------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int | float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    for row in rows:
+        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
+    return "\n".join(out)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _data_versions(root: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each source with the md5 the model was trained on (dvc.lock), else its .dvc pointer's."""
+    lock = _read_yaml(root / "dvc.lock")
+    trained: dict[str, str] = {}
+    for stage in (lock.get("stages") or {}).values():
+        for dep in (stage or {}).get("deps") or []:
+            if isinstance(dep, dict) and dep.get("md5"):
+                trained[str(dep.get("path"))] = str(dep["md5"])
+    out = []
+    for source in params.get("sources") or []:
+        path = str(source.get("path") if isinstance(source, dict) else source)
+        md5 = trained.get(path)
+        pointer = None
+        probe = Path(path)
+        while str(probe) not in (".", ""):
+            candidate = root / f"{probe.as_posix()}.dvc"
+            if candidate.is_file():
+                outs = _read_yaml(candidate).get("outs") or [{}]
+                pointer = str((outs[0] or {}).get("md5") or "") or None if probe == Path(path) else None
+                break
+            probe = probe.parent
+        out.append({"path": path, "md5": md5 or pointer, "pointer_md5": pointer,
+                    "changed_since_training": bool(md5 and pointer and md5 != pointer)})
+    return out
+
+
+def _gate(validation: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    for gate in (validation or {}).get("gates") or []:
+        if gate.get("name") == name:
+            return gate
+    return None
+
+
+def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tuple[str, str, dict[str, str]]:
+    """(card title, intro, section bodies as generated)."""
+    from workbench.development.stages import ENV_FILE, MODEL_FILE, load_model, read_params
+    from workbench.project import Project, charter_from_config
+
+    config = Project(root).read_config()
+    charter = charter_from_config(config)
+    params = read_params(root)
+    model = load_model(root / MODEL_FILE)  # refuses untrusted types before anything is written
+    metrics = read_json(root, "metrics.json") or {}
+    env = read_json(root, ENV_FILE) or {}
+    check = read_json(root, "reports/data_check.json")
+    data_cfg = config.get("data") or {}
+    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    family = (params.get("model") or {}).get("name") or type(estimator).__name__
+    hyper = (params.get("model") or {}).get("params") or {}
+    features = dict(params.get("features") or {})
+    kinds: dict[str, int] = {}
+    for kind in features.values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    split = params.get("split") or {}
+    task = params.get("task") or charter.task
+    bodies: dict[str, str] = {}
+
+    bodies["Model details"] = "\n".join([
+        f"- Model: `{digest}` (the DVC hash of `models/model.skops` in `dvc.lock`)",
+        f"- Family: {family} (scikit-learn `{type(estimator).__name__}` in a preprocessing pipeline)",
+        "- Hyperparameters: " + (", ".join(f"{k}={v}" for k, v in hyper.items()) or "defaults"),
+        f"- Task: {task}; target `{params.get('target')}`"
+        + (f", positive class `{params.get('positive_class')}`" if task == "classification" else ""),
+        f"- Features: {len(features)} ("
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")",
+        "- Trained with: " + (", ".join(f"{k} {v}" for k, v in env.items() if v != "not installed")
+                              or "library versions not recorded"),
+        f"- Seed: {split.get('seed')} (every random choice; `params.yaml`)",
+    ])
+
+    selected = (config.get("use_cases") or {}).get("selected") or {}
+    candidates = (config.get("use_cases") or {}).get("candidates") or []
+    chosen = next((c for c in candidates if c.get("id") == selected.get("id")), None)
+    others = [c.get("name") or c.get("id") for c in candidates if chosen and c is not chosen]
+    constraints = charter.constraints or {}
+    intended = [charter.problem.strip() or "_The charter has no problem statement yet._", ""]
+    if chosen:
+        intended.append(f"- Use case: **{chosen.get('name')}**: {chosen.get('description', '')}".rstrip(": "))
+    intended += [f"- Business owner: {charter.business_owner or 'not set'}",
+                 f"- Success metric: {charter.success_metric or 'not set'}"]
+    for key, label in (("latency_ms", "Latency limit (ms)"), ("interpretability", "Interpretability"),
+                       ("privacy", "Privacy")):
+        if constraints.get(key):
+            intended.append(f"- {label}: {constraints[key]}")
+    if others:
+        intended.append(f"- Not assessed for (other candidate use cases): {', '.join(map(str, others))}")
+    bodies["Intended use"] = "\n".join(intended)
+
+    versions = _data_versions(root, params)
+    rows_by_source = {str(s.get("name")): s.get("rows") for s in (check or {}).get("sources") or []}
+    data = [_table(["source", "DVC md5 (trained on)", "rows"],
+                   [[f"`{v['path']}`", f"`{v['md5']}`" if v["md5"] else "not tracked",
+                     rows_by_source.get(Path(v["path"]).name, rows_by_source.get(v["path"]))]
+                    for v in versions]), ""]
+    for v in versions:
+        if v["changed_since_training"]:
+            data.append(f"- `{v['path']}` has changed since training (pointer md5 `{v['pointer_md5']}`)")
+    data.append(f"- Split: {split.get('method')}, {_fmt(split.get('test_size'))} held out for testing, "
+                f"seed {split.get('seed')}" + (f", ordered by `{split['time_column']}`"
+                                               if split.get("time_column") else ""))
+    for key, label in (("id_columns", "Identifiers (not features)"),
+                       ("sensitive_columns", "Sensitive (not features)"),
+                       ("exclude_columns", "Excluded")):
+        if data_cfg.get(key):
+            data.append(f"- {label}: {', '.join(map(str, data_cfg[key]))}")
+    if check:
+        data.append(f"- Data check: {check.get('verdict')} on {str(check.get('checked_at', ''))[:10]}, "
+                    f"{check.get('rows')} rows, {len(check.get('warnings') or [])} warning(s)")
+    else:
+        data.append("- Data check: not run (`mlops-workbench data check`)")
+    bodies["Data"] = "\n".join(data)
+
+    test_rows = ((validation or {}).get("data") or {}).get("test_rows")
+    baseline = {d.get("metric"): d.get("baseline") for d in (_gate(validation, "baseline") or {}).get("details")
+                or []}
+    header = ["metric", "model"] + (["dummy baseline"] if baseline else [])
+    rows = [[k, v] + ([baseline.get(k)] if baseline else []) for k, v in metrics.items()]
+    bodies["Metrics"] = (f"On the held-out test split{f' ({test_rows} rows)' if test_rows else ''}, "
+                         "as `dvc metrics show` reports them:\n\n" + _table(header, rows))
+
+    not_validated = "_Not validated yet: run `mlops-workbench validate`._"
+    slices = _gate(validation, "slices")
+    if validation is None or slices is None:
+        bodies["Slices"] = not_validated
+    elif slices.get("passed") is None and not slices.get("details"):
+        bodies["Slices"] = f"Not checked: {slices.get('why')}"
+    else:
+        thr = slices.get("threshold") or {}
+        bodies["Slices"] = (f"{thr.get('metric')} by `{thr.get('column')}` (floor {_fmt(thr.get('floor'))}): "
+                            f"{slices.get('why')}\n\n" + _table(
+                                ["group", "rows", str(thr.get("metric")), "result"],
+                                [[d.get("group"), d.get("rows"), d.get("value"),
+                                  {True: "pass", False: "fail", None: d.get("note") or "-"}[d.get("passed")]]
+                                 for d in slices.get("details") or []]))
+    fairness = _gate(validation, "fairness")
+    if validation is None or fairness is None:
+        bodies["Fairness"] = not_validated
+    elif fairness.get("passed") is None and not fairness.get("details"):
+        bodies["Fairness"] = f"Not checked: {fairness.get('why')}"
+    else:
+        thr = fairness.get("threshold") or {}
+        bodies["Fairness"] = (
+            f"Largest gap in {thr.get('metric')} between groups of `{thr.get('column')}` "
+            f"(fairlearn MetricFrame), limit {_fmt(thr.get('max_difference'))}: {fairness.get('why')}\n\n"
+            + _table(["group", "rows", str(thr.get("metric")), "note"],
+                     [[d.get("group"), d.get("rows"), d.get("value"), d.get("note") or ""]
+                      for d in fairness.get("details") or []]))
+    if validation is None:
+        bodies["Validation"] = not_validated
+    else:
+        words = {True: "pass", False: "FAIL", None: "skipped"}
+        bodies["Validation"] = "\n".join(
+            [f"**{'Passed' if validation.get('passed') else 'Failed'}** on "
+             f"{str(validation.get('validated_at', ''))[:19]} (`reports/validation.md`).", ""]
+            + [f"- {g.get('title', g.get('name'))}: {words[g.get('passed')]}: {g.get('why')}"
+               for g in validation.get("gates") or []])
+
+    limits = [f"- Measured on one held-out {split.get('method')} split"
+              f"{f' of {test_rows} rows' if test_rows else ''}; data from other sources or later "
+              "periods may behave differently (see monitoring)."]
+    for gate in (validation or {}).get("gates") or []:
+        if gate.get("passed") is False:
+            limits.append(f"- Fails the {gate.get('title', gate.get('name'))} gate: {gate.get('why')}")
+    small = [f"{d.get('group')} ({d.get('rows')} rows)" for d in (slices or {}).get("details") or []
+             if d.get("passed") is None]
+    if small:
+        limits.append(f"- Too few test rows to judge these slices: {', '.join(small)}")
+    for warning in ((check or {}).get("warnings") or [])[:5]:
+        limits.append(f"- Data: {warning}")
+    bodies["Limitations"] = "\n".join([*limits, "", _EDIT_HINT])
+
+    ethics = []
+    if constraints.get("privacy"):
+        ethics.append(f"- Privacy: {constraints['privacy']}")
+    sensitive = [str(c) for c in data_cfg.get("sensitive_columns") or []]
+    if sensitive:
+        ethics.append(f"- Sensitive columns ({', '.join(sensitive)}) are kept out of the features"
+                      + (" and used to check fairness." if fairness and fairness.get("passed") is not None
+                         else "."))
+    personal = sorted({str(f.get("column")) for f in (check or {}).get("personal_data") or []})
+    if personal:
+        ethics.append(f"- The data check found personal data in: {', '.join(personal)}")
+    if fairness and fairness.get("passed") is False:
+        ethics.append(f"- The fairness gate fails: {fairness.get('why')}")
+    if constraints.get("interpretability"):
+        ethics.append(f"- Interpretability: {constraints['interpretability']}")
+    if not ethics:
+        ethics.append("- No sensitive columns or privacy constraints are recorded for this project.")
+    bodies["Ethical considerations"] = "\n".join([*ethics, "", _EDIT_HINT])
+
+    title = f"Model card: {charter.name or root.name}"
+    intro = (f"Generated by mlops-workbench from the charter, the data check, `params.yaml`, "
+             f"`metrics.json` and the validation report for model `{digest}`.")
+    return title, intro, bodies
+
+
+def _render(title: str, intro: str, bodies: list[tuple[str, str]], model: Any) -> str:
+    """The card's markdown through skops' Card (no template: our sections, in order)."""
+    from skops.card import Card
+
+    card = Card(model, model_diagram=False, template=None)
+    card.add(**{title: intro})
+    for name, body in bodies:
+        card.add(**{f"{title}/{name.replace('/', '∕')}": body})
+    return card.render().strip() + "\n"
+
+
+def build_card(project_path: str | Path) -> tuple[str, tuple[str, ...]]:
+    """The refreshed card text and the sections kept from a person's edits (nothing is written)."""
+    from workbench.development.stages import MODEL_FILE, load_model
+
+    root = Path(project_path).absolute()
+    digest = model_digest(root)
+    if digest is None:
+        raise WorkbenchError("there is no trained model yet: run 'mlops-workbench train' first, "
+                             "then write its card")
+    validation = read_json(root, VALIDATION_FILE)
+    if validation is not None and (validation.get("model") or {}).get("digest") != digest:
+        validation = None  # a report about another model says nothing about this one
+    title, intro, generated = _sections(root, digest, validation)
+    existing = root / CARD_FILE
+    kept: list[str] = []
+    final = dict(generated)
+    extra: list[tuple[str, str]] = []
+    if existing.is_file():
+        meta, _old_title, old_sections = parse_card(existing.read_text(encoding="utf-8"))
+        hashes = meta.get("sections") if isinstance(meta.get("sections"), dict) else {}
+        for name, body in old_sections:
+            recorded = hashes.get(name)
+            edited = recorded is None or _hash(body) != recorded
+            if name in EDITABLE:
+                if edited and _norm(body) != _norm(generated[name]):
+                    final[name] = body
+                    kept.append(name)
+            elif name in generated:
+                if recorded is not None and edited and _norm(body) != _norm(generated[name]):
+                    raise WorkbenchError(
+                        f"the '{name}' section of {CARD_FILE} was edited, but the workbench writes it: "
+                        "move your text to 'Limitations' or 'Ethical considerations' (or undo it with "
+                        f"'git checkout -- {CARD_FILE}') and refresh again")
+            elif name and name != "":
+                extra.append((name, body))
+    meta_out = {"model": digest, "validation": file_digest(root / VALIDATION_FILE) if validation else None,
+                "sections": {name: _hash(body) for name, body in generated.items()}}
+    ordered = [(name, final[name]) for name in SECTIONS] + extra
+    text = _render(title, intro, ordered, load_model(root / MODEL_FILE))
+    marker = f"<!-- mlops-workbench-card {json.dumps(meta_out, sort_keys=True)} -->"
+    return marker + "\n" + text, tuple(kept)
+
+
+def card_is_current(root: Path) -> bool:
+    """Whether the card was made for the current model and the current validation report."""
+    path = root / CARD_FILE
+    if not path.is_file():
+        return False
+    meta, _title, _sections = parse_card(path.read_text(encoding="utf-8"))
+    validation = read_json(root, VALIDATION_FILE)
+    current_validation = (file_digest(root / VALIDATION_FILE)
+                          if validation and (validation.get("model") or {}).get("digest") == model_digest(root)
+                          else None)
+    return meta.get("model") == model_digest(root) and meta.get("validation") == current_validation
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+class _CardWriter:
+    """Writes the card inside a step, even over a person's uncommitted edits (which it merged).
+
+    A clean card goes through ``step.write_text`` (the step's own backup and rollback); a card
+    with uncommitted edits is written atomically and restored here if the step fails.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.original: bytes | None = None
+        self.wrote_dirty = False
+
+    def write(self, step: Any, text: str) -> None:
+        from workbench.fsutil import atomic_write_text
+        from workbench.versioning.git import changed_paths
+
+        path = self.root / CARD_FILE
+        if not changed_paths(step.root, [step.rel(CARD_FILE)]):
+            step.write_text(CARD_FILE, text)
+            return
+        self.original = path.read_bytes() if path.exists() else None
+        self.wrote_dirty = True
+        atomic_write_text(path, text)
+        step.include(CARD_FILE)
+
+    def include_if_dirty(self, step: Any) -> None:
+        from workbench.versioning.git import changed_paths
+
+        if changed_paths(step.root, [step.rel(CARD_FILE)]):
+            step.include(CARD_FILE)
+
+    def restore(self) -> None:
+        from workbench.fsutil import atomic_write_bytes
+
+        if self.wrote_dirty:
+            path = self.root / CARD_FILE
+            if self.original is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write_bytes(path, self.original)
+
+
+def write_card(project_path: str | Path, *, role: str | None = None) -> CardResult:
+    """Write or refresh ``reports/model_card.md`` and commit it (none when nothing changed)."""
+    from workbench.project import Project
+    from workbench.versioning.step import begin_step
+
+    project = Project(project_path)
+    project.read_config()
+    root = project.path
+    text, kept = build_card(root)
+    digest = model_digest(root) or ""
+    writer = _CardWriter(root)
+    summary = f"model card for model {digest[4:12]}" + (f" (kept edits to {', '.join(kept)})" if kept else "")
+    try:
+        with begin_step(root, "review", role=role, summary=summary) as step:
+            writer.write(step, text)
+    except BaseException:
+        writer.restore()
+        raise
+    messages = list(step.messages)
+    if kept:
+        messages.append(f"kept your edits to {', '.join(kept)}")
+    return CardResult(commit=step.commit, path=CARD_FILE, text=text, kept=kept, model_digest=digest,
+                      messages=tuple(messages))
+
+
+def _clean_comment(comment: str | None) -> str:
+    text = (comment or "").strip()
+    if not text:
+        raise WorkbenchError("a decision needs a comment: say why, e.g. --comment \"meets the charter, "
+                             "fairness gap acceptable\"")
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+        raise WorkbenchError("the comment contains control characters: use plain text")
+    if len(text) > 2000:
+        raise WorkbenchError("the comment is longer than 2000 characters: shorten it")
+    return text
+
+
+def decide(project_path: str | Path, decision: str, comment: str | None, *,
+           role: str | None = None) -> DecisionResult:
+    """Record ``approved`` or ``rejected`` for the current model in one commit of the review step."""
+    from workbench.project import Project
+    from workbench.versioning.git import identity
+    from workbench.versioning.step import begin_step, resolve_role
+
+    if decision not in DECISIONS:
+        raise WorkbenchError(f"decision {decision!r} is not known: use approved or rejected")
+    text = _clean_comment(comment)
+    project = Project(project_path)
+    project.read_config()
+    root = project.path
+    digest = model_digest(root)
+    if digest is None:
+        raise WorkbenchError("there is no trained model to review: run 'mlops-workbench train' first")
+    validation = read_json(root, VALIDATION_FILE)
+    if decision == "approved":
+        if validation is None:
+            raise WorkbenchError("the model has not been validated, so it cannot be approved: "
+                                 "run 'mlops-workbench validate' first")
+        if (validation.get("model") or {}).get("digest") != digest:
+            raise WorkbenchError("the validation report is for another model, so this one cannot be approved: "
+                                 "run 'mlops-workbench validate' for the current model first")
+        if not validation.get("passed"):
+            failed = [g.get("name", "?") for g in validation.get("gates") or [] if g.get("passed") is False]
+            raise WorkbenchError("the model failed validation (" + ", ".join(failed) + "), so it cannot be "
+                                 "approved: improve it and validate again, or reject it")
+    who = identity(root)
+    role = resolve_role(root, "review", who, role)
+    refresh = not card_is_current(root)
+    card_text = build_card(root)[0] if refresh else None
+    writer = _CardWriter(root)
+    verb = "approve" if decision == "approved" else "reject"
+    first = text.splitlines()[0]
+    summary = f"{verb} model {digest[4:12]}: {first[:60]}{'…' if len(first) > 60 else ''}"
+    try:
+        with begin_step(root, "review", paths=[REVIEW_FILE], role=role, summary=summary) as step:
+            if card_text is not None:
+                writer.write(step, card_text)
+            else:
+                writer.include_if_dirty(step)
+            review = {
+                "schema": 1,
+                "decision": decision,
+                "reviewer": {"name": who.name, "email": who.email, "role": role},
+                "comment": text,
+                "model_digest": digest,
+                "validation_digest": file_digest(root / VALIDATION_FILE),
+                "card_digest": file_digest(root / CARD_FILE),
+                "validation_passed": None if validation is None else bool(validation.get("passed")),
+                "at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            }
+            step.write_text(REVIEW_FILE, json.dumps(review, indent=2, ensure_ascii=False) + "\n")
+            step.body = (f"{text}\n\nReviewer: {who.name} <{who.email}> ({role})\nModel: {digest}\n"
+                         f"Validation: {review['validation_digest']}\nCard: {review['card_digest']}")
+    except BaseException:
+        writer.restore()
+        raise
+    messages = list(step.messages)
+    if card_text is not None:
+        messages.append(f"refreshed {CARD_FILE} for this model and committed it with the decision")
+    return DecisionResult(commit=step.commit, review=review, card_refreshed=card_text is not None,
+                          messages=tuple(messages))
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def review_history(project_path: str | Path, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Every decision ever recorded, newest first, from ``git log -- reports/review.json``."""
+    from workbench.versioning.git import repo_root, run_git
+
+    root = Path(project_path).absolute()
+    git_root = repo_root(root)
+    if git_root is None:
+        return []
+    rel = (root / REVIEW_FILE).resolve().relative_to(git_root).as_posix()
+    log = run_git(git_root, "log", f"-{limit}", "--format=%H%x1f%aI", "--", rel, check=False)
+    out = []
+    for line in log.splitlines():
+        sha, _, when = line.partition("\x1f")
+        text = run_git(git_root, "show", f"{sha}:{rel}", check=False)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue  # the commit that deleted the file
+        if not isinstance(data, dict):
+            continue
+        out.append({"commit": sha, "when": when, "decision": data.get("decision"),
+                    "reviewer": data.get("reviewer"), "comment": data.get("comment"),
+                    "model_digest": data.get("model_digest"), "at": data.get("at")})
+    return out
+
+
+def review_status(project_path: str | Path) -> ReviewStatus:
+    """The card, the current decision, whether it still holds, and the history of decisions."""
+    root = Path(project_path).absolute()
+    digest = model_digest(root)
+    card_path = root / CARD_FILE
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
+    validation = read_json(root, VALIDATION_FILE)
+    summary = None
+    if validation is not None:
+        summary = {"passed": bool(validation.get("passed")),
+                   "current": (validation.get("model") or {}).get("digest") == digest,
+                   "validated_at": validation.get("validated_at")}
+    decision = read_json(root, REVIEW_FILE)
+    blockers = tuple(promotion_blockers(root))
+    if decision is None:
+        holds = False
+    elif decision.get("decision") == "approved":
+        holds = not blockers
+    else:
+        holds = decision.get("model_digest") == digest
+    return ReviewStatus(model_digest=digest, card_text=card, card_current=card_is_current(root),
+                        validation=summary, decision=decision, holds=holds, blockers=blockers,
+                        history=tuple(review_history(root)))
