@@ -160,10 +160,12 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
             return DONE, "CI workflow generated"
         return TODO, "no CI workflow"
     if step.id == "monitoring":
-        reports = sorted((root / "monitoring").glob("*.json")) if (root / "monitoring").is_dir() else []
-        if not reports:
+        from workbench.operations.monitoring import latest_report
+
+        newest = latest_report(root)
+        if newest is None:
             return TODO, "no monitoring report"
-        latest = _read_json(reports[-1]) or {}
+        latest = _read_json(newest) or {}
         if latest.get("action_recommended"):
             return ATTENTION, "drift: action recommended"
         return DONE, "healthy"

@@ -246,11 +246,12 @@ def build_dvc_yaml(params: dict[str, Any]) -> dict[str, Any]:
         },
         "evaluate": {
             "cmd": STAGE_CMD.format("evaluate"),
-            "deps": [s.TEST_FILE, s.MODEL_FILE],
+            # the train split too: reports/reference.json profiles it for drift monitoring
+            "deps": [s.TEST_FILE, s.MODEL_FILE, s.TRAIN_FILE],
             "params": ["task", "target", "features", "positive_class", "split.seed"],
             "metrics": [{s.METRICS_FILE: {"cache": False}}],
             "plots": plots,
-            "outs": [{s.ENV_FILE: {"cache": False}}],
+            "outs": [{s.ENV_FILE: {"cache": False}}, {s.REFERENCE_FILE: {"cache": False}}],
         },
     }}
 

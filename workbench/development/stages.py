@@ -14,7 +14,9 @@ own script; the workbench keeps working as long as the script writes the same fi
   the feature columns, saved with skops (types limited to :data:`TRUSTED_TYPES`).
 - evaluate: ``metrics.json`` (flat numbers: accuracy, precision, recall, f1, roc_auc,
   log_loss — or rmse, mae, r2), the plot files in ``plots/`` and
-  ``reports/training_env.json`` (library versions).
+  ``reports/training_env.json`` (library versions), and ``reports/reference.json`` (the
+  drift reference: train-split feature statistics and test-split predictions; optional for
+  a team's own script, but ``mlops-workbench monitor`` needs it).
 
 Classification metrics are for ``positive_class`` when there are two classes and
 macro-averaged otherwise. ``roc_auc`` and ``log_loss`` need scores: ``ridge`` has no
@@ -36,6 +38,7 @@ TEST_FILE = "data/prepared/test.parquet"
 MODEL_FILE = "models/model.skops"
 METRICS_FILE = "metrics.json"
 ENV_FILE = "reports/training_env.json"
+REFERENCE_FILE = "reports/reference.json"  # drift reference, see workbench/operations/reference.py
 PLOT_FILES = {
     "roc": "plots/roc.json",
     "prc": "plots/prc.json",
@@ -429,6 +432,9 @@ def evaluate(root: Path) -> dict[str, float]:
         atomic_write_text(root / rel, json.dumps(data, indent=1) + "\n")
     atomic_write_text(root / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     atomic_write_text(root / ENV_FILE, json.dumps(library_versions(), indent=2) + "\n")
+    from workbench.operations.reference import write_reference
+
+    write_reference(root, params, model, X, results)  # reports/reference.json, for monitoring
     return results
 
 

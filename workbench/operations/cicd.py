@@ -234,13 +234,14 @@ def _check_validation(root: Path) -> CheckItem:
 
 
 def _check_monitoring(root: Path) -> CheckItem:
-    folder = root / "monitoring"
-    reports = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not reports:
-        return CheckItem("monitoring", SKIP, "no monitoring report yet (mlops-workbench monitor)")
     from workbench.development.evidence import read_json
+    from workbench.operations.monitoring import latest_report
 
-    latest = read_json(root, f"monitoring/{reports[-1].name}") or {}
+    newest = latest_report(root)
+    if newest is None:
+        return CheckItem("monitoring", SKIP, "no monitoring report yet (mlops-workbench monitor)")
+    reports = [newest]
+    latest = read_json(root, f"monitoring/{newest.name}") or {}
     if latest.get("action_recommended"):
         why = latest.get("reasons") or latest.get("summary") or "drift or lower performance"
         if isinstance(why, list):
