@@ -10,12 +10,25 @@ Usage::
 Before anything is written the step takes the project lock and refuses if any path
 it will write carries uncommitted edits. If the body raises, every file the step
 wrote is restored to what it was (or removed if it was new) and nothing is committed.
+
+A process killed in the middle of a step (kill -9, a power cut of the terminal, OOM)
+runs no rollback, so the step keeps a *journal* in the git dir
+(``.git/mlops-workbench/step-journal/``): before each file is first written, its old bytes
+(or "it did not exist") are saved there. The next step on the project, holding the
+lock, finds the journal of the dead process and finishes its work: when the step's
+commit was made, the files match it and the journal is dropped; otherwise every file
+is put back, the index entries the dead step staged are unstaged, and the user hears
+what was put back. So after a kill the project is either at the step's commit or as it
+was before it — never half-way.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +80,10 @@ class StepTransaction:
     written: list[str] = field(default_factory=list)
     _backups: dict[str, bytes | None] = field(default_factory=dict)
     _new_dirs: list[Path] = field(default_factory=list)
+    _new_trees: list[str] = field(default_factory=list)
+    _checked: list[str] = field(default_factory=list)  # clean when the step began: safe to unstage
     _push: bool = False
+    _journal: "Journal | None" = None
 
     def rel(self, path: str) -> str:
         """A project-relative path as git sees it from the repository root."""
@@ -90,6 +106,9 @@ class StepTransaction:
                     continue
                 self._new_dirs.append(missing)  # the topmost folder this step creates
                 break
+            self._checked.append(rel)
+            if self._journal is not None:
+                self._journal.record(rel, self._backups[rel], self._new_dirs, checked=True)
         if rel not in self.written:
             self.written.append(rel)
         return rel
@@ -103,6 +122,41 @@ class StepTransaction:
         """Write a binary file of the step (atomically) and include it in the commit."""
         rel = self._remember(path)
         atomic_write_bytes(self.root / rel, data)
+
+    def copy_in(self, source: Path, path: str) -> None:
+        """Copy a file or folder from outside into the project as ``path`` (new), as part of the step.
+
+        ``path`` must not exist yet. The copy is the step's: the rollback and the crash
+        recovery remove it, so a killed ``data add`` does not leave a stray copy that
+        blocks the next attempt.
+        """
+        rel = self.rel(path)
+        full = self.root / rel
+        if full.exists():
+            raise WorkbenchError(f"{rel} already exists in the project: remove or rename it first")
+        if source.is_dir():
+            self._new_trees.append(rel)
+            if self._journal is not None:
+                self._journal.record_tree(rel)
+            shutil.copytree(source, full)
+        else:
+            self._remember(path)
+            shutil.copy2(source, full)
+
+    def protect(self, path: str) -> None:
+        """Save ``path`` as it is now so the rollback and the crash recovery put it back.
+
+        For files a tool (``dvc exp apply``, ``dvc add``) is about to write: no dirty check
+        (the caller vouches), but unlike :meth:`include` alone the old bytes are kept.
+        Call it before the tool runs, then :meth:`include` the files to commit.
+        """
+        rel = self.rel(path)
+        if rel in self._backups:
+            return
+        full = self.root / rel
+        self._backups[rel] = full.read_bytes() if full.is_file() else None
+        if self._journal is not None:
+            self._journal.record(rel, self._backups[rel], self._new_dirs)
 
     def include(self, path: str) -> None:
         """Commit a file that a tool (git, DVC) has just written for this step.
@@ -125,18 +179,142 @@ class StepTransaction:
 
     def rollback(self) -> None:
         """Put every written file back as it was before the step."""
-        for rel, data in self._backups.items():
-            full = self.root / rel
-            if data is None:
-                if full.exists():
-                    full.unlink()
-            else:
-                atomic_write_bytes(full, data)
-        for top in reversed(self._new_dirs):
-            # Folders the step created go too, unless something else now lives in them.
+        _put_back(self.root, self._backups, self._new_dirs, self._new_trees, self._checked)
+        if self._journal is not None:
+            self._journal.remove()
+
+
+def _put_back(root: Path, backups: dict[str, bytes | None], new_dirs: Sequence[Path],
+              new_trees: Sequence[str], unstage: Sequence[str]) -> None:
+    """Restore files (and their index entries) to what they were before a step."""
+    for rel in new_trees:
+        shutil.rmtree(root / rel, ignore_errors=True)
+    for rel, data in backups.items():
+        full = root / rel
+        if data is None:
+            if full.is_symlink() or full.is_file():
+                full.unlink()
+        else:
+            atomic_write_bytes(full, data)
+    for top in reversed(list(new_dirs)):
+        # Folders the step created go too, unless something else now lives in them.
+        if top.is_dir():
             for folder in sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True):
                 _rmdir_if_empty(folder)
-            _rmdir_if_empty(top)
+        _rmdir_if_empty(top)
+    # The step may have staged its files (``git add``) before it failed or died; the paths
+    # were clean when the step began (refuse_dirty), so HEAD's entries are the user's state.
+    _unstage(root, list(unstage))
+
+
+def _unstage(root: Path, paths: Sequence[str]) -> None:
+    if not paths:
+        return
+    staged = [p for p in git.run_git(root, "diff", "--cached", "--name-only", "-z", "--no-renames",
+                                     "--", *paths, check=False).split("\0") if p]
+    if not staged:
+        return
+    if git.has_head(root):
+        git.run_git(root, "reset", "--quiet", "--", *staged)
+    else:
+        git.run_git(root, "rm", "--cached", "--quiet", "--", *staged)
+
+
+JOURNAL_NAME = "mlops-workbench/step-journal"  # beside train's exp-run.json
+
+
+class Journal:
+    """A step's undo record in the git dir, so a killed process's step can be finished later.
+
+    ``journal.json`` names the step, its process and HEAD before it, and for each path
+    the file holding its old bytes (``null``: it did not exist). A backup is written
+    before its path is recorded, and a path is recorded before the step writes it.
+    """
+
+    def __init__(self, git_dir: Path, step_id: str, head: str | None) -> None:
+        self.folder = Path(git_dir) / JOURNAL_NAME
+        self.data: dict = {"pid": os.getpid(), "started": time.time(), "step": step_id,
+                           "head": head, "paths": {}, "checked": [], "new_dirs": [], "new_trees": []}
+        self._open = False
+
+    def _save(self) -> None:
+        if not self._open:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            self._open = True
+        atomic_write_text(self.folder / "journal.json", json.dumps(self.data))
+
+    def record(self, rel: str, old: bytes | None, new_dirs: Sequence[Path], *,
+               checked: bool = False) -> None:
+        backup = None
+        if old is not None:
+            if not self._open:
+                self._save()
+            backup = f"{len(self.data['paths'])}.bak"
+            (self.folder / backup).write_bytes(old)
+        self.data["paths"][rel] = backup
+        if checked:
+            self.data["checked"].append(rel)
+        self.data["new_dirs"] = [str(d) for d in new_dirs]
+        self._save()
+
+    def record_tree(self, rel: str) -> None:
+        self.data["new_trees"].append(rel)
+        self._save()
+
+    def remove(self) -> None:
+        if self._open:
+            # Drop journal.json first: a journal without it is an empty leftover, never a half one.
+            (self.folder / "journal.json").unlink(missing_ok=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._open = False
+
+
+def recover_interrupted_step(root: Path, git_dir: Path) -> list[str]:
+    """Finish the step of a killed process from its journal (the caller holds the project lock).
+
+    Returns one message per thing done; ``[]`` when there was nothing to recover.
+    """
+    from workbench.versioning.locks import _pid_alive
+
+    folder = Path(git_dir) / JOURNAL_NAME
+    if not folder.exists():
+        return []
+    try:
+        data = json.loads((folder / "journal.json").read_text(encoding="utf-8"))
+        step_id, old_head = str(data["step"]), data.get("head")
+        paths: dict[str, str | None] = dict(data["paths"])
+        pid = int(data.get("pid", -1))
+    except FileNotFoundError:
+        shutil.rmtree(folder, ignore_errors=True)  # created, nothing recorded yet
+        return []
+    except (ValueError, KeyError, TypeError, OSError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return ["removed an unreadable step journal left by a killed workbench"]
+    if pid == os.getpid() or _pid_alive(pid, data.get("started")):
+        return []  # not a dead process's (the lock says who writes; this is a safety net)
+    title = step_title(step_id)
+    now = git.head(root) if git.has_head(root) else None
+    if now != old_head:
+        parent = git.run_git(root, "rev-parse", "--verify", "--quiet", "HEAD^", check=False) or None
+        step = git.run_git(root, "log", "-1", f"--format=%(trailers:key={git.TRAILER_STEP},valueonly)",
+                           check=False).strip()
+        shutil.rmtree(folder, ignore_errors=True)
+        if parent == old_head and step == step_id:
+            return [f"the {title} step of pid {pid}, which was killed, had already committed "
+                    f"({(now or '')[:7]}); nothing to put back"]
+        return [f"the {title} step of pid {pid} was killed, but HEAD has moved since: "
+                "its files were left as they are"]
+    backups: dict[str, bytes | None] = {}
+    for rel, name in paths.items():
+        backups[rel] = None if name is None else (folder / name).read_bytes()
+    trees = [str(t) for t in data.get("new_trees", [])]
+    _put_back(root, backups, [Path(d) for d in data.get("new_dirs", [])], trees,
+              [str(c) for c in data.get("checked", [])])
+    shutil.rmtree(folder, ignore_errors=True)
+    names = ", ".join(sorted([*paths, *trees])) or "nothing"
+    return [f"the {title} step of pid {pid} was killed before it committed; put back as they were "
+            f"before it: {names}"]
 
 
 def _rmdir_if_empty(folder: Path) -> None:
@@ -172,7 +350,9 @@ def begin_step(
             role=resolve_role(project_path, step_id, who, role), summary=summary,
         )
         tx.messages.extend(cleared + lock.cleared)
+        tx.messages.extend(recover_interrupted_step(root, gdir))
         git.refuse_dirty(root, [tx.rel(p) for p in paths])
+        tx._journal = Journal(gdir, step_id, git.head(root) if git.has_head(root) else None)
         try:
             yield tx
             if cancel is not None and cancel.is_set():
@@ -185,6 +365,7 @@ def begin_step(
         except BaseException:
             tx.rollback()
             raise
+        tx._journal.remove()
     if tx._push and tx.commit and push:
         try:
             dvc.push(project_path, progress=progress, cancel=cancel)
