@@ -117,3 +117,4 @@ STEP_VIEWS["validation"] = lazy_view("screens.validation_view", "ValidationView"
 STEP_VIEWS["review"] = lazy_view("screens.review_view", "ReviewView")
 STEP_VIEWS["deployment"] = lazy_view("screens.deployment_view", "DeploymentView")
 STEP_VIEWS["ci_cd"] = lazy_view("screens.cicd_view", "CiCdView")
+STEP_VIEWS["monitoring"] = lazy_view("screens.monitoring_view", "MonitoringView")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -267,7 +268,8 @@ def _load_extensions() -> None:
     import importlib
 
     for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev", "workbench.cli_exp",
-                 "workbench.cli_validate", "workbench.cli_ops", "workbench.cli_monitor", "workbench.cli_ci"):
+                 "workbench.cli_validate", "workbench.cli_ops", "workbench.cli_monitor", "workbench.cli_retrain",
+                 "workbench.cli_ci"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -300,6 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops-workbench: interrupted; nothing was committed", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mlops-workbench exp list | head`: the reader left; not an error worth a line.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if args.debug:
             raise
