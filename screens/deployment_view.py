@@ -127,7 +127,7 @@ class DeploymentView(VerticalScroll):
             yield Input(placeholder="input file, e.g. incoming/batch.csv", id="dep-input", compact=True)
             yield Input(placeholder="output file (default: <input>.scored.csv)", id="dep-output", compact=True)
             yield Button("Score  b", id="dep-score", compact=True)
-        yield ProgressBar(id="dep-progress", show_eta=False)
+        yield ProgressBar(id="dep-progress", total=1, show_eta=False)  # idle: empty, not animating
         yield Static("", id="dep-batch-result")
         yield Static(Content.from_markup(
             "Headless: [b]$ mlops-workbench model register | promote V --stage production | "

@@ -264,7 +264,7 @@ class TrainingView(Vertical):
                     yield Button("Cancel  esc", variant="error", id="tr-cancel", compact=True,
                                  disabled=True)
                 with Horizontal(id="tr-progress-row"):
-                    yield ProgressBar(id="tr-progress", show_eta=False)
+                    yield ProgressBar(id="tr-progress", total=1, show_eta=False)  # idle: empty, not animating
                     yield Static("", id="tr-stage", classes="hint")
                 yield RichLog(id="tr-log", max_lines=LOG_LINES, wrap=True, markup=False,
                               highlight=False)

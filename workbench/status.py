@@ -160,6 +160,8 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
             return DONE, "CI workflow generated"
         return TODO, "no CI workflow"
     if step.id == "monitoring":
+        if not (root / "monitoring").is_dir():  # no report; skip importing the monitoring module
+            return TODO, "no monitoring report"
         from workbench.operations.monitoring import latest_report
 
         newest = latest_report(root)
@@ -262,7 +264,10 @@ def project_status(path: str | Path) -> ProjectStatus:
     steps = []
     for step in STEPS:
         state, detail = _state(step, project, config, tags)
-        steps.append(StepStatus(step.id, step.title, step.phase, state, detail, step.command))
+        command = step.command
+        if step.id == "monitoring" and state == ATTENTION:
+            command = "mlops-workbench retrain"  # the way out of a report that recommends action
+        steps.append(StepStatus(step.id, step.title, step.phase, state, detail, command))
     pending = [s for s in steps if s.state != DONE]
     nxt = pending[0] if pending else None
     if nxt is None:
@@ -285,7 +290,12 @@ def project_status(path: str | Path) -> ProjectStatus:
 
 
 def project_overview(path: str | Path) -> tuple[ProjectStatus, tuple[Any, ...]]:
-    """The status and the timeline together: what the dashboard needs for its first paint."""
+    """The status and the whole timeline together.
+
+    The TUI does not use this for its first paint: the dashboard needs only
+    :func:`project_status`, and the timeline (one entry per experiment ref, thousands in a
+    busy project) is read after the dashboard is on screen.
+    """
     from workbench.versioning.timeline import read_timeline
 
     return project_status(path), tuple(read_timeline(Path(path)))

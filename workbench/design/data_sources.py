@@ -109,7 +109,6 @@ def add_data(
     problem with the file raises a one-line :class:`WorkbenchError` before anything is
     written; a failure later removes the copy again and rolls the step back.
     """
-    import shutil
 
     from workbench.design.data_read import data_files, read_table, sniff
     from workbench.errors import WorkbenchError
@@ -152,14 +151,9 @@ def add_data(
     data = config.setdefault("data", {})
     sources = data.setdefault("sources", [])
     if inside is None:
-        rel = f"data/{src.name}"
-        dest = project.path / rel
-        if dest.exists():
-            raise WorkbenchError(f"{rel} already exists in the project: rename {given} or remove {rel} "
-                                 "first")
+        rel = f"data/{src.name}"  # copy_in refuses, under the lock, when it exists already
     else:
         rel = inside.as_posix()
-        dest = src
         root = git.repo_root(project.path)
         if root is not None and git.run_git(root, "ls-files", "--", str(src), check=False).strip():
             raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
@@ -181,33 +175,20 @@ def add_data(
     else:
         sources.append(record)
 
-    # 3. copy, track, record, commit (and undo the copy if any of it fails)
-    copied = False
-    try:
+    # 3. copy, track, record, commit. The copy is part of the step: a failure rolls it back,
+    # and after a kill -9 the step journal lets the next write remove it (so the next
+    # attempt is not refused because of a stray copy).
+    shape = f"{rows:,} rows x {len(columns)} columns"
+    with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
+                    summary=f"add source {source_name} ({rel}, {shape})", progress=progress,
+                    cancel=cancel) as step:
         if inside is None:
             if progress:
                 progress(f"copying {given} to {rel}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
-                shutil.copytree(src, dest)
-            else:
-                shutil.copy2(src, dest)
-            copied = True
-        shape = f"{rows:,} rows x {len(columns)} columns"
-        with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
-                        summary=f"add source {source_name} ({rel}, {shape})", progress=progress,
-                        cancel=cancel) as step:
-            step.dvc_add([rel], progress=progress, cancel=cancel)
-            step.write_text(CONFIG_NAME, dump_config(config))
-            if inside is None:
-                step.body = f"Copied from {src}."
-    except BaseException:
-        if copied:
-            if dest.is_dir():
-                shutil.rmtree(dest, ignore_errors=True)
-            else:
-                dest.unlink(missing_ok=True)
-        raise
+            step.copy_in(src, rel)  # refuses when rel exists (checked again under the lock)
+            step.body = f"Copied from {src}."
+        step.dvc_add([rel], progress=progress, cancel=cancel)
+        step.write_text(CONFIG_NAME, dump_config(config))
     return AddedSource(
         name=source_name, path=rel, format=formats[0].format, files=len(files), rows=rows,
         columns=len(columns), copied_from=str(src) if inside is None else None,

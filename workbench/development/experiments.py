@@ -515,6 +515,11 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)
+        for line in step.messages:  # stale locks cleared, a killed step finished
+            if progress:
+                progress(line)
+        for path in paths:  # kept in the step journal too: a kill -9 during apply is undone
+            step.protect(path[len(info.prefix):] if info.prefix else path)
         try:
             dvc.run_dvc(["exp", "apply", exp.rev], root, progress=progress, cancel=cancel)
             for path in paths:

@@ -153,6 +153,8 @@ def _begin_journal(root: Path, original: bytes, overrides: Mapping[str, Any]) ->
         "branch": git_text(root, "symbolic-ref", "-q", "HEAD", check=False).strip(),
         "overrides": {k: as_dvc_text(yaml_value(v)) for k, v in overrides.items()},
         "staged": sorted(_staged(root)),
+        # The index as a tree (its objects are written now): what the user had staged, exactly.
+        "index_tree": git_text(root, "write-tree", check=False).strip(),
     }))
     return path
 
@@ -303,6 +305,14 @@ def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
         put_back = _restore_outputs(root, _journal_path(root).parent / "exp-run-outputs", outputs)
         if put_back:
             messages.append(f"pipeline outputs put back as they were: {', '.join(put_back)}")
+    tree = str(journal.get("index_tree") or "")
+    if re.fullmatch(r"[0-9a-f]{40,64}", tree):
+        now_tree = run_git(root, "write-tree", check=False).strip()
+        if now_tree and now_tree != tree:
+            run_git(root, "read-tree", tree)
+            run_git(root, "update-index", "-q", "--refresh", check=False)
+            messages.append("the index (what you had staged) put back as it was before the run")
+        return messages
     before = set(journal.get("staged") or [])
     extra = sorted(_staged(root) - before)
     if extra:

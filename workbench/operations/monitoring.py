@@ -700,8 +700,10 @@ def run_monitor(
                        f"{thresholds['drift_share']:.0%}): {names}")
     if any(p.drifted for p in pred_rows):
         worst = max((p for p in pred_rows if p.drifted), key=lambda p: p.severity)
+        judged = (f"p-value {_fmt(worst.p_value)} < {_fmt(worst.threshold)}" if worst.p_value is not None
+                  else f"threshold {_fmt(worst.threshold)}")
         reasons.append(f"prediction drift: {worst.name} {METHOD_NAMES[worst.method]} "
-                       f"{_fmt(worst.statistic)} (threshold {_fmt(worst.threshold)})")
+                       f"{_fmt(worst.statistic)} ({judged})")
     if performance and performance.degraded:
         reasons.extend(performance.degraded)
     if missing:

@@ -133,14 +133,15 @@ class StepTransaction:
         rel = self.rel(path)
         full = self.root / rel
         if full.exists():
-            raise WorkbenchError(f"{rel} already exists in the project: remove or rename it first")
+            raise WorkbenchError(f"{rel} already exists in the project: rename {source} or remove {rel} first")
         if source.is_dir():
             self._new_trees.append(rel)
             if self._journal is not None:
                 self._journal.record_tree(rel)
             shutil.copytree(source, full)
         else:
-            self._remember(path)
+            self.protect(path)  # journaled as "did not exist", but not staged: DVC tracks it
+            full.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, full)
 
     def protect(self, path: str) -> None:
