@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -168,7 +169,8 @@ class DeploymentView(VerticalScroll):
         table = self.query_one("#dep-registry", DataTable)
         table.clear()
         for v in reg.versions:
-            stages = Content.styled(", ".join(v.stages), "bold $success") if v.stages else Content("-")
+            # rich Text: DataTable sizes an auto-width column from it (a Content cell was cut to the label)
+            stages = Text(", ".join(v.stages), style="bold green") if v.stages else Text("-")
             table.add_row(v.version, stages, v.commit[:7], v.registered_at.replace("T", " ")[:16],
                           v.registered_by, v.approved_by or "-", key=v.version)
         state = self.query_one("#dep-state", Static)

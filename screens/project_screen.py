@@ -1,8 +1,11 @@
 """The main screen of a project: the lifecycle sidebar and the dashboard, timeline or a step.
 
-Status and timeline come from git, so they are computed in a thread worker and
-arrive as one message; the sidebar marks, the dashboard and any open step view are
-updated from it. Step views come from :mod:`screens.step_views`, never named here.
+Status and timeline come from git, so they are computed in thread workers and arrive
+as messages; the sidebar marks, the dashboard and any open step view are updated from
+the status. The status comes first (the CLI starts computing it while Textual imports);
+the timeline — one row per experiment ref, a thousand or more in a busy project — is
+read only after the dashboard has painted, so it never delays the first screen. Step
+views come from :mod:`screens.step_views`, never named here.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from workbench.errors import ProjectBusyError, WorkbenchError
 from workbench.lifecycle import PHASES, STEP_BY_ID, steps_in
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from textual.widget import Widget
+
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
 
@@ -245,9 +252,14 @@ class ProjectScreen(WorkbenchScreen):
 
     @dataclass
     class StatusLoaded(Message):
-        """Status and timeline, computed together from the repository."""
+        """Every step's state, computed from the repository."""
 
         status: ProjectStatus
+
+    @dataclass
+    class TimelineLoaded(Message):
+        """The history read from git (step commits, registry tags, experiment refs)."""
+
         timeline: tuple[TimelineEntry, ...]
 
     @dataclass
@@ -280,7 +292,13 @@ class ProjectScreen(WorkbenchScreen):
         self.app.sub_title = self.path.name
         self.query_one(LifecycleSidebar).focus()
         self.check_locks()
-        self.load_status()
+        prefetched = getattr(self.app, "take_prefetched", lambda _path: None)(self.path)
+        if prefetched is not None and prefetched.done() and prefetched.exception() is None:
+            # The CLI computed the status while Textual imported: show it in the first frame
+            # rather than painting an empty dashboard and then the whole screen again.
+            self._show_status(prefetched.result())
+        else:
+            self.load_status(prefetched)
 
     # --- workers ------------------------------------------------------------------
 
@@ -304,19 +322,27 @@ class ProjectScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status",
           description="compute the project status")
-    def load_status(self) -> None:
-        from workbench.status import project_overview
+    def load_status(self, prefetched: Future[ProjectStatus] | None = None) -> None:
+        from workbench.status import project_status
 
-        prefetched = getattr(self.app, "take_prefetched", lambda _path: None)(self.path)
         try:
-            if prefetched is not None:
-                status, timeline = prefetched.result()
-            else:
-                status, timeline = project_overview(self.path)
+            status = prefetched.result() if prefetched is not None else project_status(self.path)
         except WorkbenchError as exc:
             self.post_message(self.StatusFailed(str(exc)))
             return
-        self.post_message(self.StatusLoaded(status, timeline))
+        self.post_message(self.StatusLoaded(status))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="timeline",
+          description="read the timeline from git")
+    def load_timeline(self) -> None:
+        from workbench.versioning.timeline import read_timeline
+
+        try:
+            timeline = tuple(read_timeline(self.path))
+        except WorkbenchError as exc:
+            self.post_message(self.StatusFailed(str(exc)))
+            return
+        self.post_message(self.TimelineLoaded(timeline))
 
     # --- messages -----------------------------------------------------------------
 
@@ -327,14 +353,21 @@ class ProjectScreen(WorkbenchScreen):
             self.app.notify(event.busy, severity="warning", markup=False, timeout=10)
 
     def on_project_screen_status_loaded(self, event: StatusLoaded) -> None:
-        self.status = event.status
-        self.app.sub_title = event.status.name
-        self.query_one(LifecycleSidebar).show_status(event.status)
-        self.query_one(Dashboard).show_status(event.status)
-        self.query_one(TimelineView).show_timeline(event.timeline)
+        self._show_status(event.status)
+
+    def _show_status(self, status: ProjectStatus) -> None:
+        self.status = status
+        self.app.sub_title = status.name
+        self.query_one(LifecycleSidebar).show_status(status)
+        self.query_one(Dashboard).show_status(status)
         for view in self.query(".step-view"):
             if hasattr(view, "show_status"):
-                view.show_status(event.status)
+                view.show_status(status)
+        # After the paint: with many experiment refs the timeline is the slow part.
+        self.call_after_refresh(self.load_timeline)
+
+    def on_project_screen_timeline_loaded(self, event: TimelineLoaded) -> None:
+        self.query_one(TimelineView).show_timeline(event.timeline)
         if self._announce_refresh:
             self._announce_refresh = False
             self.app.notify("Status refreshed from the repository.", timeout=3)
@@ -376,6 +409,7 @@ class ProjectScreen(WorkbenchScreen):
         self.query_one(LifecycleSidebar).point_at(step_id)
         if switcher.query(f"#{view_id}"):
             switcher.current = view_id
+            self._focus_view(switcher.query_one(f"#{view_id}"))
             return
         view = make_step_view(step_id, self.path)
         view.id = view_id
@@ -383,6 +417,24 @@ class ProjectScreen(WorkbenchScreen):
         await switcher.add_content(view, set_current=True)
         if self.status is not None and hasattr(view, "show_status"):
             view.show_status(self.status)
+        self._focus_view(view)
+
+    def _focus_view(self, view: Widget) -> None:
+        """Move the focus into the opened view, so its keys work and the footer shows them.
+
+        The view itself when it can take focus (a scrolling view), else its first focusable
+        widget that does not take text (tabs, a table): typing a letter then still reaches
+        the view's and the screen's keys. Shift+tab (or a click) goes back to the sidebar.
+        """
+        from textual.widgets import Input, TextArea
+
+        if view.can_focus:
+            view.focus()
+            return
+        for widget in view.query("*"):
+            if widget.focusable and not isinstance(widget, (Input, TextArea)):
+                widget.focus()
+                return
 
     @on(Tree.NodeSelected, "#sidebar")
     async def _on_sidebar(self, event: Tree.NodeSelected) -> None:

@@ -53,7 +53,7 @@ async def test_validation_view_runs_the_gates_in_a_worker(trained) -> None:
         assert "Not validated yet" in text(view.query_one("#val-summary", Static))
         assert view.query_one("#val-gates", DataTable).row_count == 0
 
-        await pilot.press("tab")  # from the sidebar into the view, as a person would
+        assert app.focused is view  # opening a step puts the focus in it: its keys work at once
         await pilot.press("v")
         await settle(app, pilot, rounds=6)
         gates = rows(view.query_one("#val-gates", DataTable))
