@@ -8,7 +8,7 @@ SAMPLE ?= fraud_detection
 DEMO   ?= $(HOME)/mlops-workbench-demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test test-fast bench check lint clean
+.PHONY: venv run test test-fast bench bench-quick faults check lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test: $(STAMP)
 ## make bench: every benchmark, one table of ratios against references measured in the same run
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## make bench-quick: the same without Evidently's multi-minute comparison
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick
+
+## make faults: kill -9 mid-operation, two writers, a long session; prints how many trials passed
+faults: $(STAMP)
+	$(BIN)/python benchmarks/run.py --faults
 
 ## make check: lint (ruff) and every test
 check: $(STAMP)

@@ -80,7 +80,7 @@ class WorkbenchApp(App[None]):
 def make_app(path: Path, *, testing: bool = False, prefetched: Future | None = None) -> WorkbenchApp:
     """Build the app the same way for the CLI and the tests (testing: no blink, no animation).
 
-    ``prefetched`` is a future of :func:`workbench.status.project_overview` for ``path``,
+    ``prefetched`` is a future of :func:`workbench.status.project_status` for ``path``,
     started before Textual was imported so the dashboard's first paint does not wait for git.
     """
     return WorkbenchApp(Path(path), testing=testing, prefetched=prefetched)

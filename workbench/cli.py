@@ -339,12 +339,13 @@ def _open_tui(path: Path, *, debug: bool = False) -> int:
     prefetched = None
     if (path / "workbench.yaml").is_file():
         # Read git while Textual imports: the dashboard's first paint then needs no wait.
+        # Only the status: the timeline is read once the dashboard is on screen.
         from concurrent.futures import ThreadPoolExecutor
 
-        from workbench.status import project_overview
+        from workbench.status import project_status
 
         pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
-        prefetched = pool.submit(project_overview, path)
+        prefetched = pool.submit(project_status, path)
         pool.shutdown(wait=False)
     from screens.app import make_app
 

@@ -266,7 +266,9 @@ class Project:
                 "run 'mlops-workbench new PATH' or open the folder that has it"
             )
         try:
-            data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+            # libyaml's loader when PyYAML has it: ten times faster, and this runs before the first paint
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" at line {where.line + 1}" if where is not None else ""

@@ -1,9 +1,10 @@
 """git operations: identity, repository discovery, path states, commits with trailers.
 
-Every call opens the repository for that operation only (``with Repo(path) as repo``)
-because GitPython leaks ``git cat-file`` processes and is not thread-safe; writes are
-serialised by the project lock (:mod:`workbench.versioning.locks`). Commits stage
-only the paths a step names — never ``git add -A``.
+Every call is one ``git`` subprocess, so nothing is shared between threads and no
+``git cat-file`` process outlives its operation (GitPython leaks them, and its import
+alone costs more than the dashboard's git reads); writes are serialised by the project
+lock (:mod:`workbench.versioning.locks`). Commits stage only the paths a step names —
+never ``git add -A``.
 """
 
 from __future__ import annotations
@@ -33,21 +34,30 @@ def _git_env() -> dict[str, str]:
 
 
 def run_git(cwd: Path, *args: str, check: bool = True) -> str:
-    """Run one git command in ``cwd`` through GitPython; return stdout (stripped of the last newline)."""
-    from git import Git
-    from git.exc import GitCommandError, GitCommandNotFound
+    """Run one git command in ``cwd``; return stdout (stripped of the last newline).
 
+    A plain subprocess, not GitPython: the status and the timeline run before the TUI's
+    first paint, and importing GitPython alone costs more than those git calls together.
+    """
+    import subprocess
+
+    env = _git_env()
+    env.setdefault("LANGUAGE", "C")  # as GitPython did: git's messages in English, parsed below
     try:
-        return Git(str(cwd)).execute(["git", *args], env=_git_env(), strip_newline_in_stdout=True)
-    except GitCommandNotFound:
+        done = subprocess.run(["git", *args], cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True)
+    except FileNotFoundError:
+        if not Path(cwd).is_dir():
+            raise WorkbenchError(f"git {args[0]} failed: {cwd} is not a folder") from None
         raise WorkbenchError("git is not installed or not on PATH: install git 2.30 or newer") from None
-    except GitCommandError as exc:
+    if done.returncode != 0:
         if not check:
             return ""
-        detail = (exc.stderr or exc.stdout or "").strip().splitlines()
-        line = next((ln for ln in detail if ln.strip()), f"exit {exc.status}")
-        line = line.replace("stderr: ", "").strip().strip("'")
-        raise WorkbenchError(f"git {args[0]} failed: {line}") from None
+        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
+        line = next((ln for ln in detail if ln.strip()), f"exit {done.returncode}")
+        raise WorkbenchError(f"git {args[0]} failed: {line.strip()}") from None
+    out = done.stdout.decode("utf-8", "surrogateescape")
+    return out[:-1] if out.endswith("\n") else out
 
 
 def repo_root(path: Path) -> Path | None:
@@ -59,16 +69,9 @@ def repo_root(path: Path) -> Path | None:
         probe = probe.parent
     if probe.is_file():
         probe = probe.parent
-    from git import Repo
-    from git.exc import InvalidGitRepositoryError, NoSuchPathError
-
-    try:
-        with Repo(str(probe), search_parent_directories=True) as repo:
-            if repo.bare or repo.working_tree_dir is None:
-                return None
-            return Path(repo.working_tree_dir).resolve()
-    except (InvalidGitRepositoryError, NoSuchPathError):
-        return None
+    # a bare repository, a .git folder or no repository at all: git fails, so None
+    top = run_git(probe, "rev-parse", "--show-toplevel", check=False)
+    return Path(top).resolve() if top else None
 
 
 def git_dir(root: Path) -> Path:
