@@ -341,6 +341,19 @@ def recover_interrupted_run(project_path: str | Path) -> list[str]:
     return ["an experiment run was interrupted (its process was killed); nothing was recorded"] + messages
 
 
+def _clear_stale_locks(root: Path) -> list[str]:
+    """Locks a killed run left (DVC's rwlock entries of dead pids, git's index.lock): cleared, said."""
+    from workbench.versioning import git
+    from workbench.versioning.locks import recover_stale_locks
+
+    try:
+        return recover_stale_locks(root, git.git_dir(root))
+    except WorkbenchError:
+        raise
+    except OSError:
+        return []
+
+
 def _stage_error(output: str) -> str | None:
     """The one-line error a workbench stage printed inside DVC's output, if any."""
     found = re.findall(r"mlops-workbench: (?:internal )?error: (.+)", output)
@@ -379,7 +392,7 @@ def run_experiment(
 
     root = Path(project_path).absolute()
     overrides = dict(set_params or {})
-    for line in recover_interrupted_run(root):
+    for line in [*recover_interrupted_run(root), *_clear_stale_locks(root)]:
         if progress is not None:
             progress(line)
     params = _checked_params(root, overrides, values=False)

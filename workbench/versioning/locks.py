@@ -32,12 +32,15 @@ def _pid_alive(pid: int, started: float | None = None) -> bool:
 
     if pid <= 0 or not psutil.pid_exists(pid):
         return False
-    if started is None:
-        return True
     try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # killed, not yet reaped (a container's pid 1 may never reap it)
         # A recycled pid belongs to a process created after the lock was taken.
-        return psutil.Process(pid).create_time() <= started + 1.0
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return started is None or process.create_time() <= started + 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
         return psutil.pid_exists(pid)
 
 
