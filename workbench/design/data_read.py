@@ -288,6 +288,34 @@ def _bad_line(fmt: FileFormat) -> tuple[int, int] | None:
     return None
 
 
+_POOL_SET = False
+
+
+def use_fast_memory_pool() -> None:
+    """Prefer jemalloc (else the system allocator) to pyarrow's default mimalloc, once.
+
+    A command reads its data once, in a fresh process: there mimalloc's first large
+    allocations cost more than the read itself (1M x 20 CSV: first read 0.8-1.3 s with
+    mimalloc, 0.57 s with jemalloc, 0.60 s with the system allocator; later reads the
+    same 0.48 s). Set before any table is made, so no buffer changes pool.
+    """
+    global _POOL_SET
+    if _POOL_SET:
+        return
+    _POOL_SET = True
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return  # the user chose
+    for make in (getattr(pa, "jemalloc_memory_pool", None), pa.system_memory_pool):
+        try:
+            if make is not None:
+                pa.set_memory_pool(make())
+                return
+        except (NotImplementedError, pa.ArrowException):
+            continue
+
+
 def read_table(fmt: FileFormat, *, cancel: threading.Event | None = None) -> tuple[Any, FileFormat]:
     """Load one file as a ``pyarrow.Table`` (columns named as the sniffer found them).
 
@@ -297,6 +325,8 @@ def read_table(fmt: FileFormat, *, cancel: threading.Event | None = None) -> tup
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    use_fast_memory_pool()
 
     if cancel is not None and cancel.is_set():
         raise CancelledError("the data check was cancelled; nothing was written")
