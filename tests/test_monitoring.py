@@ -269,7 +269,7 @@ def test_prediction_log_with_half_written_last_line(trained):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["batch"]["source"] == "prediction_log" and report["batch"]["rows"] == 60
-    assert report["batch"]["versions"] == ["v1"] and report["batch"]["last_ts"] == "2026-06-01T00:00:59Z"
+    assert report["batch"]["versions"] == ["v1"] and report["batch"]["last_ts"] == "2026-06-01T00:00:59.000+00:00"
     assert any("half-written last line 61" in n for n in report["notes"])
     rid = report["id"]
     data = f"monitoring/batches/{rid}-predictions.parquet"
