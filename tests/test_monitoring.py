@@ -285,7 +285,7 @@ def test_prediction_log_with_half_written_last_line(trained):
     more = _log_lines(frame.iloc[60:100], 60, features)
     log.write_text("\n".join(lines + more) + "\n")
     report = json.loads(run_cli("monitor", "--json", cwd=path).stdout)
-    assert report["batch"]["rows"] == 40 and report["batch"]["first_ts"] == "2026-06-01T00:01:00Z"
+    assert report["batch"]["rows"] == 40 and report["batch"]["first_ts"] == "2026-06-01T00:01:00.000+00:00"
     assert json.loads(run_cli("monitor", "--all", "--dry-run", "--json", cwd=path).stdout)["batch"]["rows"] == 100
 
 
