@@ -304,6 +304,23 @@ def test_prediction_log_is_json_lines_kept_out_of_git(deployed):
     assert git(path, "status", "--porcelain", "--untracked-files=all").strip() == ""
 
 
+def test_monitor_reads_the_log_the_service_writes(deployed):
+    """The contract between serve and monitor, end to end: real requests, then a real check."""
+    path, port = deployed["path"], deployed["port"]
+    records, _ = sample_records(path, 40)
+    assert post(port, records)[0] == 200
+    meta = request(port, "/metadata")[1]
+    done = subprocess.run([sys.executable, "-m", "workbench", "monitor", "--all", "--dry-run", "--json"],
+                          cwd=path, capture_output=True, text=True, env={**os.environ, **deployed["env"]},
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode in (0, 3), done.stderr
+    report = json.loads(done.stdout)
+    assert report["batch"]["source"] == "prediction_log"
+    assert report["batch"]["rows"] == meta["records"] and report["batch"]["versions"] == ["v1.0.0"]
+    assert {f["name"] for f in report["features"]} >= set(records[0])
+    assert git(path, "status", "--porcelain", "--untracked-files=all").strip() == ""  # --dry-run
+
+
 def test_a_tampered_model_is_refused_on_load(project_copy, tmp_path):
     import skops.io as sio
     from sklearn.preprocessing import FunctionTransformer
