@@ -208,6 +208,18 @@ def test_healthy_parquet_batch_exits_0(trained, tmp_path):
     assert [s.id for s in summaries] == [report["id"]] and summaries[0].status == "healthy"
 
 
+def test_a_pipeline_output_as_batch_is_copied_not_re_added(trained):
+    """data/prepared/test.parquet is DVC's already (a pipeline out): the report keeps a copy."""
+    path = trained("fraud_detection")
+    done = run_cli("monitor", "data/prepared/test.parquet", "--json", "-q", cwd=path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    rel = report["batch"]["path"]
+    assert rel.startswith("monitoring/batches/") and rel.endswith("-test.parquet")
+    assert f"{rel}.dvc" in _changed(path)
+    assert git(path, "status", "--porcelain").strip() == ""
+
+
 def test_small_reference_uses_ks_and_chi_squared_with_thresholds_from_workbench_yaml(trained):
     import numpy as np
     import pandas as pd

@@ -159,7 +159,7 @@ def _begin_journal(root: Path, original: bytes, overrides: Mapping[str, Any]) ->
     return path
 
 
-def _output_paths(root: Path) -> list[str]:
+def pipeline_outputs(root: Path) -> list[str]:
     """What a pipeline run writes: dvc.lock, every stage's outs/metrics/plots, their .gitignore files."""
     import yaml
 
@@ -187,7 +187,7 @@ def _snapshot_outputs(root: Path, backup: Path) -> dict[str, bool]:
 
     shutil.rmtree(backup, ignore_errors=True)
     existed: dict[str, bool] = {}
-    for rel in _output_paths(root):
+    for rel in pipeline_outputs(root):
         for parent in Path(rel).parents:
             if parent != Path("."):
                 existed.setdefault(f"{parent.as_posix()}/", (root / parent).is_dir())

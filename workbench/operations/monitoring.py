@@ -978,16 +978,16 @@ def monitor(
                 pointer = f"{data_rel}.dvc"
             else:
                 assert batch.path is not None
+                from workbench.development.training import pipeline_outputs
+
                 inside = _inside(batch.path, root)
-                if inside is None or not inside.parts or inside.parts[0] in (".git", ".dvc"):
+                # A pipeline output (data/prepared/test.parquet) changes with every repro and is
+                # DVC's already: the report keeps a copy of it, like a file from outside.
+                if inside is None or not inside.parts or inside.parts[0] in (".git", ".dvc") or \
+                        inside.as_posix() in pipeline_outputs(root):
                     data_rel = f"{BATCHES_FOLDER}/{report_id}-{batch.path.name}"
-                    dest = root / data_rel
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    if batch.path.is_dir():
-                        shutil.copytree(batch.path, dest)
-                    else:
-                        shutil.copy2(batch.path, dest)
-                    made.append(dest)
+                    step.copy_in(batch.path, data_rel)  # journaled: a kill -9 leaves no stray copy
+                    made.append(root / data_rel)
                     step.dvc_add([data_rel], cancel=cancel)
                     pointer = f"{data_rel}.dvc"
                     step.body = f"Batch copied from {batch.path}."
