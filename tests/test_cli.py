@@ -132,6 +132,14 @@ def test_open_on_a_file_or_missing_folder_is_one_line(tmp_path: Path, target: st
     assert ("is a file" if target == "file.txt" else "does not exist") in result.stderr
 
 
+def test_an_unknown_command_is_one_line_with_a_suggestion(tmp_path: Path) -> None:
+    result = run_cli("statsu", "--json", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'statsu' is not a command" in lines[0] and "did you mean 'status'?" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # no TUI started, nothing created
+
+
 def test_broken_workbench_yaml_is_one_line(project: Path) -> None:
     (project / "workbench.yaml").write_text("charter: [unclosed\n", encoding="utf-8")
     result = run_cli("status", cwd=project)

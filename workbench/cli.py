@@ -284,6 +284,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     known = set(SUBCOMMANDS) | {"open"}
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in known and not Path(first).expanduser().exists() \
+            and "/" not in first and not first.startswith("."):
+        # A word that is neither a command nor a folder: a typo or a command this version lacks.
+        import difflib
+
+        close = difflib.get_close_matches(first, sorted(SUBCOMMANDS), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        print(f"mlops-workbench: error: '{first}' is not a command and no folder of that name exists: "
+              f"{hint}see 'mlops-workbench --help' (to create a project there: "
+              f"'mlops-workbench new {first}')", file=sys.stderr)
+        return 2
     if first is None or first not in known:
         if not any(a in ("-h", "--help", "--version") for a in argv):
             argv.insert(len([a for a in argv if a == "--debug"]), "open")
