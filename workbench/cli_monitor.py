@@ -13,6 +13,14 @@ report, or every line with ``--all``. Exit codes: 0 healthy, 3 action recommende
 input (one line on stderr, nothing written or committed). ``--dry-run`` checks and prints
 without writing or committing.
 
+After a report that recommends action, the retraining policy (``retraining.policy`` in
+workbench.yaml, see :mod:`workbench.operations.retrain`) applies: ``manual`` (the default)
+prints one line suggesting ``mlops-workbench retrain``; ``automatic`` runs ``retrain`` on the
+batch when it has labels (or on ``--retrain-data PATH``) up to validation, never promotion,
+and the exit code stays 3. ``--json`` then adds ``"retrain": {"policy", "suggestion",
+"result": <retrain --json> | null, "error": str | null}`` (null when no action is recommended
+or with ``--dry-run``).
+
 JSON (schema 1): ``monitor --json`` prints the report (``monitoring/<id>.json``) plus
 ``"commit"`` and ``"messages"``; ``monitor --history --json`` prints
 ``{"schema": 1, "reports": [{"id", "checked_at", "status", "action_recommended", "source", "batch",
@@ -26,7 +34,7 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, command
+from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, cancel_on_interrupt, command
 
 
 def _print_report(report: Any, shown: int = 12) -> None:
@@ -84,16 +92,37 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             print(f"{mark} {r.id:<14} {r.checked_at[:16].replace('T', ' ')}  {r.rows:>9,} rows  "
                   f"drifted {r.drift_share:>4.0%}  {r.batch}")
         return 0
+    from workbench.operations.retrain import after_monitor, retraining_policy
+    from workbench.project import Project
+
+    retraining_policy(Project(root).read_config())  # a typo in the policy: refused before anything is written
     progress = None if getattr(args, "quiet", False) else _progress(args)
     kwargs = {"reference": args.reference, "all_log": args.all, "progress": progress}
+    after = None
     if args.dry_run:
         report, _batch = run_monitor(root, args.current, **kwargs)
     else:
         report = monitor(root, args.current, role=args.role, **kwargs)
+        if report.action_recommended:
+            with cancel_on_interrupt() as cancel:
+                after = after_monitor(root, report, data=args.retrain_data, role=args.role, progress=progress,
+                                      cancel=cancel)
     if args.json:
-        _print_json({**report.to_json(), "commit": report.commit, "messages": list(report.messages)})
+        _print_json({**report.to_json(), "commit": report.commit, "messages": list(report.messages),
+                     "retrain": after.to_json() if after else None})
     else:
         _print_report(report)
+        if after is not None:
+            from workbench.cli_retrain import print_result
+
+            print()
+            if after.suggestion:
+                print(after.suggestion[0].upper() + after.suggestion[1:])
+            if after.result is not None:
+                print("Retraining (retraining.policy: automatic; nothing is promoted):")
+                print_result(after.result)
+            if after.error:
+                print(f"note: {after.error}", file=sys.stderr)
     return report.exit_code
 
 
@@ -109,6 +138,9 @@ def _extend(sub: Any) -> None:
                    help="with the prediction log: every line, not only those newer than the last report")
     p.add_argument("--dry-run", action="store_true", help="check and print; write and commit nothing")
     p.add_argument("--history", action="store_true", help="list past reports (drift over time)")
+    p.add_argument("--retrain-data", metavar="PATH",
+                   help="with retraining.policy automatic: the labelled data to retrain on when action is "
+                   "recommended (default: the batch, when it has the target column)")
     p.add_argument("--role", help="the role you act in for the commit")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

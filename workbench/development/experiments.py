@@ -420,6 +420,14 @@ def _status(info: exp_git.RepoInfo) -> dict[str, str]:
     return {rec[3:]: rec[:2] for rec in raw.split("\0") if len(rec) > 3}
 
 
+#: Files the workbench's judgement steps write (validation, review) and the pipeline never reads:
+#: a commit that changed only these since an experiment ran does not make it stale, so
+#: ``retrain`` (experiment, then ``validate EXPERIMENT``) can be followed by ``exp promote``.
+#: Promoting keeps them as HEAD has them (``dvc exp apply`` would put the baseline's back).
+EVIDENCE_FILES = ("reports/validation.json", "reports/validation.md", "reports/model_card.md",
+                  "reports/review.json")
+
+
 def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) -> list[str]:
     """Refuse (one line) when promoting ``exp`` would overwrite someone's uncommitted work.
 
@@ -436,7 +444,8 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
     if exp.baseline != info.head:
         moved = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                      exp.baseline, info.head, *scope).split("\0")) - {""}
-        stray = sorted(moved - changed_by_exp)
+        evidence = {info.path(p) for p in EVIDENCE_FILES}
+        stray = sorted(moved - changed_by_exp - evidence)
         if stray:
             raise WorkbenchError(
                 f"experiment {exp.name} ran on commit {exp.baseline[:7]}, and {stray[0]} has changed "
@@ -467,7 +476,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
                         f"commit them (git commit {rel}) or undo them (git checkout -- {rel}), then promote again")
     diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                 info.head, exp.rev, *scope).split("\0")) - {""}
-    return sorted(diff)
+    return sorted(diff - ({info.path(p) for p in EVIDENCE_FILES} - changed_by_exp))
 
 
 def promote_experiment(root: Path, name: str, *, role: str | None = None,
@@ -513,6 +522,8 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
         body_lines.append(f"Note: {exp.note}")
     backups = {p: ((info.top / p).read_bytes() if (info.top / p).is_file() else None) for p in paths}
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
+    kept = {p: (root / p).read_bytes() for p in EVIDENCE_FILES
+            if info.path(p) not in paths and (root / p).is_file()}
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)
         for line in step.messages:  # stale locks cleared, a killed step finished
@@ -520,8 +531,13 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
                 progress(line)
         for path in paths:  # kept in the step journal too: a kill -9 during apply is undone
             step.protect(path[len(info.prefix):] if info.prefix else path)
+        for rel in kept:
+            step.protect(rel)
         try:
             dvc.run_dvc(["exp", "apply", exp.rev], root, progress=progress, cancel=cancel)
+            for rel, data in kept.items():  # evidence written since the experiment ran stays as it is
+                if not (root / rel).is_file() or (root / rel).read_bytes() != data:
+                    atomic_write_bytes(root / rel, data)
             for path in paths:
                 step.include(path[len(info.prefix):] if info.prefix else path)
             # The .gitignore DVC writes beside a cached output, when git does not track it yet.
@@ -530,7 +546,7 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
             for path in new:
                 step.include(path[len(info.prefix):] if info.prefix else path)
         except BaseException:
-            for path, data in backups.items():
+            for path, data in [*backups.items(), *((info.path(rel), b) for rel, b in kept.items())]:
                 full = info.top / path
                 if data is None:
                     full.unlink(missing_ok=True)
