@@ -142,6 +142,7 @@ class MonitoringView(VerticalScroll):
         has_reference: bool
         has_log: bool
         suggestion: str | None = None  # a file in incoming/ to offer when there is no prediction log
+        retrained: str | None = None  # "abc1234 <subject>": the retrain commit made from this report's batch
 
     @dataclass
     class Line(Message):
@@ -174,6 +175,7 @@ class MonitoringView(VerticalScroll):
         self.process: subprocess.Popen[str] | None = None
         self.has_reference = True
         self.has_log = False
+        self.retrained: str | None = None
         self.suggested = False  # the batch field was prefilled once (never again over the user's text)
 
     # --- layout -------------------------------------------------------------------------
@@ -239,14 +241,21 @@ class MonitoringView(VerticalScroll):
         incoming = self.path / "incoming"
         found = sorted(incoming.glob("*.csv")) if not has_log and incoming.is_dir() else []
         suggestion = found[0].relative_to(self.path).as_posix() if found else None
+        retrained = None
+        if report is not None and report.get("action_recommended") and report.get("id"):
+            from workbench.versioning.git import run_git
+
+            retrained = run_git(self.path, "log", "-1", "--format=%h %s", "--fixed-strings",
+                                f"--grep=From monitoring report {report['id']}.", check=False).strip() or None
         self.post_message(self.Loaded(reports, report, (self.path / REFERENCE_FILE).is_file(), has_log,
-                                      suggestion))
+                                      suggestion, retrained))
 
     def on_monitoring_view_loaded(self, event: Loaded) -> None:
         self.reports = event.reports
         self.report = event.report
         self.has_reference = event.has_reference
         self.has_log = event.has_log
+        self.retrained = event.retrained
         self.query_one("#mon-batch", Input).placeholder = (
             "batch file to check (empty: the new lines of the prediction log)" if event.has_log else
             "batch file to check: a CSV, TSV or Parquet file with the model's features")
@@ -303,7 +312,10 @@ class MonitoringView(VerticalScroll):
         if not self.has_reference:
             head += ["\n", ("  ! ", "bold $error"), f"{REFERENCE_FILE} is missing: run the pipeline "
                      "(dvc repro) before the next check"]
-        if action:
+        if action and self.retrained:
+            head += ["\n", ("Retrained on this batch: ", "bold $success"), self.retrained,
+                     ("  (the candidate's gates: Testing & validation)", "dim")]
+        elif action:
             head += ["\n", ("Retrain through the same gates: press ", ""), ("t", "bold $accent"),
                      " (or ", ("$ mlops-workbench retrain", "bold $accent"), ")"]
         verdict.update(Content.assemble(*head))
@@ -599,13 +611,6 @@ class MonitoringView(VerticalScroll):
         notify_error(self.screen, cli_line(event.stderr, event.code))
 
     def _retrain_done(self, event: Finished, data: dict[str, Any] | None) -> None:
-        text = "\n".join(event.stderr)
-        if event.code == 2 and ("invalid choice" in text or "unrecognized arguments" in text):
-            message = ("Retraining is not available in this version of the workbench yet "
-                       "('mlops-workbench retrain' is not installed)")
-            self._log(message)
-            self.app.notify(message, severity="warning", markup=False, timeout=10)
-            return
         if event.code in (0, 1) and data is not None:
             experiment = str(data.get("experiment") or "the candidate")
             validation = data.get("validation") or {}
@@ -623,6 +628,7 @@ class MonitoringView(VerticalScroll):
             for command in proposal:
                 self._log(f"  $ {command}")
             self.app.notify(message, severity=severity, markup=False, timeout=15)
+            self.load()  # the verdict now names the retrain commit
             load_status = getattr(self.screen, "load_status", None)
             if callable(load_status):
                 load_status()

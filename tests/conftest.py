@@ -134,3 +134,9 @@ def run_tool(cwd: Path, name: str, *args: str) -> str:
                           env=env, timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The Pilot tests (``pytest.mark.anyio``) run on asyncio, Textual's loop."""
+    return "asyncio"

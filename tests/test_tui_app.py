@@ -22,6 +22,7 @@ from screens.sample_picker_screen import SamplePickerScreen
 from screens.step_views import STEP_VIEWS
 from screens.welcome_screen import WelcomeScreen
 from tests.conftest import git
+from tests.tui_helpers import SIZE, errors, notifications, settle, text
 from workbench.errors import WorkbenchError
 from workbench.lifecycle import STEPS
 from workbench.project import parse_success_metric
@@ -29,34 +30,7 @@ from workbench.status import project_status
 
 pytestmark = pytest.mark.anyio  # anyio's pytest plugin runs the async tests (anyio is pinned)
 
-SIZE = (120, 40)
 MARKS = {"done": "✔", "attention": "!", "todo": "·"}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def settle(app, pilot, rounds: int = 4) -> None:
-    """Let workers finish and the messages they post be handled (a worker may start another)."""
-    for _ in range(rounds):
-        await pilot.pause()
-        # DirectoryTree keeps a loader worker alive for its whole life: do not wait on it.
-        running = [w for w in app.workers if w.group != "_loader"]
-        if running:
-            await app.workers.wait_for_complete(running)
-        await pilot.pause()
-
-
-def text(widget) -> str:
-    """The plain text a Static shows."""
-    content = widget.content
-    return getattr(content, "plain", str(content))
-
-
-def notifications(app) -> list[tuple[str, str]]:
-    return [(n.message, n.severity) for n in app._notifications]
 
 
 def sidebar_labels(screen) -> dict[str, str]:
@@ -152,12 +126,12 @@ async def test_wizard_refuses_a_file_as_folder_with_the_cli_message(empty_folder
         app.screen.query_one("#name", Input).value = "Notes"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
+        failed = errors(app)
         assert isinstance(app.screen, NewProjectScreen)
     cli = subprocess.run([sys.executable, "-m", "workbench", "new", str(target), "--name", "Notes"],
                          capture_output=True, text=True)
     assert cli.returncode != 0
-    assert errors == [cli.stderr.strip().removeprefix("mlops-workbench: error: ")]
+    assert failed == [cli.stderr.strip().removeprefix("mlops-workbench: error: ")]
     assert sorted(p.name for p in empty_folder.iterdir()) == ["notes.txt"]
 
 
@@ -303,9 +277,9 @@ async def test_open_existing_project_and_the_one_line_error(empty_folder, projec
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, OpenProjectScreen)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert len(errors) == 1 and "is not a workbench project" in errors[0]
-        assert "\n" not in errors[0]
+        failed = errors(app)
+        assert len(failed) == 1 and "is not a workbench project" in failed[0]
+        assert "\n" not in failed[0]
         field.value = str(project)
         await pilot.press("enter")
         await settle(app, pilot)

@@ -7,23 +7,17 @@ from textual.widgets import DataTable, Static
 
 from screens.app import make_app
 from tests.conftest import git
-from tests.test_tui_design_views import notifications, open_by_sidebar, settle, text
+from tests.tui_helpers import SIZE, commit_count, errors, notifications, open_step, settle, text
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_cicd_view_shows_the_check_and_generates_the_workflow(make_sample) -> None:
     path = make_sample("fraud_detection")
-    before = int(git(path, "rev-list", "--count", "HEAD"))
+    before = commit_count(path)
     app = make_app(path, testing=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        view = await open_by_sidebar(app, pilot, "ci_cd")
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "ci_cd")
         await settle(app, pilot)
         table = view.query_one("#ci-checks", DataTable)
         rows = {table.coordinate_to_cell_key((i, 0)).row_key.value: table.get_row_at(i)
@@ -33,18 +27,17 @@ async def test_cicd_view_shows_the_check_and_generates_the_workflow(make_sample)
         assert "a gate fails" in text(view.query_one("#ci-result", Static))
         assert "No CI workflow yet" in text(view.query_one("#ci-state", Static))
 
-        await pilot.press("tab")  # from the sidebar into the view, as a person would
         assert app.focused is not None and view in app.focused.ancestors_with_self
         await pilot.press("g")
         await settle(app, pilot)
         assert (path / ".github/workflows/mlops-workbench.yml").exists()
-        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        assert commit_count(path) == before + 1
         assert "Workbench-Step: ci_cd" in git(path, "log", "-1", "--format=%B")
         assert any(m.startswith("Wrote the CI workflow (commit ") for m, _ in notifications(app))
         assert "Workflow: .github/workflows/mlops-workbench.yml" in text(view.query_one("#ci-state", Static))
 
         await pilot.press("g")  # a second time: the core refuses, the screen says why
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and "already exists: pass --force" in errors[-1]
-        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        failed = errors(app)
+        assert failed and "already exists: pass --force" in failed[-1]
+        assert commit_count(path) == before + 1

@@ -9,58 +9,22 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.widgets import ContentSwitcher, DataTable, Input, ProgressBar
+from textual.widgets import DataTable, Input, ProgressBar
 
 from screens.app import make_app
 from screens.data_check_view import AddSourceScreen, DataCheckView, big_word
-from screens.project_screen import LifecycleSidebar
 from tests.conftest import git
+from tests.tui_helpers import SIZE, commit_count, notifications, open_step, settle, text
 from workbench.design.data_check import REPORT_JSON, check_data
 from workbench.design.data_sources import add_data
 from workbench.errors import WorkbenchError
 
 pytestmark = pytest.mark.anyio
 
-SIZE = (120, 40)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def settle(app, pilot, rounds: int = 4) -> None:
-    """Let workers finish and the messages they post be handled."""
-    for _ in range(rounds):
-        await pilot.pause()
-        running = [w for w in app.workers if w.group != "_loader"]
-        if running:
-            await app.workers.wait_for_complete(running)
-        await pilot.pause()
-
-
-def text(widget) -> str:
-    content = widget.content
-    return getattr(content, "plain", str(content))
-
-
-def notifications(app) -> list[tuple[str, str]]:
-    return [(n.message, n.severity) for n in app._notifications]
-
-
-def commit_count(path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
-
 
 async def open_view(app, pilot) -> DataCheckView:
-    await settle(app, pilot)
-    sidebar = app.screen.query_one(LifecycleSidebar)
-    sidebar.focus()
-    sidebar.point_at("data_availability")
-    await pilot.press("enter")
-    await settle(app, pilot)
-    assert app.screen.query_one("#content", ContentSwitcher).current == "step-data_availability"
-    view = app.screen.query_one("#step-data_availability", DataCheckView)
+    view = await open_step(app, pilot, "data_availability")
+    assert isinstance(view, DataCheckView)
     view.query_one("#dc-columns", DataTable).focus()
     await settle(app, pilot)
     return view

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import urllib.request
 from pathlib import Path
 
@@ -15,14 +14,9 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 from screens.app import make_app
 from tests.conftest import _isolated_env
 from tests.test_registry import VENV_BIN, add_evidence, build_trained_project
-from tests.test_tui_design_views import notifications, open_by_sidebar, settle, table_ids, text
+from tests.tui_helpers import errors, notifications, open_step, settle, table_ids, text, wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")
@@ -53,22 +47,13 @@ def released(released_template, tmp_path, monkeypatch) -> Path:
     return dest
 
 
-async def wait_until(app, pilot, condition, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the screen")
-        await pilot.pause(0.2)
-
-
 async def test_registry_service_and_batch_scoring_from_the_view(released) -> None:
     import pandas as pd
 
     path = released
     app = make_app(path, testing=True)
     async with app.run_test(size=(130, 45)) as pilot:
-        await settle(app, pilot)
-        view = await open_by_sidebar(app, pilot, "deployment")
+        view = await open_step(app, pilot, "deployment")
         await settle(app, pilot)
         table = view.query_one("#dep-registry", DataTable)
         assert table_ids(table) == ["v1.1.0", "v1.0.0"]
@@ -79,9 +64,8 @@ async def test_registry_service_and_batch_scoring_from_the_view(released) -> Non
         assert view.selected_version() == "v1.1.0"
 
         # start the real service for the selected version, use it, watch the count, stop it
-        await pilot.press("tab")
         await pilot.press("s")
-        await wait_until(app, pilot, lambda: "Running" in text(view.query_one("#dep-service", Static)))
+        await wait_until(pilot, lambda: "Running" in text(view.query_one("#dep-service", Static)))
         port = view.port
         assert f"http://127.0.0.1:{port}" in text(view.query_one("#dep-service", Static))
         assert "0 requests" in text(view.query_one("#dep-service", Static))
@@ -91,7 +75,7 @@ async def test_registry_service_and_batch_scoring_from_the_view(released) -> Non
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert json.loads(resp.read())["version"] == "v1.1.0"
-        await wait_until(app, pilot, lambda: "1 request " in text(view.query_one("#dep-service", Static)))
+        await wait_until(pilot, lambda: "1 request " in text(view.query_one("#dep-service", Static)))
         proc = view.process
         await pilot.press("x")
         await settle(app, pilot)
@@ -104,7 +88,7 @@ async def test_registry_service_and_batch_scoring_from_the_view(released) -> Non
         frame.to_csv(path / "batch.csv", index=False)
         view.query_one("#dep-input", Input).value = "batch.csv"
         await pilot.press("b")
-        await wait_until(app, pilot, lambda: not view.scoring)
+        await wait_until(pilot, lambda: not view.scoring)
         await settle(app, pilot)
         scored = pd.read_csv(path / "batch.scored.csv")
         assert len(scored) == len(frame) and {"prediction", "score"} <= set(scored.columns)
@@ -114,22 +98,20 @@ async def test_registry_service_and_batch_scoring_from_the_view(released) -> Non
 
         view.query_one("#dep-input", Input).value = "missing.csv"  # errors are the core's one line
         await pilot.press("b")
-        await wait_until(app, pilot, lambda: not view.scoring)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and "missing.csv does not exist" in errors[-1]
+        await wait_until(pilot, lambda: not view.scoring)
+        failed = errors(app)
+        assert failed and "missing.csv does not exist" in failed[-1]
 
 
 async def test_a_service_that_cannot_start_says_why(make_sample) -> None:
     path = make_sample("diagnosis")
     app = make_app(path, testing=True)
     async with app.run_test(size=(130, 45)) as pilot:
-        await settle(app, pilot)
-        view = await open_by_sidebar(app, pilot, "deployment")
+        view = await open_step(app, pilot, "deployment")
         await settle(app, pilot)
         assert "No registered model yet" in text(view.query_one("#dep-state", Static))
-        await pilot.press("tab")
         await pilot.press("s")
         await settle(app, pilot)
         assert view.process is None
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and "no registered model to serve" in errors[-1]
+        failed = errors(app)
+        assert failed and "no registered model to serve" in failed[-1]

@@ -12,59 +12,12 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 from screens.app import make_app
 from screens.project_screen import LifecycleSidebar, ProjectScreen
 from tests.conftest import IDENTITY, git
+from tests.tui_helpers import SIZE, commit_count, errors, head, notifications, open_by_sidebar, settle, table_ids, text
 from workbench.errors import WorkbenchError
 from workbench.project import Project, parse_success_metric
 from workbench.status import project_status
 
 pytestmark = pytest.mark.anyio
-
-SIZE = (120, 40)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def settle(app, pilot, rounds: int = 4) -> None:
-    """Let workers finish and the messages they post be handled (a save starts a status reload)."""
-    for _ in range(rounds):
-        await pilot.pause()
-        running = [w for w in app.workers if w.group != "_loader"]
-        if running:
-            await app.workers.wait_for_complete(running)
-        await pilot.pause()
-
-
-def text(widget) -> str:
-    content = widget.content
-    return getattr(content, "plain", str(content))
-
-
-def notifications(app) -> list[tuple[str, str]]:
-    return [(n.message, n.severity) for n in app._notifications]
-
-
-def head(path) -> str:
-    return git(path, "rev-parse", "HEAD").strip()
-
-
-def commit_count(path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
-
-
-def table_ids(table: DataTable) -> list[str]:
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
-
-
-async def open_by_sidebar(app, pilot, step_id: str):
-    sidebar = app.screen.query_one(LifecycleSidebar)
-    sidebar.focus()
-    sidebar.point_at(step_id)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    assert app.screen.query_one("#content", ContentSwitcher).current == f"step-{step_id}"
-    return app.screen.query_one(f"#step-{step_id}")
 
 
 async def open_by_palette(app, pilot, title: str, step_id: str):
@@ -149,9 +102,9 @@ async def test_requirements_bad_metric_is_the_core_error_and_no_commit(make_samp
         assert str(expected.value) in text(view.query_one("#req-gate"))
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors == [str(expected.value)]
-        assert "\n" not in errors[0]
+        failed = errors(app)
+        assert failed == [str(expected.value)]
+        assert "\n" not in failed[0]
         assert head(path) == before
         assert git(path, "status", "--porcelain").strip() == ""
         assert app.focused is view.query_one("#req-metric", Input)
@@ -270,8 +223,8 @@ async def test_select_needs_a_reason_then_commits_and_the_step_is_done(make_samp
         await pilot.press("enter")  # no reason: refused, the modal stays
         await settle(app, pilot)
         assert app.screen is modal
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and errors[-1].startswith(f"selecting {chosen!r} needs a reason")
+        failed = errors(app)
+        assert failed and failed[-1].startswith(f"selecting {chosen!r} needs a reason")
         assert head(path) == before
         await pilot.press(*"best value for the review team")
         await pilot.press("enter")

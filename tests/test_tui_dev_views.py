@@ -15,21 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import ContentSwitcher, DataTable, Input, ProgressBar, RichLog, Select
+from textual.widgets import DataTable, Input, ProgressBar, Select
 
 from screens.app import make_app
-from screens.project_screen import LifecycleSidebar
 from tests.conftest import _isolated_env, _template, configure_identity, git
+from tests.tui_helpers import SIZE, errors, head, log_text, notifications, open_step, settle, text, wait_until
 
 pytestmark = pytest.mark.anyio
-
-SIZE = (120, 40)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory) -> dict[str, Path]:
@@ -82,61 +74,10 @@ def pipeline(templates, tmp_path, monkeypatch) -> Path:
 # --- helpers ------------------------------------------------------------------------------
 
 
-async def settle(app, pilot, rounds: int = 4) -> None:
-    """Let workers finish and the messages they post be handled."""
-    for _ in range(rounds):
-        await pilot.pause()
-        running = [w for w in app.workers if w.group != "_loader"]
-        if running:
-            await app.workers.wait_for_complete(running)
-        await pilot.pause()
-
-
-async def wait_until(pilot, condition, timeout: float = 90.0) -> None:
-    """Pump the app until ``condition()`` holds (for states in the middle of a worker's run)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def text(widget) -> str:
-    content = widget.content if hasattr(widget, "content") else widget.renderable
-    return getattr(content, "plain", str(content))
-
-
-def notifications(app) -> list[tuple[str, str]]:
-    return [(n.message, n.severity) for n in app._notifications]
-
-
-def errors(app) -> list[str]:
-    return [m for m, sev in notifications(app) if sev == "error"]
-
-
-def head(path: Path) -> str:
-    return git(path, "rev-parse", "HEAD").strip()
-
-
 def experiment_refs(path: Path) -> list[str]:
     """DVC experiment refs (``refs/exps/xx/sha/name``), without DVC's scratch refs (exec, celery)."""
     refs = git(path, "for-each-ref", "--format=%(refname)", "refs/exps").split()
     return sorted(r for r in refs if r.count("/") == 4)
-
-
-def log_text(view) -> str:
-    return "\n".join(strip.text for strip in view.query_one("#tr-log", RichLog).lines)
-
-
-async def open_step(app, pilot, step_id: str):
-    await settle(app, pilot)
-    sidebar = app.screen.query_one(LifecycleSidebar)
-    sidebar.focus()
-    sidebar.point_at(step_id)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    assert app.screen.query_one("#content", ContentSwitcher).current == f"step-{step_id}"
-    return app.screen.query_one(f"#step-{step_id}")
 
 
 def feature_rows(view) -> dict[str, tuple[str, str, str]]:
@@ -276,7 +217,7 @@ async def test_training_run_streams_dvc_and_stays_responsive(trained):
         assert text(view.query_one("#tr-plan")) == \
             "one experiment (dvc exp run) in the workspace, with model.params.C=0.25"
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: "Running stage" in log_text(view))
+        await wait_until(pilot, lambda: "Running stage" in log_text(view, "#tr-log"))
         run = next(w for w in app.workers if w.group == "training-run")
         # The UI handles keys while DVC runs: type into another field and see it at once.
         name = view.query_one("#tr-name", Input)
@@ -291,7 +232,7 @@ async def test_training_run_streams_dvc_and_stays_responsive(trained):
         await settle(app, pilot)
 
         assert not errors(app), errors(app)
-        log = log_text(view)
+        log = log_text(view, "#tr-log")
         assert "Running stage 'train'" in log and "Ran experiment(s):" in log
         bar = view.query_one("#tr-progress", ProgressBar)
         assert bar.total == 3 and bar.progress == 3
@@ -319,7 +260,7 @@ async def test_training_cancel_stops_dvc_and_leaves_the_workspace_as_it_was(pipe
         view.query_one("#tr-set", Input).focus()
         await pilot.press(*"model.params.C=0.9")
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: "Running stage 'train'" in log_text(view))
+        await wait_until(pilot, lambda: "Running stage 'train'" in log_text(view, "#tr-log"))
         await pilot.press("escape")
         await settle(app, pilot)
         assert notifications(app)[-1] == ("dvc exp was cancelled; nothing was committed", "warning")

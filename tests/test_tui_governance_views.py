@@ -13,18 +13,13 @@ from textual.widgets import DataTable, Input, Markdown, Static
 
 from screens.app import make_app
 from tests.conftest import git
-from tests.test_tui_design_views import notifications, open_by_sidebar, settle, text
 from tests.test_validation import copy_of, trained_template, validated_template
+from tests.tui_helpers import commit_count, errors, notifications, open_step, settle, text
 from workbench.development.evidence import promotion_blockers
 
 pytestmark = pytest.mark.anyio
 
 SIZE = (130, 45)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -44,11 +39,10 @@ def rows(table: DataTable) -> dict[str, list]:
 
 async def test_validation_view_runs_the_gates_in_a_worker(trained) -> None:
     path = trained
-    before = int(git(path, "rev-list", "--count", "HEAD"))
+    before = commit_count(path)
     app = make_app(path, testing=True)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        view = await open_by_sidebar(app, pilot, "validation")
+        view = await open_step(app, pilot, "validation")
         await settle(app, pilot)
         assert "Not validated yet" in text(view.query_one("#val-summary", Static))
         assert view.query_one("#val-gates", DataTable).row_count == 0
@@ -66,16 +60,16 @@ async def test_validation_view_runs_the_gates_in_a_worker(trained) -> None:
         assert summary.startswith("PASSED  the workspace model md5:") and "another model" not in summary
         assert text(view.query_one("#val-detail", Static)).startswith("Success metric: meets the charter")
         assert any(m.startswith("Validation passed (commit ") for m, _ in notifications(app))
-        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        assert commit_count(path) == before + 1
         assert "Workbench-Step: validation" in git(path, "log", "-1", "--format=%B")
 
         # an experiment that is not there: the core's one line, as a notification; nothing committed
         view.query_one("#val-experiment", Input).value = "nope"
         await pilot.click("#val-run")
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and errors[-1].startswith("experiment 'nope' is not known: use one of good, weak")
-        assert int(git(path, "rev-list", "--count", "HEAD")) == before + 1
+        failed = errors(app)
+        assert failed and failed[-1].startswith("experiment 'nope' is not known: use one of good, weak")
+        assert commit_count(path) == before + 1
         assert rows(view.query_one("#val-gates", DataTable))["success_metric"][1] == "pass"
 
 
@@ -83,15 +77,13 @@ async def test_review_view_shows_the_card_and_records_a_sign_off(validated) -> N
     path = validated
     app = make_app(path, testing=True)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        view = await open_by_sidebar(app, pilot, "review")
+        view = await open_step(app, pilot, "review")
         await settle(app, pilot)
         decision = view.query_one("#rv-decision", Static)
         assert text(decision).startswith("No decision yet. Model md5:")
         assert "has no sign-off" in text(decision)
         assert "No model card yet" in view.query_one("#rv-card", Markdown).source
 
-        await pilot.press("tab")  # from the sidebar into the view
         assert app.focused is not None and view in app.focused.ancestors_with_self
         await pilot.press("ctrl+r")  # refresh card
         await settle(app, pilot)
@@ -103,8 +95,8 @@ async def test_review_view_shows_the_card_and_records_a_sign_off(validated) -> N
 
         await pilot.click("#rv-approve")  # no comment: refused by the core, nothing written
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors and errors[-1].startswith("a decision needs a comment")
+        failed = errors(app)
+        assert failed and failed[-1].startswith("a decision needs a comment")
         assert not (path / "reports/review.json").exists()
 
         view.query_one("#rv-comment", Input).value = "Meets the charter."

@@ -2,33 +2,33 @@
 
 The project is trained once per module with ``dvc repro`` (the helper of test_monitoring.py);
 its two reports are made by the real ``mlops-workbench monitor`` (a held-out batch: healthy;
-June's transactions: drifted). Each test opens a copy. A check from the screen runs the
+June's transactions: drifted). Retraining runs on the diagnosis project of test_retrain.py
+(v1.0.0 in production, gates that the candidate passes) after a real ``monitor`` of its
+labelled Q2 batch. Each test opens a copy. A check or a retrain from the screen runs the
 real CLI in a subprocess; the tests wait for the view's workers, never a blind sleep.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from textual.widgets import DataTable, Input, Static
 
 from screens.app import make_app
 from screens.monitoring_view import MonitoringView, severity_order
 from tests.conftest import _isolated_env, git, run_cli
-from tests.test_monitoring import INCOMING, _build
-from tests.test_tui_design_views import notifications, open_by_sidebar, settle, table_ids, text
+from tests.test_monitoring import INCOMING as SAMPLE_BATCHES
+from tests.test_monitoring import _build
+from tests.test_registry import VENV_BIN
+from tests.test_retrain import INCOMING, production_template  # noqa: F401 (its fixture, shared by import)
+from tests.tui_helpers import (SIZE, commit_count, errors, head, log_text, notifications, open_step, settle,
+                               table_ids, text, wait_until)
 
 pytestmark = pytest.mark.anyio
-
-SIZE = (120, 40)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,20 @@ def projects(tmp_path_factory) -> dict[str, Path]:
     shutil.copy(trained / "data/prepared/test.parquet", holdout)
     done = run_cli("monitor", str(holdout), "-q", cwd=monitored, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    done = run_cli("monitor", INCOMING["fraud_detection"], "-q", cwd=monitored, env=env)
+    done = run_cli("monitor", SAMPLE_BATCHES["fraud_detection"], "-q", cwd=monitored, env=env)
     assert done.returncode == 3, done.stdout + done.stderr
     return {"trained": trained, "monitored": monitored, "holdout": holdout}
+
+
+@pytest.fixture
+def drifted(request, tmp_path) -> Path:
+    """A copy of test_retrain.py's diagnosis project (v1.0.0 in production, gates the candidate
+    passes) whose latest monitoring report, on the labelled Q2 batch, recommends action."""
+    path = tmp_path / "diagnosis"
+    shutil.copytree(request.getfixturevalue("production_template"), path, symlinks=True)
+    done = run_cli("monitor", INCOMING, "-q", cwd=path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    return path
 
 
 def copy_of(projects, name: str, tmp_path: Path) -> Path:
@@ -55,8 +66,7 @@ def copy_of(projects, name: str, tmp_path: Path) -> Path:
 
 
 async def open_monitoring(app, pilot) -> MonitoringView:
-    await settle(app, pilot)
-    view = await open_by_sidebar(app, pilot, "monitoring")
+    view = await open_step(app, pilot, "monitoring")
     await settle(app, pilot)
     assert isinstance(view, MonitoringView)
     return view
@@ -64,10 +74,6 @@ async def open_monitoring(app, pilot) -> MonitoringView:
 
 def plot_title(view: MonitoringView, plot_id: str) -> str:
     return str(view.query_one(f"#{plot_id}").plt.monitor.title)
-
-
-def commit_count(path: Path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
 
 
 async def test_latest_report_by_severity_histograms_drift_over_time_and_checks(projects, tmp_path) -> None:
@@ -122,8 +128,7 @@ async def test_latest_report_by_severity_histograms_drift_over_time_and_checks(p
         view.query_one("#mon-batch", Input).value = "no/such.csv"
         await pilot.press("m")
         await settle(app, pilot)
-        errors = [m for m, sev in notifications(app) if sev == "error"]
-        assert errors == ["no/such.csv does not exist: give the batch as a CSV, TSV or Parquet file"]
+        assert errors(app) == ["no/such.csv does not exist: give the batch as a CSV, TSV or Parquet file"]
         assert commit_count(path) == before
 
         # m with the held-out batch: a healthy report is committed and shown, a third point
@@ -138,17 +143,63 @@ async def test_latest_report_by_severity_histograms_drift_over_time_and_checks(p
         assert view.query_one("#mon-reports", DataTable).row_count == 3
 
 
-@pytest.mark.skipif(importlib.util.find_spec("workbench.cli_retrain") is not None,
-                    reason="retrain is installed: its own tests run it")
-async def test_retrain_says_when_the_command_is_not_there(projects, tmp_path) -> None:
-    path = copy_of(projects, "monitored", tmp_path)
+async def test_retrain_from_the_view_commits_the_data_runs_validates_and_only_proposes(drifted, monkeypatch) -> None:
+    """t on a report that recommends action on a labelled batch: the real ``retrain --json``, end to end."""
+    path = drifted
+    monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    start = head(path)
+    tags = git(path, "tag", "-l", "model*")
     app = make_app(path, testing=True)
     async with app.run_test(size=SIZE) as pilot:
         view = await open_monitoring(app, pilot)
-        view.query_one("#mon-features", DataTable).focus()
+        assert "ACTION RECOMMENDED" in text(view.query_one("#mon-verdict", Static))
+        status_before = app.screen.status
+        await pilot.press("t")
+        assert view.running == "retrain"
+        await wait_until(pilot, lambda: view.running is None, timeout=240)
+        await settle(app, pilot)
+
+        said = [m for m, sev in notifications(app) if sev == "information" and m.startswith("Retrained")]
+        assert said == ["Retrained retrain-v2: it passes the gates; to promote it: "
+                        "mlops-workbench exp promote retrain-v2 …"], notifications(app)
+        assert not errors(app)
+        log = log_text(view, "#mon-log")
+        assert "$ mlops-workbench model promote v1.1.0 --stage production" in log
+
+        # the data version, then the validation; the experiment is DVC's; nothing promoted
+        subjects = git(path, "log", "--format=%s", f"{start}..HEAD").splitlines()
+        assert len(subjects) == 2, subjects
+        assert subjects[1].startswith(f"Monitoring & triggering: retraining data: +250 rows from {INCOMING}")
+        assert subjects[0].startswith("Testing & validation: experiment retrain-v2 passes"), subjects
+        assert "/retrain-v2" in git(path, "for-each-ref", "--format=%(refname)", "refs/exps")
+        assert git(path, "tag", "-l", "model*") == tags
+
+        # the screen reloaded from the repository: a new status whose last step is the validation
+        status = app.screen.status
+        assert status is not status_before and status.last_step is not None
+        assert status.last_step["step"] == "validation" and head(path).startswith(status.last_step["commit"])
+        # and the view itself: the verdict names the retrain commit instead of offering `t` again
+        verdict = text(view.query_one("#mon-verdict", Static))
+        assert "Retrained on this batch: " in verdict and "retraining data: +250 rows" in verdict
+        assert "press t" not in verdict
+
+
+async def test_retrain_refused_shows_the_cli_line_and_commits_nothing(projects, tmp_path) -> None:
+    path = copy_of(projects, "monitored", tmp_path)
+    config = yaml.safe_load((path / "workbench.yaml").read_text())
+    config["retraining"] = {"policy": "sometimes"}
+    (path / "workbench.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(path, "commit", "-q", "-m", "a typo in the retraining policy", "--", "workbench.yaml")
+    before = (head(path), git(path, "status", "--porcelain"), git(path, "for-each-ref", "refs/exps"))
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_monitoring(app, pilot)
         await pilot.press("t")
         await settle(app, pilot)
-        assert any("Retraining is not available" in m and sev == "warning" for m, sev in notifications(app))
+        assert view.running is None
+        assert errors(app) == ["retraining.policy in workbench.yaml is 'sometimes': use manual or automatic"]
+        assert not [m for m, _ in notifications(app) if m.startswith("Retrained")]
+    assert (head(path), git(path, "status", "--porcelain"), git(path, "for-each-ref", "refs/exps")) == before
 
 
 async def test_empty_states_no_report_and_no_reference(projects, tmp_path) -> None:
