@@ -48,6 +48,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _own_session_dies_with_parent() -> None:
+    """In the service's child before exec: its own session (Ctrl-C in the TUI does not reach it),
+    and on Linux SIGTERM when the workbench dies without unmounting (terminal closed, kill),
+    so no service is left running behind a closed workbench. (The signal follows the thread that
+    started the child: start it from the main thread, as action_start_service does.)"""
+    os.setsid()
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class DeploymentView(VerticalScroll):
     """Registry versions and stages, the local service, batch scoring."""
 
@@ -210,7 +225,7 @@ class DeploymentView(VerticalScroll):
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "workbench", "serve", "-C", str(self.path), "--version", version,
                  "--port", str(self.port)], cwd=self.path, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ})
+                stdin=subprocess.DEVNULL, preexec_fn=_own_session_dies_with_parent, env={**os.environ})
         self.serving_version = version
         self.metadata = None
         self.query_one("#dep-start", Button).disabled = True
