@@ -11,6 +11,7 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from workbench.errors import WorkbenchError
@@ -35,13 +36,27 @@ class WorkbenchApp(App[None]):
         self.launch_path = Path(path).expanduser().absolute()
         self.testing = testing
         self._prefetched = prefetched
+        self._welcome = True  # set by get_default_screen: whether the welcome screen comes first
         if testing:
             self.animation_level = "none"
 
+    def get_default_screen(self) -> Screen:
+        """A workbench project's dashboard is the first screen itself; anything else starts blank.
+
+        The project screen is not pushed from ``on_mount``: Textual batches the app's mount,
+        and a screen pushed inside it was rendered, thrown away, and painted only on a later
+        full refresh (about 70 ms more before the dashboard showed).
+        """
+        self._welcome = not (self.launch_path / CONFIG_NAME).is_file()
+        if not self._welcome:
+            from screens.project_screen import ProjectScreen
+
+            self.sub_title = self.launch_path.name
+            return ProjectScreen(self.launch_path)
+        return super().get_default_screen()
+
     def on_mount(self) -> None:
-        if (self.launch_path / CONFIG_NAME).is_file():
-            self.open_project(self.launch_path)
-        else:
+        if self._welcome:
             from screens.welcome_screen import WelcomeScreen
 
             self.push_screen(WelcomeScreen(self.launch_path))

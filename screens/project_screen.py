@@ -4,8 +4,9 @@ Status and timeline come from git, so they are computed in thread workers and ar
 as messages; the sidebar marks, the dashboard and any open step view are updated from
 the status. The status comes first (the CLI starts computing it while Textual imports);
 the timeline — one row per experiment ref, a thousand or more in a busy project — is
-read only after the dashboard has painted, so it never delays the first screen. Step
-views come from :mod:`screens.step_views`, never named here.
+read only after the dashboard has painted, so it never delays the first screen, and its
+view (:mod:`screens.timeline_view`) is built the first time it is opened. Step views
+come from :mod:`screens.step_views`, never named here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Static, Tree
+from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 
 from screens.base import WorkbenchScreen, notify_error
 from screens.commands import WorkbenchCommands
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
+    from screens.timeline_view import TimelineView
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
 
@@ -49,14 +51,16 @@ class LifecycleSidebar(Tree[tuple[str, str]]):
     """Dashboard, Timeline, then Design / Development / Operations with their steps and marks."""
 
     def __init__(self) -> None:
-        super().__init__("lifecycle", id="sidebar")
+        # Labels are Text, not markup strings: no markup to parse, and rich's emoji table
+        # (which parsing a markup string imports) stays out of the first paint.
+        super().__init__(Text("lifecycle"), id="sidebar")
         self.show_root = False
         self.guide_depth = 2
         self.nodes_by_key: dict[str, object] = {}
 
     def on_mount(self) -> None:
-        self.nodes_by_key["dashboard"] = self.root.add_leaf("◆ Dashboard", data=("view", "dashboard"))
-        self.nodes_by_key["timeline"] = self.root.add_leaf("◷ Timeline", data=("view", "timeline"))
+        self.nodes_by_key["dashboard"] = self.root.add_leaf(Text("◆ Dashboard"), data=("view", "dashboard"))
+        self.nodes_by_key["timeline"] = self.root.add_leaf(Text("◷ Timeline"), data=("view", "timeline"))
         for phase in PHASES:
             branch = self.root.add(Text(phase, style="bold"), data=("phase", phase), expand=True)
             for step in steps_in(phase):
@@ -155,91 +159,6 @@ class Dashboard(VerticalScroll):
         self.query_one("#dash-meta", Static).update(message)
 
 
-#: What people scan first comes first; the highlighted row's full text shows below the table.
-TIMELINE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("when", "When"), ("step", "Step"), ("summary", "Summary"), ("who", "Who"),
-    ("role", "Role"), ("commit", "Commit"),
-)
-SUMMARY_WIDTH = 40
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class TimelineView(Vertical):
-    """Every versioned step, newest first; click a header or press s to sort."""
-
-    BINDINGS = [Binding("s", "sort_next", "Sort")]
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.sort_column = "when"
-        self.sort_reverse = True
-
-    def compose(self) -> ComposeResult:
-        yield Static("Timeline", classes="view-title")
-        yield Static("Read from git: commits with a Workbench-Step trailer.", id="timeline-caption",
-                     classes="hint")
-        table: DataTable[str] = DataTable(id="timeline-table", cursor_type="row", zebra_stripes=True)
-        yield table
-        yield Static("", id="timeline-detail")
-
-    def on_mount(self) -> None:
-        table = self.query_one("#timeline-table", DataTable)
-        for key, label in TIMELINE_COLUMNS:
-            table.add_column(label, key=key)
-
-    def show_timeline(self, entries: tuple[TimelineEntry, ...]) -> None:
-        self.entries = {e.ref or e.commit: e for e in entries}
-        table = self.query_one("#timeline-table", DataTable)
-        table.clear()
-        for e in entries:
-            table.add_row(short_when(e.when), e.step_title, clip(e.summary, SUMMARY_WIDTH), e.author,
-                          e.role, e.short, key=e.ref or e.commit)
-        self._apply_sort()
-        counts = {kind: sum(e.kind == kind for e in entries) for kind in ("step", "registry", "experiment")}
-        parts = [f"{counts['step']} versioned step{'s' * (counts['step'] != 1)}"]
-        if counts["registry"]:
-            parts.append(f"{counts['registry']} registry tag{'s' * (counts['registry'] != 1)}")
-        if counts["experiment"]:
-            parts.append(f"{counts['experiment']} experiment{'s' * (counts['experiment'] != 1)}")
-        self.query_one("#timeline-caption", Static).update(
-            ", ".join(parts) + ", read from git (step commits, registry tags, experiment refs)."
-        )
-
-    def _apply_sort(self) -> None:
-        table = self.query_one("#timeline-table", DataTable)
-        if table.row_count:
-            table.sort(self.sort_column, reverse=self.sort_reverse)
-        for key, label in TIMELINE_COLUMNS:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(label + arrow)  # type: ignore[index]
-        table.refresh()
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        entry = getattr(self, "entries", {}).get(event.row_key.value)
-        if entry is None:
-            return
-        self.query_one("#timeline-detail", Static).update(Content.assemble(
-            (entry.short, "bold"), "  ", (entry.step_title, "bold"), ": ", entry.summary, "\n",
-            ("by ", "dim"), f"{entry.author} <{entry.email}>", ("  as ", "dim"), entry.role or "-",
-            ("  on ", "dim"), entry.when,
-        ))
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
-        self.sort_reverse = not self.sort_reverse if key == self.sort_column else False
-        self.sort_column = key
-        self._apply_sort()
-
-    def action_sort_next(self) -> None:
-        keys = [k for k, _ in TIMELINE_COLUMNS]
-        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
-        self.sort_reverse = self.sort_column == "when"
-        self._apply_sort()
-
-
 class ProjectScreen(WorkbenchScreen):
     """The project: lifecycle sidebar on the left, the chosen view on the right."""
 
@@ -277,6 +196,8 @@ class ProjectScreen(WorkbenchScreen):
         super().__init__()
         self.path = path
         self.status: ProjectStatus | None = None
+        #: The last timeline read from git, kept for the timeline view (built on first open).
+        self.timeline: tuple[TimelineEntry, ...] | None = None
         self._announce_refresh = False
 
     def compose(self) -> ComposeResult:
@@ -285,13 +206,14 @@ class ProjectScreen(WorkbenchScreen):
             yield LifecycleSidebar()
             with ContentSwitcher(initial="dashboard", id="content"):
                 yield Dashboard(id="dashboard")
-                yield TimelineView(id="timeline")
         yield Footer()
 
     def on_mount(self) -> None:
         self.app.sub_title = self.path.name
         self.query_one(LifecycleSidebar).focus()
-        self.check_locks()
+        # After the first paint: a stale lock is reported (and cleared) a frame later, and
+        # its worker thread does not compete with the first frame for the interpreter.
+        self.call_after_refresh(self.check_locks)
         prefetched = getattr(self.app, "take_prefetched", lambda _path: None)(self.path)
         if prefetched is not None and prefetched.done() and prefetched.exception() is None:
             # The CLI computed the status while Textual imported: show it in the first frame
@@ -367,7 +289,10 @@ class ProjectScreen(WorkbenchScreen):
         self.call_after_refresh(self.load_timeline)
 
     def on_project_screen_timeline_loaded(self, event: TimelineLoaded) -> None:
-        self.query_one(TimelineView).show_timeline(event.timeline)
+        self.timeline = event.timeline
+        view = self._timeline_view()
+        if view is not None:
+            view.show_timeline(event.timeline)
         if self._announce_refresh:
             self._announce_refresh = False
             self.app.notify("Status refreshed from the repository.", timeout=3)
@@ -388,10 +313,24 @@ class ProjectScreen(WorkbenchScreen):
         self.query_one("#content", ContentSwitcher).current = "dashboard"
         self.query_one(LifecycleSidebar).point_at("dashboard")
 
-    def action_timeline(self) -> None:
-        self.query_one("#content", ContentSwitcher).current = "timeline"
+    def _timeline_view(self) -> TimelineView | None:
+        views = self.query_one("#content", ContentSwitcher).query_children("#timeline")
+        return views.first() if views else None  # type: ignore[return-value]
+
+    async def action_timeline(self) -> None:
+        """Show the timeline, building its view the first time (with the timeline read so far)."""
+        switcher = self.query_one("#content", ContentSwitcher)
         self.query_one(LifecycleSidebar).point_at("timeline")
-        self.query_one("#timeline-table").focus()
+        view = self._timeline_view()
+        if view is None:
+            from screens.timeline_view import TimelineView
+
+            view = TimelineView(id="timeline")
+            await switcher.add_content(view, set_current=True)
+            if self.timeline is not None:
+                view.show_timeline(self.timeline)
+        switcher.current = "timeline"
+        view.query_one("#timeline-table").focus()
 
     def action_refresh(self) -> None:
         self._announce_refresh = True
@@ -443,6 +382,6 @@ class ProjectScreen(WorkbenchScreen):
             if key == "dashboard":
                 self.action_dashboard()
             else:
-                self.action_timeline()
+                await self.action_timeline()
         elif kind == "step":
             await self.show_step(key)

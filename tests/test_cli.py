@@ -11,7 +11,7 @@ import pytest
 from test_versioning_step import copy_project
 from conftest import git, run_cli
 from workbench import __version__
-from workbench.cli import SUBCOMMANDS, _load_extensions, build_parser
+from workbench.cli import COMMAND_NAMES, SUBCOMMANDS, _load_extensions, _plain_launch, build_parser
 
 STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers"]
 PROJECT_KEYS = ["name", "path", "task", "success_metric"]
@@ -50,6 +50,25 @@ def test_help_on_the_command_and_every_subcommand() -> None:
         assert result.returncode == 0, (name, result.stderr)
         assert f"usage: mlops-workbench {name}" in result.stdout, name
         assert result.stderr == ""
+
+
+def test_the_plain_launch_knows_every_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A launch on a path skips the parser; it must never take a command for a folder.
+    assert COMMAND_NAMES == set(subcommands())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "status").mkdir()
+    (tmp_path / "project").mkdir()
+    assert _plain_launch(["status"]) is None  # the command, even with a folder of that name
+    for argv in (["project", "--debug"], ["--web", "project"], ["open", "project"], ["missing"], ["-h"],
+                 ["project", "project"]):
+        assert _plain_launch(argv) is None, argv
+    for argv, path, debug in (([], ".", False), (["project"], "project", False),
+                              (["--debug", "project"], "project", True), (["--debug"], ".", True)):
+        args = _plain_launch(argv)
+        assert args is not None and (args.command, args.path, args.debug, args.web) == ("open", path, debug, False)
+        # The same namespace the parser gives an explicit 'open'.
+        parsed = build_parser().parse_args([*(["--debug"] if debug else []), "open", path])
+        assert vars(args) == vars(parsed), argv
 
 
 def test_samples_text_and_json() -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import git, run_cli, run_tool
+from workbench.errors import WorkbenchError
+from workbench.status import ALL_DONE_ACTION, ProjectStatus, project_status, project_status_in_child
 
 BIN = Path(sys.executable).parent
 
@@ -78,3 +82,23 @@ def test_levels_follow_the_repository(make_sample):
                                            "validation gates", "monitoring", "retraining policy"]}
     assert status["blockers"] == ["monitoring recommends action: drift or lower performance on new data"]
     assert git(path, "status", "--porcelain", "--", "workbench.yaml") != ""  # status never commits
+
+
+def test_the_status_read_back_from_a_child_is_the_status(make_sample, tmp_path):
+    # The TUI's launch computes the status with `status --json` in a child and reads it back.
+    path = make_sample("fraud_detection")
+    status = project_status(path)
+    assert status.next_step is not None and status.last_step and status.maturity is not None
+    assert ProjectStatus.from_json(json.loads(json.dumps(status.to_json()))) == status
+    assert project_status_in_child(path) == status
+    # What the JSON leaves out when every step is done (the action) comes back too.
+    done = dataclasses.replace(status, next_step=None, next_action=ALL_DONE_ACTION, maturity=None,
+                               blockers=("the model was rejected in review",))
+    assert ProjectStatus.from_json(json.loads(json.dumps(done.to_json()))) == done
+    # A child that fails: the error is the one the status gives in-process, word for word.
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WorkbenchError) as in_child:
+        project_status_in_child(tmp_path / "empty")
+    with pytest.raises(WorkbenchError) as in_process:
+        project_status(tmp_path / "empty")
+    assert str(in_child.value) == str(in_process.value)

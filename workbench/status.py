@@ -18,6 +18,7 @@ from workbench.project import Project, charter_from_config
 
 DONE, ATTENTION, TODO = "done", "attention", "todo"
 STATE_LABELS = {DONE: "done", ATTENTION: "needs attention", TODO: "to do"}
+ALL_DONE_ACTION = "Every step is done: keep monitoring new data."
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,23 @@ class ProjectStatus:
             "maturity": self.maturity.to_json() if self.maturity else None,
             "blockers": list(self.blockers),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProjectStatus:
+        """The status back from its ``status --json`` shape: ``from_json(s.to_json()) == s``."""
+        steps = tuple(StepStatus(**step) for step in data["steps"])
+        nxt = data["next_step"]
+        m = data["maturity"]
+        return cls(
+            name=data["project"]["name"], path=data["project"]["path"], task=data["project"]["task"],
+            success_metric=data["project"]["success_metric"], phase=data["phase"],
+            next_step=None if nxt is None else next(s for s in steps if s.id == nxt["id"]),
+            next_action=ALL_DONE_ACTION if nxt is None else nxt["action"], steps=steps,
+            last_step=data["last_step"],
+            maturity=None if m is None else Maturity(m["level"], m["name"], tuple(m["have"]),
+                                                     tuple(m["missing_for_next"])),
+            blockers=tuple(data["blockers"]),
+        )
 
     def counts(self) -> dict[str, int]:
         out = {DONE: 0, ATTENTION: 0, TODO: 0}
@@ -271,7 +289,7 @@ def project_status(path: str | Path) -> ProjectStatus:
     pending = [s for s in steps if s.state != DONE]
     nxt = pending[0] if pending else None
     if nxt is None:
-        phase, action = PHASES[-1], "Every step is done: keep monitoring new data."
+        phase, action = PHASES[-1], ALL_DONE_ACTION
     else:
         phase = nxt.phase
         verb = "Fix" if nxt.state == ATTENTION else "Start"
@@ -287,6 +305,34 @@ def project_status(path: str | Path) -> ProjectStatus:
         steps=tuple(steps), last_step=last[0].to_json() if last else None,
         maturity=maturity(project, config, tags), blockers=tuple(blockers(project, steps)),
     )
+
+
+def project_status_in_child(path: str | Path) -> ProjectStatus:
+    """:func:`project_status`, computed by ``mlops-workbench status --json`` in a child process.
+
+    For the TUI's launch, which wants the status while it imports Textual: in a thread of
+    the same process the status (PyYAML's import, reading git's output) competes with those
+    imports for the interpreter, in a child it runs beside them on another core. If the
+    child fails in any way the status is computed here, so an error reads exactly as it does
+    from :func:`project_status`.
+    """
+    import os
+    import subprocess
+    import sys
+
+    # The same code as this process (its package first on the path), never a module that
+    # happens to sit in the current folder (-P).
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
+                                                       if p)}
+    argv = [sys.executable, "-P", "-m", "workbench", "status", "--json", "-C", str(Path(path).absolute())]
+    try:
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+        if done.returncode == 0:
+            return ProjectStatus.from_json(json.loads(done.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError, StopIteration):
+        pass
+    return project_status(path)
 
 
 def project_overview(path: str | Path) -> tuple[ProjectStatus, tuple[Any, ...]]:
