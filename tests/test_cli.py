@@ -159,6 +159,14 @@ def test_an_unknown_command_is_one_line_with_a_suggestion(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []  # no TUI started, nothing created
 
 
+def test_option_values_are_not_taken_for_commands() -> None:
+    from workbench.cli import _first_word
+
+    assert _first_word(["--web", "--port", "8911", "proj"]) == "proj"
+    assert _first_word(["--debug", "--host", "127.0.0.1", "status"]) == "status"
+    assert _first_word(["--web"]) is None
+
+
 def test_broken_workbench_yaml_is_one_line(project: Path) -> None:
     (project / "workbench.yaml").write_text("charter: [unclosed\n", encoding="utf-8")
     result = run_cli("status", cwd=project)

@@ -308,12 +308,31 @@ def _plain_launch(argv: Sequence[str]) -> argparse.Namespace | None:
                               web=False, host="127.0.0.1", port=8000)
 
 
+#: Options of the plain launch that take a value (``--web --port 8000 PATH``).
+_VALUE_OPTIONS = ("--port", "--host")
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value: a command or a path."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def _parse(argv: list[str]) -> argparse.Namespace | int:
     """The arguments, parsed with every subcommand registered; or the exit code of a usage error."""
     _load_extensions()
     parser = build_parser()
     known = set(SUBCOMMANDS) | {"open"}
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = _first_word(argv)
     if first is not None and first not in known and not Path(first).expanduser().exists() \
             and "/" not in first and not first.startswith("."):
         # A word that is neither a command nor a folder: a typo or a command this version lacks.
