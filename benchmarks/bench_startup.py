@@ -96,7 +96,7 @@ def main() -> int:
               flush=True)
         minimal = work / "minimal.py"
         minimal.write_text(MINIMAL_APP)
-        wb = [sys.executable, "-m", "workbench", str(project)]
+        wb = [sys.executable, "-m", "screens", str(project)]
         ref = [sys.executable, str(minimal)]
 
         def once(argv: list[str], needle: str) -> float:

@@ -1,6 +1,6 @@
 """The browser face: the same app served to a browser with textual-serve.
 
-Each browser tab gets its own workbench process (``python -m workbench open PATH``) whose
+Each browser tab gets its own workbench process (``python -m screens open PATH``) whose
 terminal output textual-serve streams to xterm.js over a websocket. The server binds to
 127.0.0.1 unless told otherwise: the workbench commits as the git identity of whoever runs
 it, so it must not be reachable by other machines by accident.
@@ -19,7 +19,7 @@ def serve_web(path: Path, *, host: str = "127.0.0.1", port: int = 8000) -> int:
     """Serve the workbench on ``http://host:port`` until Ctrl+C."""
     from textual_serve.server import Server
 
-    command = shlex.join([sys.executable, "-m", "workbench", "open", str(path)])
+    command = shlex.join([sys.executable, "-m", "screens", "open", str(path)])
     if host not in LOOPBACK:
         print(f"mlops-workbench: warning: serving on {host}: anyone who can reach this address "
               "can act as you in this project", file=sys.stderr)

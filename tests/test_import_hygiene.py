@@ -51,6 +51,20 @@ def test_every_core_module_imports_without_the_ui() -> None:
         assert top_level(loaded_after(f"import {name}"), UI) == [], name
 
 
+def test_no_core_source_imports_the_ui_even_lazily() -> None:
+    """An import inside a function is an import too: read every core module's source."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for file in sorted(Path(workbench.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{file.name}:{node.lineno} {n}" for n in names if n.split(".")[0] in UI]
+    assert found == []
+
+
 def test_cli_startup_imports_no_heavy_library() -> None:
     assert top_level(loaded_after("import workbench.cli"), HEAVY) == []
     # Parsing (with the registered extensions) stays light too.

@@ -27,7 +27,7 @@ if TMUX is None:
         raise RuntimeError("tmux is required here (apt-get install tmux)")
     pytest.skip("tmux is not installed (apt-get install tmux); CI installs it", allow_module_level=True)
 
-COMMAND = [sys.executable, "-m", "workbench"]
+COMMAND = [sys.executable, "-m", "screens"]  # what the mlops-workbench script runs
 
 
 class Terminal:

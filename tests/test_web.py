@@ -139,7 +139,7 @@ def test_web_face_serves_the_dashboard_to_headless_chromium(make_sample, tmp_pat
     path = make_sample("diagnosis")
     port, debug_port = _free_port(), _free_port()
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "workbench", "--web", "--port", str(port), str(path)],
+    server = subprocess.Popen([sys.executable, "-m", "screens", "--web", "--port", str(port), str(path)],
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                               stdin=subprocess.DEVNULL)
     browser = None

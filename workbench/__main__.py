@@ -1,4 +1,4 @@
-"""``python -m workbench`` is the same as the ``mlops-workbench`` command."""
+"""``python -m workbench``: the headless commands of ``mlops-workbench`` (no UI: see screens/launch.py)."""
 
 from workbench.cli import main
 

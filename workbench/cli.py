@@ -360,9 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args
     try:
         if args.command == "open":
-            if args.web:
-                return _open_web(Path(args.path), host=args.host, port=args.port)
-            return _open_tui(Path(args.path), debug=args.debug)
+            return _open(args)
         return SUBCOMMANDS[args.command](args)
     except WorkbenchError as exc:
         if args.debug:
@@ -395,46 +393,21 @@ def _checked_folder(path: Path) -> Path:
     return path
 
 
-def _open_web(path: Path, *, host: str, port: int) -> int:
-    path = _checked_folder(path)
-    if not 0 < port < 65536:
-        raise WorkbenchError(f"--port {port} is not a port number: use 1-65535, e.g. --port 8000")
-    from screens.web import serve_web
-
-    return serve_web(path, host=host, port=port)
+#: How a project opens in the terminal ("tui") and in a browser ("web"): filled in by the UI
+#: layer's entry point (screens/launch.py), so this module never imports the UI.
+OPENERS: dict[str, Callable[..., int]] = {}
 
 
-def _open_tui(path: Path, *, debug: bool = False) -> int:
-    import gc
+def _open(args: argparse.Namespace) -> int:
+    path = _checked_folder(Path(args.path))
+    if args.web and not 0 < args.port < 65536:
+        raise WorkbenchError(f"--port {args.port} is not a port number: use 1-65535, e.g. --port 8000")
+    opener = OPENERS.get("web" if args.web else "tui")
+    if opener is None:
+        raise WorkbenchError("'python -m workbench' runs the headless commands only: open the workbench "
+                             "with 'mlops-workbench' (or 'python -m screens')")
+    return opener(path, host=args.host, port=args.port, debug=args.debug)
 
-    path = _checked_folder(path)
-    # Importing Textual and the screens makes objects that live as long as the process
-    # (modules, classes, Textual's tables): the collector has nothing to find in them, yet
-    # left on it runs dozens of times during the imports, and its first full pass lands in
-    # the first frame (about 10 ms). So it is off while they import; then they are frozen
-    # out of its sight (gc.freeze) and it is back on for what the app makes.
-    gc.disable()
-    try:
-        prefetched = None
-        if (path / "workbench.yaml").is_file():
-            # Read git while Textual imports: the dashboard's first paint then needs no wait.
-            # Only the status: the timeline is read once the dashboard is on screen. The work
-            # runs in a child process (the thread only waits for it), off the interpreter that
-            # imports Textual.
-            from concurrent.futures import ThreadPoolExecutor
-
-            from workbench.status import project_status_in_child
-
-            pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
-            prefetched = pool.submit(project_status_in_child, path)
-            pool.shutdown(wait=False)
-        from screens.app import make_app
-    finally:
-        gc.freeze()
-        gc.enable()
-    app = make_app(path, prefetched=prefetched)
-    app.run()
-    return app.return_code or 0
 
 if __name__ == "__main__":
     raise SystemExit(main())
