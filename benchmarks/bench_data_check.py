@@ -9,8 +9,8 @@ times each after one warm-up read (so both read the file from the page cache):
   (pandas 3 turns the text into Arrow-backed strings; timestamps stay text);
 * the workbench's profiling of the same file (``profile_file``: sniff, read, validate,
   per-column stats, duplicates, target, time range, identifier/personal-data patterns,
-  leakage). It does not use the reference's engine: it reads with pyarrow's
-  multi-threaded CSV reader, which also parses the timestamps.
+  leakage). It reads a file this large with the reference's engine too (pandas' C
+  parser, into Arrow arrays), then parses the timestamps and profiles every column.
 
 Imports happen before the clock starts in both. Prints the median time of each, their
 ratio and the largest peak RSS of the check against the file size, as

@@ -4,7 +4,7 @@ This is the heavy part of the data availability check, so it is written for spee
 memory on files of millions of rows (see ``benchmarks/bench_data_check.py``):
 
 * the file is loaded once as an Arrow table (``data_read.read_table``), strings
-  dictionary-encoded; no pandas DataFrame of the whole file is ever built;
+  dictionary-encoded; columns become numpy arrays one at a time, never a whole DataFrame;
 * columns are profiled in a thread pool (numpy and Arrow release the GIL). A numeric
   column of up to 200,000 rows is sorted once and min, max, quantiles, distinct count, top
   values and the histogram all come from the sorted copy. A longer one is not sorted
