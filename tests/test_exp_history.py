@@ -226,6 +226,45 @@ def test_promote_refuses_user_edits_then_makes_one_training_commit(project):
     assert done.returncode == 2 and "no experiment named 'exp-zz'" in done.stderr
 
 
+def test_promote_after_a_settings_commit_keeps_the_settings(project):
+    """The first ``validate`` commits the default gates to workbench.yaml; promoting still works.
+
+    No stage reads workbench.yaml, so a commit that changed only the settings since the
+    experiment ran leaves it promotable, and the promote keeps HEAD's settings. A dvc.yaml
+    that names workbench.yaml makes the same commit count as a change again.
+    """
+    config = project / "workbench.yaml"
+    config.write_text(config.read_text() + "gates:\n  baseline:\n    margin: 0.07\n")
+    git(project, "commit", "-q", "-m", "settings: gates", "--", "workbench.yaml")
+    settings = config.read_bytes()
+    head = git(project, "rev-parse", "HEAD").strip()
+    done = run_cli("exp", "promote", "exp-b", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert git(project, "rev-parse", "HEAD^").strip() == head
+    assert config.read_bytes() == settings
+    assert "workbench.yaml" not in git(project, "show", "--name-only", "--format=", "HEAD").split()
+    assert "params.yaml" in git(project, "show", "--name-only", "--format=", "HEAD").split()
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+
+def test_settings_commit_counts_when_a_stage_reads_workbench_yaml(project):
+    from workbench.development.training import run_experiment
+
+    dvc_yaml = project / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text() + "# the train stage also reads workbench.yaml\n")
+    git(project, "commit", "-q", "-m", "own stage", "--", "dvc.yaml")
+    run_experiment(project, {"model.params.C": 0.9}, name="exp-own")
+    config = project / "workbench.yaml"
+    config.write_text(config.read_text() + "gates:\n  baseline:\n    margin: 0.07\n")
+    git(project, "commit", "-q", "-m", "settings: gates", "--", "workbench.yaml")
+    head = git(project, "rev-parse", "HEAD").strip()
+    done = run_cli("exp", "promote", "exp-own", cwd=project)
+    assert done.returncode == 2, done.stderr
+    assert "workbench.yaml has changed since" in done.stderr, done.stderr
+    assert git(project, "rev-parse", "HEAD").strip() == head
+
+
 def test_kill_9_of_a_run_leaves_a_consistent_history_and_workspace(project):
     import psutil
 

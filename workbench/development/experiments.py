@@ -421,11 +421,29 @@ def _status(info: exp_git.RepoInfo) -> dict[str, str]:
 
 
 #: Files the workbench's judgement steps write (validation, review) and the pipeline never reads:
-#: a commit that changed only these since an experiment ran does not make it stale, so
-#: ``retrain`` (experiment, then ``validate EXPERIMENT``) can be followed by ``exp promote``.
-#: Promoting keeps them as HEAD has them (``dvc exp apply`` would put the baseline's back).
+#: a commit that changed only these (and workbench.yaml, see :func:`_kept_files`) since an
+#: experiment ran does not make it stale, so ``retrain`` (experiment, then ``validate
+#: EXPERIMENT``) can be followed by ``exp promote``. Promoting keeps them as HEAD has them
+#: (``dvc exp apply`` would put the baseline's back).
 EVIDENCE_FILES = ("reports/validation.json", "reports/validation.md", "reports/model_card.md",
                   "reports/review.json")
+
+
+def _kept_files(root: Path) -> tuple[str, ...]:
+    """The evidence files, and workbench.yaml when no stage reads it.
+
+    The stages the workbench writes read params.yaml, never workbench.yaml, so a commit that
+    changed only the project's settings since an experiment ran (the default gates the first
+    ``validate`` writes, a charter edit, a note on a use case) leaves its results as they
+    were; promoting keeps HEAD's settings. A dvc.yaml that names workbench.yaml (a stage of
+    the user's own that reads it) makes such a change count again.
+    """
+    dvc_yaml = Path(root) / "dvc.yaml"
+    try:
+        reads_config = "workbench.yaml" in dvc_yaml.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        reads_config = True
+    return EVIDENCE_FILES if reads_config else (*EVIDENCE_FILES, "workbench.yaml")
 
 
 def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) -> list[str]:
@@ -444,7 +462,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
     if exp.baseline != info.head:
         moved = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                      exp.baseline, info.head, *scope).split("\0")) - {""}
-        evidence = {info.path(p) for p in EVIDENCE_FILES}
+        evidence = {info.path(p) for p in _kept_files(root)}
         stray = sorted(moved - changed_by_exp - evidence)
         if stray:
             raise WorkbenchError(
@@ -476,7 +494,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
                         f"commit them (git commit {rel}) or undo them (git checkout -- {rel}), then promote again")
     diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                 info.head, exp.rev, *scope).split("\0")) - {""}
-    return sorted(diff - ({info.path(p) for p in EVIDENCE_FILES} - changed_by_exp))
+    return sorted(diff - ({info.path(p) for p in _kept_files(root)} - changed_by_exp))
 
 
 def promote_experiment(root: Path, name: str, *, role: str | None = None,
@@ -522,7 +540,7 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
         body_lines.append(f"Note: {exp.note}")
     backups = {p: ((info.top / p).read_bytes() if (info.top / p).is_file() else None) for p in paths}
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
-    kept = {p: (root / p).read_bytes() for p in EVIDENCE_FILES
+    kept = {p: (root / p).read_bytes() for p in _kept_files(root)
             if info.path(p) not in paths and (root / p).is_file()}
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)
