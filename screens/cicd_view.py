@@ -20,8 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import notify_error
-from workbench.errors import WorkbenchError
+from screens.base import notify_error, post_core_result
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -134,19 +133,13 @@ class CiCdView(VerticalScroll):
     def _check(self) -> None:
         from workbench.operations.cicd import run_check
 
-        try:
-            self.post_message(self.Checked(run_check(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Checked(run_check(self.path)), self.Failed)
 
     @work(thread=True, exclusive=True, group="ci")
     def _generate(self) -> None:
         from workbench.operations.cicd import init_ci
 
-        try:
-            self.post_message(self.Generated(init_ci(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Generated(init_ci(self.path)), self.Failed)
 
     # --- results -------------------------------------------------------------------
 

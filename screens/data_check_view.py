@@ -31,10 +31,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from screens.base import notify_error, quiet_cursors
+from screens.base import notify_error, post_core_result, quiet_cursors
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
-from workbench.errors import CancelledError, WorkbenchError
+from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.design.data_check import DataCheckReport
@@ -565,12 +565,7 @@ class DataCheckView(VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-check-load",
           description="read the data check")
     def load(self) -> None:
-        try:
-            state = read_state(self.path)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Loaded(state))
+        post_core_result(self, lambda: self.Loaded(read_state(self.path)), self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
           description="run the data check")
@@ -584,16 +579,11 @@ class DataCheckView(VerticalScroll):
         def progress(fraction: float, text: str) -> None:
             self.post_message(self.Progress(fraction, text))
 
-        try:
+        def checked() -> Message:
             report = check_data(self.path, progress=progress, cancel=worker.cancelled_event)
-            state = read_state(self.path)
-        except CancelledError as exc:
-            self.post_message(self.Failed(str(exc), writing=True, cancelled=True))
-            return
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc), writing=True))
-            return
-        self.post_message(self.Checked(report, state))
+            return self.Checked(report, read_state(self.path))
+
+        post_core_result(self, checked, self.Failed, cancelled=True, writing=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
           description="add a data source")
@@ -608,17 +598,12 @@ class DataCheckView(VerticalScroll):
             if str(line).strip():
                 self.post_message(self.Progress(None, str(line).strip()))
 
-        try:
-            added = add_data(self.path, new.path, name=new.name or None, cwd=self.path,
-                             progress=progress, cancel=worker.cancelled_event)
-            state = read_state(self.path)
-        except CancelledError as exc:
-            self.post_message(self.Failed(str(exc), writing=True, cancelled=True))
-            return
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc), writing=True))
-            return
-        self.post_message(self.Added(added, state))
+        def added() -> Message:
+            done = add_data(self.path, new.path, name=new.name or None, cwd=self.path,
+                            progress=progress, cancel=worker.cancelled_event)
+            return self.Added(done, read_state(self.path))
+
+        post_core_result(self, added, self.Failed, cancelled=True, writing=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-check-histogram",
           description="compute a column's histogram")

@@ -30,7 +30,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Collapsible, DataTable, Input, Label, Select, Static
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 from workbench.development.pipeline import (  # pandas-free at import time
@@ -362,12 +362,8 @@ class DataEngineeringView(VerticalScroll):
     def load(self) -> None:
         from screens.core_process import run_in_child
 
-        try:
-            data = data_view_from(run_in_child("data_view", self.path))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Loaded(data))
+        post_core_result(self, lambda: self.Loaded(data_view_from(run_in_child("data_view", self.path))),
+                         self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-engineering-save",
           description="write the pipeline")
@@ -375,15 +371,14 @@ class DataEngineeringView(VerticalScroll):
         from screens.core_process import run_in_child
         from workbench.development.pipeline import PipelineResult
 
-        try:
+        def saved() -> Message:
             done = run_in_child("configure_pipeline", self.path, choices)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc), saving=True))
-            return
-        raw = done["result"]
-        result = PipelineResult(commit=raw["commit"], params=raw["params"], task=raw["task"],
-                                summary=raw["summary"], messages=tuple(raw["messages"]))
-        self.post_message(self.Saved(result, data_view_from(done["data"])))
+            raw = done["result"]
+            result = PipelineResult(commit=raw["commit"], params=raw["params"], task=raw["task"],
+                                    summary=raw["summary"], messages=tuple(raw["messages"]))
+            return self.Saved(result, data_view_from(done["data"]))
+
+        post_core_result(self, saved, self.Failed, saving=True)
 
     # --- messages -------------------------------------------------------------------
 

@@ -29,8 +29,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from screens.base import notify_error
-from workbench.errors import WorkbenchError
+from screens.base import notify_error, post_core_result
 
 if TYPE_CHECKING:
     from workbench.operations.predict import BatchResult
@@ -174,10 +173,7 @@ class DeploymentView(VerticalScroll):
     def load(self) -> None:
         from workbench.versioning.registry import read_registry
 
-        try:
-            self.post_message(self.Loaded(read_registry(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Loaded(read_registry(self.path)), self.Failed)
 
     def on_deployment_view_loaded(self, event: Loaded) -> None:
         self.registry = reg = event.registry
@@ -349,14 +345,13 @@ class DeploymentView(VerticalScroll):
         from workbench.operations.predict import score_file
 
         worker = get_current_worker()
-        try:
-            result = score_file(self.path, source, target, version=version,
-                                progress=lambda done, total: self.post_message(self.Progress(done, total)),
-                                cancel=worker.cancelled_event)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Scored(result))
+        def scored() -> Message:
+            return self.Scored(score_file(
+                self.path, source, target, version=version,
+                progress=lambda done, total: self.post_message(self.Progress(done, total)),
+                cancel=worker.cancelled_event))
+
+        post_core_result(self, scored, self.Failed)
 
     def on_deployment_view_progress(self, event: Progress) -> None:
         self.query_one("#dep-progress", ProgressBar).update(total=max(event.total, 1), progress=event.done)

@@ -28,9 +28,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
-from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.development.experiments import Experiment
@@ -224,43 +223,34 @@ class ExperimentsPanel(VerticalScroll):
             self.post_message(self.Failed("the experiment history needs workbench.development.experiments, "
                                           "which this version does not have: see 'dvc exp show'"))
             return
-        try:
+
+        def loaded() -> Message:
             exps = list_experiments(self.path, cancel=get_current_worker().cancelled_event)
             varying_params, varying_metrics = varying_columns(exps)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        params = sorted({k for e in exps for k in e.params}, key=lambda k: (not k.startswith("model."), k))
-        metrics = sorted({k for e in exps for k in e.metrics})
-        self.post_message(self.Loaded(list(exps), params, metrics, list(varying_params),
-                                      list(varying_metrics)))
+            params = sorted({k for e in exps for k in e.params}, key=lambda k: (not k.startswith("model."), k))
+            metrics = sorted({k for e in exps for k in e.metrics})
+            return self.Loaded(list(exps), params, metrics, list(varying_params), list(varying_metrics))
+
+        post_core_result(self, loaded, self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiments-write",
           description="write a note or promote an experiment")
     def write(self, action: str, name: str, text: str = "") -> None:
         from workbench.development import experiments as ex
 
-        try:
+        def done() -> Message:
             if action == "note":
                 ex.set_note(self.path, name, text)
-                done = self.Done(f"Note saved on {name}" if text.strip() else f"Note removed from {name}")
-            else:
-                commit = ex.promote_experiment(self.path, name)
-                done = self.Done(f"Promoted {name} to a commit on the branch ({commit[:7]})", promoted=True)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(done)
+                return self.Done(f"Note saved on {name}" if text.strip() else f"Note removed from {name}")
+            commit = ex.promote_experiment(self.path, name)
+            return self.Done(f"Promoted {name} to a commit on the branch ({commit[:7]})", promoted=True)
+
+        post_core_result(self, done, self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiments-curves",
           description="read the experiments' curves from git")
     def load_curves(self, kind: str, revs: dict[str, str]) -> None:
-        try:
-            curves = read_curves(self.path, revs, kind)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Curves(kind, curves))
+        post_core_result(self, lambda: self.Curves(kind, read_curves(self.path, revs, kind)), self.Failed)
 
     # --- messages -------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, notify_error
+from screens.base import WorkbenchScreen, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 from workbench.project import (
     CONFIG_NAME,
@@ -242,13 +242,12 @@ class NewProjectScreen(WorkbenchScreen):
         from workbench.new_project import create_project
 
         worker = get_current_worker()
-        try:
+        def created() -> Message:
             made = create_project(path, charter, progress=lambda line: self.post_message(self.Progress(line)),
                                   cancel=worker.cancelled_event)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Created(made.path, made.messages))
+            return self.Created(made.path, made.messages)
+
+        post_core_result(self, created, self.Failed)
 
     def on_new_project_screen_progress(self, event: Progress) -> None:
         self.query_one("#create-log", Log).write_line(event.line.strip())

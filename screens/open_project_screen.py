@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, Static
 
-from screens.base import WorkbenchScreen, notify_error
+from screens.base import WorkbenchScreen, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 
 
@@ -69,14 +69,13 @@ class OpenProjectScreen(WorkbenchScreen):
         from workbench.project import Project
 
         project = Project(path)
-        try:
+        def checked() -> Message:
             if not project.path.is_dir():
                 raise WorkbenchError(f"{project.path} is not a folder: give the folder that holds workbench.yaml")
             project.read_config()
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Checked(project.path))
+            return self.Checked(project.path)
+
+        post_core_result(self, checked, self.Failed)
 
     def on_open_project_screen_failed(self, event: Failed) -> None:
         notify_error(self, event.message)

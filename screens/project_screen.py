@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 
-from screens.base import WorkbenchScreen, notify_error
+from screens.base import WorkbenchScreen, notify_error, post_core_result
 from screens.commands import WorkbenchCommands
 from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
@@ -247,24 +247,15 @@ class ProjectScreen(WorkbenchScreen):
     def load_status(self, prefetched: Future[ProjectStatus] | None = None) -> None:
         from workbench.status import project_status
 
-        try:
-            status = prefetched.result() if prefetched is not None else project_status(self.path)
-        except WorkbenchError as exc:
-            self.post_message(self.StatusFailed(str(exc)))
-            return
-        self.post_message(self.StatusLoaded(status))
+        post_core_result(self, lambda: self.StatusLoaded(
+            prefetched.result() if prefetched is not None else project_status(self.path)), self.StatusFailed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="timeline",
           description="read the timeline from git")
     def load_timeline(self) -> None:
         from workbench.versioning.timeline import read_timeline
 
-        try:
-            timeline = tuple(read_timeline(self.path))
-        except WorkbenchError as exc:
-            self.post_message(self.StatusFailed(str(exc)))
-            return
-        self.post_message(self.TimelineLoaded(timeline))
+        post_core_result(self, lambda: self.TimelineLoaded(tuple(read_timeline(self.path))), self.StatusFailed)
 
     # --- messages -----------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.step_views import STATE_MARKS, STATE_WORDS
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
@@ -199,12 +199,7 @@ class RequirementsView(VerticalScroll):
     def load(self) -> None:
         from workbench.project import Project
 
-        try:
-            charter = Project(self.path).read_charter()
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Loaded(charter))
+        post_core_result(self, lambda: self.Loaded(Project(self.path).read_charter()), self.Failed)
 
     @work(
         thread=True,
@@ -216,12 +211,7 @@ class RequirementsView(VerticalScroll):
     def save(self, changes: dict[str, Any]) -> None:
         from workbench.design.requirements import update_charter
 
-        try:
-            result = update_charter(self.path, **changes)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Saved(result))
+        post_core_result(self, lambda: self.Saved(update_charter(self.path, **changes)), self.Failed)
 
     # --- messages -------------------------------------------------------------------
 

@@ -24,10 +24,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
-from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -129,30 +128,21 @@ class ReviewView(VerticalScroll):
     def load(self) -> None:
         from workbench.development.review import review_status
 
-        try:
-            self.post_message(self.Loaded(review_status(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Loaded(review_status(self.path)), self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-write",
           description="write the model card")
     def _write_card(self) -> None:
         from workbench.development.review import write_card
 
-        try:
-            self.post_message(self.CardWritten(write_card(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.CardWritten(write_card(self.path)), self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-write",
           description="record the decision")
     def _decide(self, decision: str, comment: str) -> None:
         from workbench.development.review import decide
 
-        try:
-            self.post_message(self.Decided(decide(self.path, decision, comment)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Decided(decide(self.path, decision, comment)), self.Failed)
 
     # --- actions ----------------------------------------------------------------------
 

@@ -15,8 +15,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Log, OptionLis
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, notify_error
-from workbench.errors import WorkbenchError
+from screens.base import WorkbenchScreen, notify_error, post_core_result
 
 
 @dataclass(frozen=True)
@@ -88,12 +87,8 @@ class SamplePickerScreen(WorkbenchScreen):
     def load_samples(self) -> None:
         from workbench.samples import list_samples
 
-        try:
-            rows = tuple(SampleRow(s.id, s.name, s.description) for s in list_samples())
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.SamplesLoaded(rows))
+        post_core_result(self, lambda: self.SamplesLoaded(
+            tuple(SampleRow(s.id, s.name, s.description) for s in list_samples())), self.Failed)
 
     def on_sample_picker_screen_samples_loaded(self, event: SamplesLoaded) -> None:
         self.samples = event.samples
@@ -166,14 +161,13 @@ class SamplePickerScreen(WorkbenchScreen):
         from workbench.new_project import create_from_sample
 
         worker = get_current_worker()
-        try:
+        def created() -> Message:
             made = create_from_sample(sample_id, path,
                                       progress=lambda line: self.post_message(self.Progress(line)),
                                       cancel=worker.cancelled_event)
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Created(made.path, made.messages))
+            return self.Created(made.path, made.messages)
+
+        post_core_result(self, created, self.Failed)
 
     def on_sample_picker_screen_progress(self, event: Progress) -> None:
         self.query_one("#sample-log", Log).write_line(event.line.strip())

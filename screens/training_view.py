@@ -42,10 +42,10 @@ from textual.widgets import (
     TabPane,
 )
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
-from workbench.errors import CancelledError, WorkbenchError
+from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.status import ProjectStatus
@@ -312,12 +312,7 @@ class TrainingView(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training-load",
           description="read the pipeline")
     def load(self) -> None:
-        try:
-            info = read_pipeline(self.path)
-        except WorkbenchError as exc:
-            self.post_message(self.LoadFailed(str(exc)))
-            return
-        self.post_message(self.Loaded(info))
+        post_core_result(self, lambda: self.Loaded(read_pipeline(self.path)), self.LoadFailed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training-run",
           description="run a DVC experiment")
@@ -327,22 +322,18 @@ class TrainingView(Vertical):
         def progress(line: str) -> None:
             self.post_message(self.Line(line))
 
-        try:
+        def finished() -> Message:
             done = run_in_child(
                 "train", self.path,
                 {"set_params": request.set_params, "sweep": request.sweep, "jobs": request.jobs,
                  "name": request.name},
                 progress=progress, cancel=cancel,
             )
-        except CancelledError as exc:
-            self.post_message(self.Cancelled(str(exc)))
-            return
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Finished(RunOutcome(
-            names=tuple(done["names"]), metrics=dict(done["metrics"]), failed=tuple(done["failed"]),
-            seconds=float(done["seconds"]))))
+            return self.Finished(RunOutcome(
+                names=tuple(done["names"]), metrics=dict(done["metrics"]), failed=tuple(done["failed"]),
+                seconds=float(done["seconds"])))
+
+        post_core_result(self, finished, self.Failed, cancelled=self.Cancelled)
 
     # --- messages -------------------------------------------------------------------
 

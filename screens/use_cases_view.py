@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from screens.base import notify_error, quiet_cursors
+from screens.base import notify_error, post_core_result, quiet_cursors
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 from workbench.errors import WorkbenchError
@@ -348,12 +348,7 @@ class UseCasesView(VerticalScroll):
         description="read the use cases",
     )
     def load(self) -> None:
-        try:
-            config, check = self._read()
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Loaded(config, check))
+        post_core_result(self, lambda: self.Loaded(*self._read()), self.Failed)
 
     def _read(self) -> tuple[dict[str, Any], DataCheckResult | None]:
         from workbench.design.use_cases import read_data_check
@@ -377,13 +372,11 @@ class UseCasesView(VerticalScroll):
             "add": uc.add_use_case,
             "select": uc.select_use_case,
         }[action]
-        try:
+        def saved() -> Message:
             result = call(self.path, *args, **kwargs)
-            config, check = self._read()
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        self.post_message(self.Saved(result, config, check))
+            return self.Saved(result, *self._read())
+
+        post_core_result(self, saved, self.Failed)
 
     def _start(self, action: str, *args: Any, **kwargs: Any) -> None:
         if self.busy:

@@ -24,10 +24,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from screens.base import notify_error
+from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
-from workbench.errors import CancelledError, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.development.validation import ValidationResult
@@ -147,10 +146,7 @@ class ValidationView(VerticalScroll):
     def load(self) -> None:
         from workbench.development.validation import read_validation
 
-        try:
-            self.post_message(self.Loaded(read_validation(self.path)))
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
+        post_core_result(self, lambda: self.Loaded(read_validation(self.path)), self.Failed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="validation-run",
           description="validate the model")
@@ -158,17 +154,13 @@ class ValidationView(VerticalScroll):
         from workbench.development.evidence import model_digest
         from workbench.development.validation import validate
 
-        try:
+        def finished() -> Message:
             result = validate(self.path, experiment, progress=lambda line: self.post_message(self.Line(line)),
                               cancel=cancel)
-        except CancelledError as exc:
-            self.post_message(self.Cancelled(str(exc)))
-            return
-        except WorkbenchError as exc:
-            self.post_message(self.Failed(str(exc)))
-            return
-        current = result.report["model"].get("digest") == model_digest(self.path)
-        self.post_message(self.Finished(result, current))
+            current = result.report["model"].get("digest") == model_digest(self.path)
+            return self.Finished(result, current)
+
+        post_core_result(self, finished, self.Failed, cancelled=self.Cancelled)
 
     # --- actions ----------------------------------------------------------------------
 
