@@ -1,10 +1,12 @@
-"""What every workbench screen shares: the testing switch, the one-line error notification
-and how a thread worker reports a core call back to its view."""
+"""What every workbench screen shares: the testing switch, the one-line error notification,
+how a thread worker reports a core call back to its view, and keeping the keyboard focus in
+a view while its buttons come and go."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from textual.screen import ModalScreen, Screen
 
@@ -13,6 +15,7 @@ from workbench.errors import CancelledError, WorkbenchError
 if TYPE_CHECKING:
     from textual.message import Message
     from textual.message_pump import MessagePump
+    from textual.widget import Widget
 
 
 def quiet_cursors(screen: Screen) -> None:
@@ -52,6 +55,56 @@ def post_core_result(
         else:
             message = cancelled(str(exc))
     view.post_message(message)
+
+
+def focus_into(view: Widget, *, skip: tuple[type, ...] = ()) -> None:
+    """Put the keyboard focus in ``view``, where its keys work and the footer shows them.
+
+    The view itself when it can take focus (a scrolling view), else its first focusable
+    widget that does not take text (tabs, a table) and is not of a type in ``skip``: typing a
+    letter then still reaches the view's and the screen's keys.
+    """
+    from textual.widgets import Input, TextArea
+
+    if view.can_focus:
+        view.screen.set_focus(view)  # now, not after the next refresh as Widget.focus does
+        return
+    for widget in view.query("*"):
+        if widget.focusable and not isinstance(widget, (Input, TextArea, *skip)):
+            view.screen.set_focus(widget)
+            return
+
+
+_FOCUS_BACK: WeakKeyDictionary[Widget, tuple[Widget, Widget]] = WeakKeyDictionary()
+
+
+def set_disabled(view: Widget, states: Mapping[str, bool]) -> None:
+    """Disable (True) or enable (False) widgets of ``view`` by selector, keeping the focus in the view.
+
+    Textual moves the focus off a widget that becomes disabled: to a neighbour, often a text
+    field that then takes the view's letter keys as text, or to nothing, and the view's keys
+    (x to stop the service just started with Enter) stop working. So when the focused widget
+    is disabled here, the focus goes to the view (never to another button: a second Enter
+    must not cancel what the first one started), and back to that widget when it is enabled
+    again while the focus is still where this put it.
+    """
+    from textual.widgets import Button
+
+    screen = view.screen
+    focused = screen.focused
+    widgets = [(view.query_one(selector), off) for selector, off in states.items()]
+    for widget, off in widgets:
+        widget.disabled = off
+    if focused is not None and any(widget is focused and off for widget, off in widgets):
+        focus_into(view, skip=(Button,))
+        if screen.focused is not None and screen.focused is not focused:
+            _FOCUS_BACK[view] = (focused, screen.focused)
+        return
+    back, placed = _FOCUS_BACK.get(view, (None, None))
+    if back is not None and any(widget is back and not off for widget, off in widgets):
+        del _FOCUS_BACK[view]
+        if screen.focused in (None, placed):
+            back.focus()
 
 
 class WorkbenchScreen(Screen):

@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from screens.base import notify_error, post_core_result, quiet_cursors
+from screens.base import notify_error, post_core_result, quiet_cursors, set_disabled
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 from workbench.errors import WorkbenchError
@@ -983,7 +983,7 @@ class DataCheckView(VerticalScroll):
         self.busy = what
         self.refresh_bindings()
         self.add_class("-busy")
-        self.query_one("#dc-cancel", Button).disabled = False
+        set_disabled(self, {"#dc-cancel": False})
         bar = self.query_one("#dc-progress", ProgressBar)
         bar.update(total=100 if what == "check" else None, progress=0)
         self.query_one("#dc-progress-text", Static).update(
@@ -994,7 +994,7 @@ class DataCheckView(VerticalScroll):
         self.busy = None
         self.refresh_bindings()
         self.remove_class("-busy")
-        self.query_one("#dc-cancel", Button).disabled = True
+        set_disabled(self, {"#dc-cancel": True})
 
     @on(Button.Pressed, "#dc-run")
     def action_run_check(self) -> None:

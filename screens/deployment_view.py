@@ -29,7 +29,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import notify_error, post_core_result, set_disabled
 
 if TYPE_CHECKING:
     from workbench.operations.predict import BatchResult
@@ -224,8 +224,7 @@ class DeploymentView(VerticalScroll):
                 stdin=subprocess.DEVNULL, preexec_fn=_own_session_dies_with_parent, env={**os.environ})
         self.serving_version = version
         self.metadata = None
-        self.query_one("#dep-start", Button).disabled = True
-        self.query_one("#dep-stop", Button).disabled = False
+        set_disabled(self, {"#dep-start": True, "#dep-stop": False})
         self.query_one("#dep-service", Static).update(Content.from_markup(
             f"[dim]Starting model {version} on 127.0.0.1:{self.port}…[/dim]"))
         if self._poll_timer is None:
@@ -293,8 +292,7 @@ class DeploymentView(VerticalScroll):
         self.process = None
         if self._poll_timer is not None:
             self._poll_timer.pause()
-        self.query_one("#dep-start", Button).disabled = False
-        self.query_one("#dep-stop", Button).disabled = True
+        set_disabled(self, {"#dep-start": False, "#dep-stop": True})
 
     @on(Button.Pressed, "#dep-stop")
     def action_stop_service(self) -> None:

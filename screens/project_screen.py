@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, focus_into, notify_error, post_core_result
 from screens.commands import WorkbenchCommands
 from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
@@ -352,19 +352,9 @@ class ProjectScreen(WorkbenchScreen):
     def _focus_view(self, view: Widget) -> None:
         """Move the focus into the opened view, so its keys work and the footer shows them.
 
-        The view itself when it can take focus (a scrolling view), else its first focusable
-        widget that does not take text (tabs, a table): typing a letter then still reaches
-        the view's and the screen's keys. Shift+tab (or a click) goes back to the sidebar.
+        Shift+tab (or a click) goes back to the sidebar.
         """
-        from textual.widgets import Input, TextArea
-
-        if view.can_focus:
-            view.focus()
-            return
-        for widget in view.query("*"):
-            if widget.focusable and not isinstance(widget, (Input, TextArea)):
-                widget.focus()
-                return
+        focus_into(view)
 
     @on(Tree.NodeSelected, "#sidebar")
     async def _on_sidebar(self, event: Tree.NodeSelected) -> None:

@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 
@@ -151,14 +151,12 @@ class ReviewView(VerticalScroll):
             self.app.notify("The review is being written: wait a moment.", severity="warning")
             return False
         self.busy = True
-        for button in self.query(Button):
-            button.disabled = True
+        set_disabled(self, {f"#{button.id}": True for button in self.query(Button)})
         return True
 
     def _finish(self) -> None:
         self.busy = False
-        for button in self.query(Button):
-            button.disabled = False
+        set_disabled(self, {f"#{button.id}": False for button in self.query(Button)})
 
     @on(Button.Pressed, "#rv-refresh")
     def action_refresh_card(self) -> None:

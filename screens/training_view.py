@@ -42,7 +42,7 @@ from textual.widgets import (
     TabPane,
 )
 
-from screens.base import notify_error, post_core_result
+from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 from workbench.errors import WorkbenchError
@@ -482,8 +482,7 @@ class TrainingView(Vertical):
                                                            progress=0)
         self.query_one("#tr-stage", Static).update("checking the parameters…")
         self.query_one("#tr-result", Static).update("")
-        self.query_one("#tr-run", Button).disabled = True
-        self.query_one("#tr-cancel", Button).disabled = False
+        set_disabled(self, {"#tr-run": True, "#tr-cancel": False})
         self.refresh_bindings()
         self.run_training(request, self.cancel_event)
 
@@ -493,10 +492,9 @@ class TrainingView(Vertical):
             return
         self.cancel_event.set()
         self.query_one("#tr-stage", Static).update("cancelling: stopping DVC…")
-        self.query_one("#tr-cancel", Button).disabled = True
+        set_disabled(self, {"#tr-cancel": True})
 
     def _end_run(self) -> None:
         self.running = False
-        self.query_one("#tr-run", Button).disabled = False
-        self.query_one("#tr-cancel", Button).disabled = True
+        set_disabled(self, {"#tr-run": False, "#tr-cancel": True})
         self.refresh_bindings()

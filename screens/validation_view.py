@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
 from screens.step_views import STATE_MARKS, STATE_WORDS
 
@@ -178,8 +178,7 @@ class ValidationView(VerticalScroll):
         self.running = True
         self.cancel_event = threading.Event()
         self.query_one("#val-log", RichLog).clear()
-        self.query_one("#val-run", Button).disabled = True
-        self.query_one("#val-cancel", Button).disabled = False
+        set_disabled(self, {"#val-run": True, "#val-cancel": False})
         self.query_one("#val-summary", Static).update(Content.from_markup(
             "[b]Validating[/b] $what…", what=f"experiment {experiment}" if experiment else "the workspace model"))
         self.refresh_bindings()
@@ -189,7 +188,7 @@ class ValidationView(VerticalScroll):
     def action_cancel_validation(self) -> None:
         if self.running and not self.cancel_event.is_set():
             self.cancel_event.set()
-            self.query_one("#val-cancel", Button).disabled = True
+            set_disabled(self, {"#val-cancel": True})
             self.query_one("#val-summary", Static).update("Cancelling…")
 
     def on_unmount(self) -> None:
@@ -197,8 +196,7 @@ class ValidationView(VerticalScroll):
 
     def _done(self) -> None:
         self.running = False
-        self.query_one("#val-run", Button).disabled = False
-        self.query_one("#val-cancel", Button).disabled = True
+        set_disabled(self, {"#val-run": False, "#val-cancel": True})
         self.refresh_bindings()
 
     # --- results ----------------------------------------------------------------------

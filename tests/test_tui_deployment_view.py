@@ -115,3 +115,37 @@ async def test_a_service_that_cannot_start_says_why(make_sample) -> None:
         assert view.process is None
         failed = errors(app)
         assert failed and "no registered model to serve" in failed[-1]
+
+
+async def test_start_with_enter_then_x_stops_and_the_focus_comes_back(released) -> None:
+    """Disabling the focused button must not drop the focus: the view's keys keep working.
+
+    Enter on Start disables Start; the focus goes to the view (not to a text field, not to
+    Stop: a second Enter must not stop what the first started), so x stops the service; the
+    focus then returns to Start, and Enter starts it again.
+    """
+    from textual.widgets import Button
+
+    app = make_app(released, testing=True)
+    async with app.run_test(size=(130, 45)) as pilot:
+        view = await open_step(app, pilot, "deployment")
+        await settle(app, pilot)
+        start = view.query_one("#dep-start", Button)
+        start.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Running" in text(view.query_one("#dep-service", Static)))
+        assert app.focused is view
+        await pilot.press("enter")  # a second Enter does nothing to the running service
+        await settle(app, pilot)
+        assert view.process is not None and view.process.poll() is None
+        proc = view.process
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert proc.poll() is not None and view.process is None
+        assert app.focused is start
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Running" in text(view.query_one("#dep-service", Static)))
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert view.process is None
