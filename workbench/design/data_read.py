@@ -20,15 +20,16 @@ Decisions (tested in ``tests/test_data_bad_input.py``):
 Files are loaded into an Arrow table (strings dictionary-encoded, ISO dates and times
 parsed), which the profiler reads column by column.
 
-Speed: a CSV over 2 MB is read by pandas' C parser with ``dtype_backend="pyarrow"`` (the
-columns come out as Arrow arrays, no copy): on the benchmark file (1M rows x 20) it takes
-0.29 s and 0.56 s of CPU, where pyarrow's multi-threaded reader takes 0.49 s and 1.0 s of
-CPU, and on two cores the CPU is what the check waits for. pandas is told pyarrow's list of
-missing-value markers, and the columns whose head pyarrow reads as dates are cast as pyarrow
-would, so the table is the one pyarrow's reader gives (``tests/test_data_read_paths.py``
-compares the two profiles). Whatever that path cannot vouch for (a parser error, invalid
-UTF-8, types that change between pandas' chunks, a row that may be short) is read again by
-pyarrow's reader, which words the error.
+Speed: a CSV over 2 MB with at most 256 columns is read by pandas' C parser with
+``dtype_backend="pyarrow"`` (the columns come out as Arrow arrays, no copy): on the
+benchmark file (1M rows x 20) it takes 0.29 s and 0.56 s of CPU, where pyarrow's
+multi-threaded reader takes 0.49 s and 1.0 s of CPU, and on two cores the CPU is what the
+check waits for. pandas is told pyarrow's list of missing-value markers, and the columns
+whose head pyarrow reads as dates are cast as pyarrow would, so the table is the one
+pyarrow's reader gives (``tests/test_data_read_paths.py`` compares the two profiles).
+Whatever that path cannot vouch for (a parser error, invalid UTF-8, types that change
+between pandas' chunks, a row that may be short) is read again by pyarrow's reader, which
+words the error. Wider files go to pyarrow's reader straight away.
 
 pyarrow's reader is given the column types of the file's first megabyte. Left to infer
 them, it keeps every parsed block of a text column until it has decided the type, which on
@@ -61,6 +62,9 @@ _CANDIDATES = (",", "\t", ";", "|")
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _HEAD_BYTES = 256 * 1024
 _HINT_BYTES = 1 << 20  # the head whose column types the full read is given (pyarrow's block size)
+# pandas' reader pays per column (5,000 integer columns x 300 rows: 0.60 s against pyarrow's
+# 0.23 s; even at 500 to 2,000 float columns it is 5-10% slower): wide files go to pyarrow
+_PANDAS_MAX_COLUMNS = 256
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error")
 _SNIFF_LINES = 200
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
@@ -356,7 +360,7 @@ def read_table(fmt: FileFormat, *, cancel: threading.Event | None = None) -> tup
 
     encoding, newlines, notes = fmt.encoding, False, fmt.notes
     hints = _column_types(fmt, options(encoding, False, {}))
-    if hints and encoding == "utf-8":
+    if hints and encoding == "utf-8" and len(fmt.columns) <= _PANDAS_MAX_COLUMNS:
         table = _read_with_pandas(fmt, hints)
         if table is not None:
             if cancel is not None and cancel.is_set():
