@@ -8,7 +8,7 @@ SAMPLE ?= fraud_detection
 DEMO   ?= $(HOME)/mlops-workbench-demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test test-fast bench bench-quick faults check lint clean
+.PHONY: venv run test bench bench-quick faults check lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,12 @@ bench-quick: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python benchmarks/run.py --faults
 
-## make check: lint (ruff) and every test
-check: $(STAMP)
+## make lint: ruff over the code, the tests and the benchmarks
+lint: $(STAMP)
 	$(BIN)/ruff check workbench screens tests benchmarks
+
+## make check: lint and every test
+check: lint
 	$(MAKE) test
 
 clean:
