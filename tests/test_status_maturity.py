@@ -102,3 +102,37 @@ def test_the_status_read_back_from_a_child_is_the_status(make_sample, tmp_path):
     with pytest.raises(WorkbenchError) as in_process:
         project_status(tmp_path / "empty")
     assert str(in_child.value) == str(in_process.value)
+
+
+def test_reports_about_another_model_are_to_do_again(make_sample):
+    """Validation and sign-off are for one model: once the workspace model changes (an
+    experiment promoted, a retrain), the dashboard says so instead of "done"."""
+    path = make_sample("diagnosis")
+
+    def lock(md5: str) -> None:
+        (path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {
+            "cmd": "mlops-workbench stage train",
+            "outs": [{"path": "models/model.skops", "md5": md5, "size": 1}]}}}))
+
+    (path / "reports").mkdir(exist_ok=True)
+    (path / "reports" / "validation.json").write_text(json.dumps(
+        {"passed": True, "model": {"digest": "md5:" + "a" * 32}, "gates": []}))
+    (path / "reports" / "review.json").write_text(json.dumps(
+        {"decision": "approved", "model_digest": "md5:" + "a" * 32}))
+    lock("a" * 32)
+    status = _status(path)
+    steps = {s["id"]: s for s in status["steps"]}
+    assert (steps["validation"]["state"], steps["review"]["state"]) == ("done", "done")
+    assert status["blockers"] == []
+
+    lock("b" * 32)  # an experiment was promoted: another model in the workspace
+    status = _status(path)
+    steps = {s["id"]: s for s in status["steps"]}
+    assert steps["validation"]["state"] == "attention"
+    assert steps["validation"]["detail"] == "the report is for another model: validate the current one"
+    assert steps["review"]["detail"] == "the sign-off is for another model: review the current one"
+    assert status["blockers"] == [
+        "the validation report is for another model than the current one (run `mlops-workbench validate`)",
+        "the sign-off is for another model than the current one (run `mlops-workbench review approve|reject`)"]
+    text = run_cli("status", cwd=path).stdout
+    assert "the report is for another model" in text

@@ -19,6 +19,12 @@ from workbench.project import Project, charter_from_config
 DONE, ATTENTION, TODO = "done", "attention", "todo"
 STATE_LABELS = {DONE: "done", ATTENTION: "needs attention", TODO: "to do"}
 ALL_DONE_ACTION = "Every step is done: keep monitoring new data."
+#: The detail of a validation or review whose report is about another model than the
+#: workspace's (an experiment promoted, a model retrained since): the step is to do again.
+OTHER_MODEL = {
+    "validation": "the report is for another model: validate the current one",
+    "review": "the sign-off is for another model: review the current one",
+}
 
 
 @dataclass(frozen=True)
@@ -161,11 +167,15 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
         report = _read_json(root / "reports" / "validation.json")
         if report is None:
             return TODO, "not validated"
+        if (report.get("model") or {}).get("digest") != _model_digest(root):
+            return ATTENTION, OTHER_MODEL["validation"]
         return (DONE, "all gates pass") if report.get("passed") else (ATTENTION, "a gate fails")
     if step.id == "review":
         report = _read_json(root / "reports" / "review.json")
         if report is None:
             return TODO, "no sign-off yet"
+        if report.get("model_digest") != _model_digest(root):
+            return ATTENTION, OTHER_MODEL["review"]
         return (DONE, "approved") if report.get("decision") == "approved" else (ATTENTION, "rejected")
     if step.id == "deployment":
         if any("#production" in t for t in tags):
@@ -190,6 +200,13 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
             return ATTENTION, "drift: action recommended"
         return DONE, "healthy"
     return TODO, ""
+
+
+def _model_digest(root: Path) -> str | None:
+    """The workspace model's digest (as the validation and review reports name it)."""
+    from workbench.development.evidence import model_digest
+
+    return model_digest(root)
 
 
 def _tags(project: Project) -> list[str]:
@@ -261,11 +278,17 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
             if md5 and now and now != md5:
                 out.append(f"stale data check: {path} changed since it was checked "
                            "(run `mlops-workbench data check`)")
-    if by_id["validation"].state == ATTENTION:
+    if by_id["validation"].detail == OTHER_MODEL["validation"]:
+        out.append("the validation report is for another model than the current one "
+                   "(run `mlops-workbench validate`)")
+    elif by_id["validation"].state == ATTENTION:
         report = _read_json(root / "reports" / "validation.json") or {}
         failed = [g.get("name", "?") for g in report.get("gates") or [] if g.get("passed") is False]
         out.append("validation fails" + (f": {', '.join(failed)}" if failed else ""))
-    if by_id["review"].state == ATTENTION:
+    if by_id["review"].detail == OTHER_MODEL["review"]:
+        out.append("the sign-off is for another model than the current one "
+                   "(run `mlops-workbench review approve|reject`)")
+    elif by_id["review"].state == ATTENTION:
         out.append("the model was rejected in review")
     if by_id["monitoring"].state == ATTENTION:
         out.append("monitoring recommends action: drift or lower performance on new data")
