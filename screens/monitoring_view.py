@@ -129,7 +129,9 @@ class MonitoringView(VerticalScroll):
 
     BINDINGS = [
         Binding("m", "check", "Check batch"),
-        Binding("t", "retrain", "Retrain"),
+        # not "t": that opens the timeline everywhere else, and a retrain commits data and runs
+        # an experiment; a control key, like Run in the training view
+        Binding("ctrl+r", "retrain", "Retrain"),
         Binding("x", "cancel", "Cancel run"),
     ]
 
@@ -188,7 +190,7 @@ class MonitoringView(VerticalScroll):
             yield Input(id="mon-batch", compact=True,
                         placeholder="batch file to check (empty: the prediction log in monitoring/predictions/)")
             yield Button("Check  m", id="mon-check", variant="primary", compact=True)
-            yield Button("Retrain  t", id="mon-retrain", compact=True)
+            yield Button("Retrain  ctrl+r", id="mon-retrain", compact=True)
         yield Log(id="mon-log", max_lines=500)
         with Vertical(id="mon-report-body"):
             yield Static("Features by severity", classes="mon-section", id="mon-features-title")
@@ -316,7 +318,7 @@ class MonitoringView(VerticalScroll):
             head += ["\n", ("Retrained on this batch: ", "bold $success"), self.retrained,
                      ("  (the candidate's gates: Testing & validation)", "dim")]
         elif action:
-            head += ["\n", ("Retrain through the same gates: press ", ""), ("t", "bold $accent"),
+            head += ["\n", ("Retrain through the same gates: press ", ""), ("ctrl+r", "bold $accent"),
                      " (or ", ("$ mlops-workbench retrain", "bold $accent"), ")"]
         verdict.update(Content.assemble(*head))
 

@@ -84,7 +84,7 @@ async def test_latest_report_by_severity_histograms_drift_over_time_and_checks(p
         verdict = text(view.query_one("#mon-verdict", Static))
         assert "ACTION RECOMMENDED" in verdict and "transactions_2026_06.csv" in verdict
         assert "rows 3,000" in verdict and "dataset drift 50% (4 of 8 features" in verdict
-        assert "press t" in verdict  # action recommended: retraining is offered
+        assert "press ctrl+r" in verdict  # action recommended: retraining is offered
 
         # drifted features first, worst first; the model's outputs after the features
         table = view.query_one("#mon-features", DataTable)
@@ -142,9 +142,17 @@ async def test_latest_report_by_severity_histograms_drift_over_time_and_checks(p
         assert len(view.query_one("#mon-trend").plt.monitor.x[0]) == 3
         assert view.query_one("#mon-reports", DataTable).row_count == 3
 
+        # t is the timeline here as everywhere: it must not start a retrain (ctrl+r does)
+        before = commit_count(path)
+        view.focus()
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert view.running is None and commit_count(path) == before
+        assert app.screen.query_one("#content").current == "timeline"
+
 
 async def test_retrain_from_the_view_commits_the_data_runs_validates_and_only_proposes(drifted, monkeypatch) -> None:
-    """t on a report that recommends action on a labelled batch: the real ``retrain --json``, end to end."""
+    """ctrl+r on a report that recommends action on a labelled batch: the real ``retrain --json``, end to end."""
     path = drifted
     monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     start = head(path)
@@ -154,7 +162,7 @@ async def test_retrain_from_the_view_commits_the_data_runs_validates_and_only_pr
         view = await open_monitoring(app, pilot)
         assert "ACTION RECOMMENDED" in text(view.query_one("#mon-verdict", Static))
         status_before = app.screen.status
-        await pilot.press("t")
+        await pilot.press("ctrl+r")
         assert view.running == "retrain"
         await wait_until(pilot, lambda: view.running is None, timeout=240)
         await settle(app, pilot)
@@ -181,7 +189,7 @@ async def test_retrain_from_the_view_commits_the_data_runs_validates_and_only_pr
         # and the view itself: the verdict names the retrain commit instead of offering `t` again
         verdict = text(view.query_one("#mon-verdict", Static))
         assert "Retrained on this batch: " in verdict and "retraining data: +250 rows" in verdict
-        assert "press t" not in verdict
+        assert "press ctrl+r" not in verdict
 
 
 async def test_retrain_refused_shows_the_cli_line_and_commits_nothing(projects, tmp_path) -> None:
@@ -194,7 +202,7 @@ async def test_retrain_refused_shows_the_cli_line_and_commits_nothing(projects, 
     app = make_app(path, testing=True)
     async with app.run_test(size=SIZE) as pilot:
         view = await open_monitoring(app, pilot)
-        await pilot.press("t")
+        await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert view.running is None
         assert errors(app) == ["retraining.policy in workbench.yaml is 'sometimes': use manual or automatic"]
