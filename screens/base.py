@@ -8,11 +8,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from workbench.errors import CancelledError, WorkbenchError
 
 if TYPE_CHECKING:
+    from textual.app import ComposeResult
     from textual.message import Message
     from textual.message_pump import MessagePump
     from textual.widget import Widget
@@ -119,3 +121,41 @@ class WorkbenchModal(ModalScreen[None]):
 
     def on_mount(self) -> None:
         quiet_cursors(self)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask before a key makes a commit that is more than a note: enter or y goes ahead, escape or n does not.
+
+    ``title`` says what will happen, ``body`` what it will change (a sentence or two).
+    """
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", show=False),
+        Binding("n,escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, title: str, body: str, action: str) -> None:
+        super().__init__()
+        self.title_text, self.body, self.action_label = title, body, action
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import Horizontal, Vertical
+        from textual.widgets import Button, Static
+
+        with Vertical(classes="uc-modal confirm-box"):
+            yield Static(self.title_text, classes="view-title", markup=False)
+            yield Static(self.body, markup=False)
+            with Horizontal(classes="uc-modal-buttons"):
+                yield Button(self.action_label, variant="primary", id="confirm-yes", compact=True)
+                yield Button("Cancel", id="confirm-no", compact=True)
+
+    def on_mount(self) -> None:
+        quiet_cursors(self)
+        self.query_one("#confirm-yes").focus()
+
+    def on_button_pressed(self, event: Any) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

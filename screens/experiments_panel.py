@@ -9,7 +9,8 @@ row and never sorts away. ``space`` marks rows; ``c`` compares the marked ones s
 side with their ROC / precision-recall curves overlaid (each experiment's
 ``plots/*.json`` read from git at its commit) and a chart of the sort metric across the
 experiments in the order they were made. ``p`` promotes the highlighted experiment to a
-commit on the current branch; the note field stores a note on the experiment in git.
+commit on the current branch, once confirmed; the note field stores a note on the
+experiment in git.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import ConfirmScreen, notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
 
 if TYPE_CHECKING:
@@ -408,9 +409,22 @@ class ExperimentsPanel(VerticalScroll):
         if exp.is_baseline:
             notify_error(self.screen, f"{exp.name} is the baseline, already a commit: choose an experiment")
             return
-        self.busy = True
-        self.app.notify(f"Promoting {exp.name}…", markup=False, timeout=3)
-        self.write("promote", exp.name)
+        base = next((e for e in self.experiments if e.is_baseline and e.rev == exp.baseline), None)
+        changed = ", ".join(f"{k}={v}" for k, v in exp.params.items()
+                            if base is None or base.params.get(k) != v) or "no params changed"
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.busy:
+                return
+            self.busy = True
+            self.app.notify(f"Promoting {exp.name}…", markup=False, timeout=3)
+            self.write("promote", exp.name)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Promote experiment {exp.name}?",
+            f"One commit on this branch with its params ({changed}), dvc.lock, metrics and plots; "
+            "its model goes to the DVC remote. Validate and review the new model before it is released.",
+            "Promote"), answered)
 
     # --- compare ------------------------------------------------------------------------
 

@@ -357,7 +357,18 @@ async def test_history_lists_notes_compares_and_promotes(trained):
         before = head(path)
         table.focus()
         table.move_cursor(row=names.index("baseline-c05"))
+        await pilot.press("p")  # asks first: escape leaves everything as it was
+        await settle(app, pilot)
+        from screens.base import ConfirmScreen
+
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Promote experiment baseline-c05?" in text(app.screen.query_one(".view-title"))
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert head(path) == before and not isinstance(app.screen, ConfirmScreen)
         await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("enter")
         await settle(app, pilot)
         assert not errors(app), errors(app)
         assert head(path) != before
