@@ -33,7 +33,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from screens.base import notify_error, post_core_result, quiet_cursors, set_disabled
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -549,13 +549,9 @@ class DataCheckView(VerticalScroll):
     # --- hooks from the project screen ----------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "data_availability"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
         # One line: the verdict box below says the rest.
-        self.query_one("#dc-state", Static).update(Content.assemble(
-            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (clip(mine.detail or "", 64), "dim")))
+        if (line := state_line(status, "data_availability", width=64)) is not None:
+            self.query_one("#dc-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

@@ -32,7 +32,7 @@ from textual.widgets import Button, Collapsible, DataTable, Input, Label, Select
 
 from screens.base import notify_error, post_core_result
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 from workbench.development.pipeline import (  # pandas-free at import time
     CATEGORICAL_IMPUTE,
     FEATURE_TYPES,
@@ -345,12 +345,8 @@ class DataEngineeringView(VerticalScroll):
     # --- hooks from the project screen ----------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "data_engineering"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#de-state", Static).update(Content.assemble(
-            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+        if (line := state_line(status, "data_engineering")) is not None:
+            self.query_one("#de-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

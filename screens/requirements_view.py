@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
 from screens.base import notify_error, post_core_result
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 
@@ -174,15 +174,8 @@ class RequirementsView(VerticalScroll):
     # --- hooks from the project screen ----------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "requirements"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#req-state", Static).update(
-            Content.assemble(
-                (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")
-            )
-        )
+        if (line := state_line(status, "requirements")) is not None:
+            self.query_one("#req-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

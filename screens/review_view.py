@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
 from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -111,12 +111,8 @@ class ReviewView(VerticalScroll):
     # --- hooks from the project screen ------------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "review"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#rv-state", Static).update(Content.assemble(
-            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+        if (line := state_line(status, "review")) is not None:
+            self.query_one("#rv-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

@@ -46,6 +46,18 @@ STATE_MARKS: dict[str, tuple[str, str]] = {
 STATE_WORDS = {"done": "done", "attention": "needs attention", "todo": "to do"}
 
 
+def state_line(status: ProjectStatus, step_id: str, *, width: int | None = None) -> Content | None:
+    """A view's one-line state ("✔ done  detail"), the detail cut to ``width``; None if no such step."""
+    mine = next((s for s in status.steps if s.id == step_id), None)
+    if mine is None:
+        return None
+    mark, style = STATE_MARKS[mine.state]
+    detail = mine.detail or ""
+    if width is not None and len(detail) > width:
+        detail = detail[: width - 1] + "…"
+    return Content.assemble((f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (detail, "dim"))
+
+
 def lazy_view(module: str, name: str) -> StepViewFactory:
     """A factory that imports ``module`` only when the view is first opened (keeps startup light)."""
 

@@ -44,7 +44,7 @@ from textual.widgets import (
 
 from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -290,12 +290,8 @@ class TrainingView(Vertical):
     # --- hooks from the project screen ----------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "training"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#tr-state", Static).update(Content.assemble(
-            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+        if (line := state_line(status, "training")) is not None:
+            self.query_one("#tr-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from screens.base import notify_error, post_core_result, quiet_cursors
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -325,15 +325,8 @@ class UseCasesView(VerticalScroll):
     # --- hooks from the project screen ----------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "use_cases"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#uc-state", Static).update(
-            Content.assemble(
-                (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")
-            )
-        )
+        if (line := state_line(status, "use_cases")) is not None:
+            self.query_one("#uc-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()

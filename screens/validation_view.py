@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Input, RichLog, Static
 
 from screens.base import notify_error, post_core_result, set_disabled
 from screens.requirements_view import refresh_project_status
-from screens.step_views import STATE_MARKS, STATE_WORDS
+from screens.step_views import state_line
 
 if TYPE_CHECKING:
     from workbench.development.validation import ValidationResult
@@ -128,12 +128,8 @@ class ValidationView(VerticalScroll):
     # --- hooks from the project screen ------------------------------------------------
 
     def show_status(self, status: ProjectStatus) -> None:
-        mine = next((s for s in status.steps if s.id == "validation"), None)
-        if mine is None:
-            return
-        mark, style = STATE_MARKS[mine.state]
-        self.query_one("#val-state", Static).update(Content.assemble(
-            (f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (mine.detail or "", "dim")))
+        if (line := state_line(status, "validation")) is not None:
+            self.query_one("#val-state", Static).update(line)
 
     def reload(self) -> None:
         if not self.running:
