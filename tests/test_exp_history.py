@@ -182,17 +182,21 @@ def test_promote_refuses_user_edits_then_makes_one_training_commit(project):
     from workbench.development.experiments import get_experiment, list_experiments
 
     head = git(project, "rev-parse", "HEAD").strip()
-    config = project / "workbench.yaml"
-    config.write_text(config.read_text() + "# my edit\n")
-    params_before = (project / "params.yaml").read_bytes()
+    params = project / "params.yaml"
+    params.write_text(params.read_text() + "# my edit\n")
+    params_before = params.read_bytes()
     done = run_cli("exp", "promote", "exp-a", cwd=project)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
-    assert "workbench.yaml has uncommitted edits" in lines[0]
+    assert "params.yaml has uncommitted edits" in lines[0]
     assert git(project, "rev-parse", "HEAD").strip() == head
-    assert config.read_text().endswith("# my edit\n") and (project / "params.yaml").read_bytes() == params_before
+    assert params.read_bytes() == params_before
 
-    git(project, "checkout", "-q", "--", "workbench.yaml")
+    git(project, "checkout", "-q", "--", "params.yaml")
+    # an uncommitted edit of workbench.yaml (no stage reads it) is kept as it is, uncommitted
+    config = project / "workbench.yaml"
+    config.write_text(config.read_text() + "# my edit\n")
+    config_before = config.read_bytes()
     exp = get_experiment(project, "exp-a")
     done = run_cli("exp", "promote", "exp-a", "--json", cwd=project)
     assert done.returncode == 0, done.stderr
@@ -209,7 +213,8 @@ def test_promote_refuses_user_edits_then_makes_one_training_commit(project):
     # HEAD holds the experiment (and the .gitignore DVC wrote beside the cached outputs)
     assert set(git(project, "diff", "--name-only", "HEAD", exp.rev).split()) == committed - expected
     tracked_dirty = [ln for ln in git(project, "status", "--porcelain").splitlines() if not ln.startswith("??")]
-    assert tracked_dirty == []
+    assert tracked_dirty == [" M workbench.yaml"] and config.read_bytes() == config_before
+    assert "workbench.yaml" not in committed
 
     status = _dvc(project, "status")
     assert status.returncode == 0 and "up to date" in status.stdout, status.stdout + status.stderr

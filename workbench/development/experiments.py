@@ -475,7 +475,10 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
         if "\t" in rec:
             meta, path = rec.split("\t", 1)
             exp_blobs[path] = meta.split(" ")[2]
-    dirty = {p: c for p, c in _status(info).items() if p in exp_blobs}
+    # the kept files (evidence, workbench.yaml) are put back as they are after the apply:
+    # uncommitted edits of them survive the promote and stay uncommitted
+    kept = {info.path(p) for p in _kept_files(root)} - changed_by_exp
+    dirty = {p: c for p, c in _status(info).items() if p in exp_blobs and p not in kept}
     if dirty:
         generated = {info.path(p) for p in _pipeline_outputs(root)}
         present = [p for p in dirty if (info.top / p).is_file()]
