@@ -246,6 +246,55 @@ def test_bad_input_gets_422_naming_the_field_and_big_bodies_413(deployed):
     assert request(port, "/health")[0] == 200  # still up
 
 
+def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
+    """Content-Type text/csv: a header row and one record per line, typed by the features and
+    checked by the same schema; JSON with curl's default form type still works; XML is 415."""
+    import csv
+    import io
+
+    path, port = deployed["path"], deployed["port"]
+    records, _ = sample_records(path, 12)
+    records[3] = {**records[3], "mean_radius": None}  # a missing numeric value: empty in CSV
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    body = out.getvalue().encode()
+    as_json = post(port, records)
+    assert as_json[0] == 200, as_json
+    status, answer = request(port, "/predict", body, {"Content-Type": "text/csv; charset=utf-8"})
+    assert status == 200, answer
+    assert answer["predictions"] == as_json[1]["predictions"]
+
+    header, first, *_ = body.decode().splitlines()
+    names = header.split(",")
+    cells = first.split(",")
+    wrong = ",".join("twelve" if n == "mean_radius" else c for n, c in zip(names, cells))
+    cases = [
+        (f"{header}\n{first}\n1,2\n", "CSV line 3 has fewer fields than the header row"),
+        (f"{header}\n{first},7\n", "CSV line 2 has more fields than the header row"),
+        (f"{header}\n{wrong}\n", "record 0, field 'mean_radius': Input should be a valid number"),
+        (f"{header},patient_name\n{first},x\n", "field 'patient_name': is not a feature of this model"),
+        (f"{header}\n", "must be a JSON list of one or more records"),
+        ("", "the CSV body is empty"),
+    ]
+    for text, expected in cases:
+        status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
+        assert status == 422 and expected in answer["error"], (text[:60], answer)
+    status, answer = request(port, "/predict", b"\xff" + body, {"Content-Type": "text/csv"})
+    assert status == 422 and "not UTF-8" in answer["error"]
+
+    status, answer = request(port, "/predict", json.dumps(records).encode(),
+                             {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d
+    assert status == 200 and answer["predictions"] == as_json[1]["predictions"]
+    status, answer = request(port, "/predict", b"<records/>", {"Content-Type": "application/xml"})
+    assert status == 415 and "'application/xml'" in answer["error"] and "text/csv" in answer["error"]
+    spec = request(port, "/openapi.json")[1]
+    content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+    assert "415" in spec["paths"]["/predict"]["post"]["responses"]
+
+
 def test_fuzzing_from_the_openapi_spec_never_breaks_the_service(deployed):
     """Schema-driven fuzzing (schemathesis-style, seeded): every answer is 200, 413 or 422, never 5xx."""
     port = deployed["port"]

@@ -2,7 +2,8 @@
 
 ``mlops-workbench serve [--stage production | --version V | --bundle DIR]`` ::
 
-    POST /predict   a JSON list of records -> {"model", "version", "predictions": [{"prediction", "score"?}]}
+    POST /predict   a JSON list of records (or CSV with a header row, Content-Type: text/csv)
+                    -> {"model", "version", "predictions": [{"prediction", "score"?}]}
     GET  /health    {"status": "ok", "version"}
     GET  /metadata  model, version, stage, commit, digests, metrics, features and live counters
     GET  /openapi.json, /docs   the spec (the /predict body is the bundle's record schema)
@@ -18,6 +19,10 @@ Decisions:
   before it is read. Finite numbers the model's arithmetic cannot take (1e308 through a
   scaler overflows to infinity) are 422 too: the input, not the service, is wrong.
   Unexpected failures are 500 with one line, never a dead service.
+- Content types: JSON (also with no Content-Type, or the form type ``curl -d`` sends), or
+  CSV (``text/csv``: a header row, then a record per line, typed by the features' kinds
+  and checked by the same schema, as MLflow's scoring server takes both); anything else is
+  415 naming the type.
 - Speed: no FastAPI body model and no ``jsonable_encoder`` on the hot path (the body is
   validated from bytes, the answer is serialised with orjson), and the scorer's prebuilt
   fast path skips pandas for single records. The handler runs on the event loop: scoring
@@ -95,6 +100,62 @@ class PredictionLog:
             self._fd = -1
 
 
+#: Content types read as JSON: JSON itself, none at all, and the form type ``curl -d`` sends
+#: by default (a person trying the service from a shell should not need ``-H``).
+_JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+_CSV_TYPES = ("text/csv", "application/csv")
+
+
+def body_kind(content_type: str | None) -> str | None:
+    """``json``, ``csv``, or None for a Content-Type the service does not read (a 415)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in _JSON_TYPES or media.endswith("+json"):
+        return "json"
+    if media in _CSV_TYPES:
+        return "csv"
+    return None
+
+
+def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] | str:
+    """The records of a CSV body (header row, then one record per line), or the one-line reason it is not one.
+
+    Values are typed by the features' kinds so the same schema check as for JSON applies:
+    numeric fields become numbers (text that is not one stays text, and the check names
+    the field), an empty field is missing. A row with more or fewer fields than the header
+    is refused with its line number rather than guessed at.
+    """
+    import csv
+    import io
+
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"the CSV body is not UTF-8 (byte {exc.start}): send it as UTF-8 text"
+    short = object()
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[arg-type]
+    records: list[dict[str, Any]] = []
+    try:
+        for row in reader:
+            if None in row or short in row.values():
+                return (f"CSV line {reader.line_num} has {'more' if None in row else 'fewer'} fields than "
+                        "the header row: one value per column, empty for a missing one")
+            record: dict[str, Any] = {}
+            for name, raw in row.items():
+                value: Any = None if raw == "" else raw
+                if value is not None and features.get(name) == "numeric":
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        pass  # the schema check names the field
+                record[name] = value
+            records.append(record)
+    except csv.Error as exc:
+        return f"the CSV body could not be read (line {reader.line_num}: {exc}): send plain CSV text"
+    if reader.fieldnames is None:
+        return "the CSV body is empty: send a header row of feature names, then one record per line"
+    return records
+
+
 def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | None = None,
                max_body_bytes: int = MAX_BODY_BYTES) -> Any:
     """The ASGI app serving ``scorer`` (a :class:`workbench.operations.predict.Scorer`).
@@ -148,12 +209,22 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
                 break
         return None if seen > max_body_bytes else bytes(parts)
 
-    def score(body: bytes | None) -> tuple[int, bytes]:
+    def score(body: bytes | None, content_type: str | None = None) -> tuple[int, bytes]:
         """Status and JSON answer of one /predict body (logs the scored records)."""
+        kind = body_kind(content_type)
+        if kind is None:
+            return refuse(415, f"the body's Content-Type is {content_type!r}: send JSON "
+                               "(application/json) or CSV with a header row (text/csv)")
         if body is None:
             return refuse(413, too_big)
         try:
-            records = scorer.parse(body)
+            if kind == "csv":
+                rows = csv_records(body, scorer.features)
+                if isinstance(rows, str):
+                    return refuse(422, rows)
+                records = scorer.parse_python(rows)
+            else:
+                records = scorer.parse(body)
         except ValidationError as exc:
             detail, line = error_lines(exc)
             return refuse(422, line, detail)
@@ -186,16 +257,22 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
         "model": {"type": "string"}, "version": {"type": "string"},
         "predictions": {"type": "array", "items": {"type": "object"}}}}
 
+    csv_schema = {"type": "string", "description": "CSV text: a header row of feature names, then one "
+                  "record per line (empty = missing)"}
+
     @app.post("/predict", openapi_extra={
-        "requestBody": {"required": True, "content": {json_type: {"schema": item_schema}}},
+        "requestBody": {"required": True, "content": {json_type: {"schema": item_schema},
+                                                      "text/csv": {"schema": csv_schema}}},
         "responses": {
             "200": {"description": "one prediction per record", "content": {json_type: {"schema": prediction_schema}}},
             "413": {"description": "body too large", "content": {json_type: {"schema": error_schema}}},
+            "415": {"description": "neither JSON nor CSV", "content": {json_type: {"schema": error_schema}}},
             "422": {"description": "invalid records (the field is named)",
                     "content": {json_type: {"schema": error_schema}}},
         }})
     async def predict(request: Request) -> Response:
-        status, content = score(await read_body(request.headers.get("content-length"), request.stream()))
+        status, content = score(await read_body(request.headers.get("content-length"), request.stream()),
+                                request.headers.get("content-type"))
         return Response(content, status_code=status, media_type=json_type)
 
     @app.get("/health")
@@ -220,6 +297,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             await app(scope, receive, send)
             return
         length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
+        content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)
 
         async def chunks() -> Any:
             while True:
@@ -230,7 +308,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
                 if not message.get("more_body", False):
                     return
 
-        status, content = score(await read_body(length, chunks()))
+        status, content = score(await read_body(length, chunks()), content_type)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(content)).encode())]})
