@@ -67,8 +67,8 @@ class CiCdView(VerticalScroll):
         yield Static(Content.from_markup("[b]CI/CD[/b]  [dim]Operations[/dim]"), classes="view-title")
         yield Static("", id="ci-state")
         with Horizontal(id="ci-actions"):
-            yield Button("Run check", id="ci-run-check", variant="primary")
-            yield Button("Generate workflow", id="ci-generate")
+            yield Button("Run check  c", id="ci-run-check", variant="primary", compact=True)
+            yield Button("Generate workflow  g", id="ci-generate", compact=True)
         yield Static("", id="ci-result")
         yield DataTable(id="ci-checks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="ci-detail")
