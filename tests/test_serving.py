@@ -274,13 +274,19 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
         (f"{header}\n{first}\n1,2\n", "CSV line 3 has fewer fields than the header row"),
         (f"{header}\n{first},7\n", "CSV line 2 has more fields than the header row"),
         (f"{header}\n{wrong}\n", "record 0, field 'mean_radius': Input should be a valid number"),
-        (f"{header},patient_name\n{first},x\n", "field 'patient_name': is not a feature of this model"),
         (f"{header}\n", "must be a JSON list of one or more records"),
         ("", "the CSV body is empty"),
     ]
     for text, expected in cases:
         status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
         assert status == 422 and expected in answer["error"], (text[:60], answer)
+    # columns that are not features (an id, the target) are left out, as batch predict does
+    extra = f"patient_id,{header},diagnosis\nP1,{first},1\n".encode()
+    status, answer = request(port, "/predict", extra, {"Content-Type": "text/csv"})
+    assert status == 200 and answer["predictions"] == as_json[1]["predictions"][:1], answer
+    misspelt = header.replace("mean_radius", "mean radius")
+    status, answer = request(port, "/predict", f"{misspelt}\n{first}\n".encode(), {"Content-Type": "text/csv"})
+    assert status == 422 and "field 'mean_radius': is missing" in answer["error"], answer
     status, answer = request(port, "/predict", b"\xff" + body, {"Content-Type": "text/csv"})
     assert status == 422 and "not UTF-8" in answer["error"]
 

@@ -21,8 +21,8 @@ Decisions:
   Unexpected failures are 500 with one line, never a dead service.
 - Content types: JSON (also with no Content-Type, or the form type ``curl -d`` sends), or
   CSV (``text/csv``: a header row, then a record per line, typed by the features' kinds
-  and checked by the same schema, as MLflow's scoring server takes both); anything else is
-  415 naming the type.
+  and checked by the same schema, as MLflow's scoring server takes both; columns that are
+  not features are left out, as in batch scoring); anything else is 415 naming the type.
 - Speed: no FastAPI body model and no ``jsonable_encoder`` on the hot path (the body is
   validated from bytes, the answer is serialised with orjson), and the scorer's prebuilt
   fast path skips pandas for single records. The handler runs on the event loop: scoring
@@ -121,8 +121,11 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
 
     Values are typed by the features' kinds so the same schema check as for JSON applies:
     numeric fields become numbers (text that is not one stays text, and the check names
-    the field), an empty field is missing. A row with more or fewer fields than the header
-    is refused with its line number rather than guessed at.
+    the field), an empty field is missing. Columns that are not features (an id, the
+    target) are left out, as batch ``predict`` passes them through, so the file a team
+    scores in batch can be posted as it is; a misspelt feature is still named as missing.
+    A row with more or fewer fields than the header is refused with its line number rather
+    than guessed at.
     """
     import csv
     import io
@@ -141,6 +144,8 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
                         "the header row: one value per column, empty for a missing one")
             record: dict[str, Any] = {}
             for name, raw in row.items():
+                if name not in features:
+                    continue
                 value: Any = None if raw == "" else raw
                 if value is not None and features.get(name) == "numeric":
                     try:
