@@ -464,7 +464,7 @@ def _read_with_pandas(fmt: FileFormat, hints: dict[str, Any]) -> Any:
             return None
     for i, (name, typ) in enumerate(zip(table.column_names, table.schema.types)):
         hint = hints.get(name)
-        temporal = hint is not None and (pa.types.is_temporal(hint))
+        temporal = hint is not None and pa.types.is_temporal(hint)
         if pa.types.is_large_string(typ):
             typ = pa.string()
             table = table.set_column(i, name, table.column(i).cast(typ))
