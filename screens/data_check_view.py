@@ -33,7 +33,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from screens.base import notify_error, post_core_result, quiet_cursors, set_disabled
 from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.step_views import clip, state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -75,10 +75,6 @@ def big_word(word: str) -> str:
         rows[0].append(top)
         rows[1].append(bottom)
     return "\n".join(" ".join(row) for row in rows)
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def pct(share: float) -> str:

@@ -37,6 +37,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
 from screens.base import notify_error
+from screens.step_views import clip
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -96,10 +97,6 @@ def _edge_label(value: float, kind: str) -> str:
         except (OverflowError, OSError, ValueError):
             return number(value)
     return number(value, 3)
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
 class MonitoringView(VerticalScroll):

@@ -46,6 +46,11 @@ STATE_MARKS: dict[str, tuple[str, str]] = {
 STATE_WORDS = {"done": "done", "attention": "needs attention", "todo": "to do"}
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
 def state_line(status: ProjectStatus, step_id: str, *, width: int | None = None) -> Content | None:
     """A view's one-line state ("✔ done  detail"), the detail cut to ``width``; None if no such step."""
     mine = next((s for s in status.steps if s.id == step_id), None)
@@ -53,8 +58,8 @@ def state_line(status: ProjectStatus, step_id: str, *, width: int | None = None)
         return None
     mark, style = STATE_MARKS[mine.state]
     detail = mine.detail or ""
-    if width is not None and len(detail) > width:
-        detail = detail[: width - 1] + "…"
+    if width is not None:
+        detail = clip(detail, width)
     return Content.assemble((f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (detail, "dim"))
 
 

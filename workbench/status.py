@@ -7,7 +7,9 @@ reports the same status.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +126,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]) -> tuple[str, str]:
+def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str],
+           model: Callable[[], str | None]) -> tuple[str, str]:
+    """One step's state and detail; ``model()`` is the workspace model's digest (read once)."""
     root = project.path
     if step.id == "requirements":
         charter = charter_from_config(config)
@@ -167,14 +171,14 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
         report = _read_json(root / "reports" / "validation.json")
         if report is None:
             return TODO, "not validated"
-        if (report.get("model") or {}).get("digest") != _model_digest(root):
+        if (report.get("model") or {}).get("digest") != model():
             return ATTENTION, OTHER_MODEL["validation"]
         return (DONE, "all gates pass") if report.get("passed") else (ATTENTION, "a gate fails")
     if step.id == "review":
         report = _read_json(root / "reports" / "review.json")
         if report is None:
             return TODO, "no sign-off yet"
-        if report.get("model_digest") != _model_digest(root):
+        if report.get("model_digest") != model():
             return ATTENTION, OTHER_MODEL["review"]
         return (DONE, "approved") if report.get("decision") == "approved" else (ATTENTION, "rejected")
     if step.id == "deployment":
@@ -200,13 +204,6 @@ def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str]
             return ATTENTION, "drift: action recommended"
         return DONE, "healthy"
     return TODO, ""
-
-
-def _model_digest(root: Path) -> str | None:
-    """The workspace model's digest (as the validation and review reports name it)."""
-    from workbench.development.evidence import model_digest
-
-    return model_digest(root)
 
 
 def _tags(project: Project) -> list[str]:
@@ -297,14 +294,16 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
 
 def project_status(path: str | Path) -> ProjectStatus:
     """Compute the status of the project at ``path``."""
+    from workbench.development.evidence import model_digest
     from workbench.versioning.timeline import read_timeline
 
     project = Project(path)
     config = project.read_config()
     tags = _tags(project)
+    model = functools.cache(lambda: model_digest(project.path))  # dvc.lock read once, when needed
     steps = []
     for step in STEPS:
-        state, detail = _state(step, project, config, tags)
+        state, detail = _state(step, project, config, tags, model)
         command = step.command
         if step.id == "monitoring" and state == ATTENTION:
             command = "mlops-workbench retrain"  # the way out of a report that recommends action

@@ -428,10 +428,7 @@ _NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", 
 def _read_with_pandas(fmt: FileFormat, hints: dict[str, Any]) -> Any:
     """A large, well-formed UTF-8 file read by pandas' C parser into Arrow; None to read it the other way.
 
-    pandas' C engine reads the benchmark file (1M x 20) in 0.29 s with 0.56 s of CPU, where
-    pyarrow's reader needs 0.49 s and 1.0 s of CPU: on two cores that is most of the check's
-    time. With ``dtype_backend="pyarrow"`` the columns come out as Arrow arrays (no copy).
-    The result must be what :func:`read_table`'s pyarrow path gives, so anything this path
+    Why, and the figures: the module docstring. The result must be what :func:`read_table`'s pyarrow path gives, so anything this path
     cannot vouch for returns None and the file is read the other way, which also words the
     errors: a parser error (a long row), a decode error (non-UTF-8 further down), a column of
     mixed types across pandas' chunks, an index column, a cast that fails, and a possible
@@ -464,11 +461,8 @@ def _read_with_pandas(fmt: FileFormat, hints: dict[str, Any]) -> Any:
             return None
     for i, (name, typ) in enumerate(zip(table.column_names, table.schema.types)):
         hint = hints.get(name)
-        temporal = hint is not None and pa.types.is_temporal(hint)
-        if pa.types.is_large_string(typ):
-            typ = pa.string()
-            table = table.set_column(i, name, table.column(i).cast(typ))
-        if temporal and pa.types.is_string(typ):
+        text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
+        if hint is not None and pa.types.is_temporal(hint) and text:
             try:
                 table = table.set_column(i, name, pc.cast(table.column(i), hint))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -459,11 +459,11 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
     scope = ["--", info.prefix] if info.prefix else []
     changed_by_exp = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                           exp.baseline, exp.rev, *scope).split("\0")) - {""}
+    kept_all = {info.path(p) for p in _kept_files(root)}
     if exp.baseline != info.head:
         moved = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                      exp.baseline, info.head, *scope).split("\0")) - {""}
-        evidence = {info.path(p) for p in _kept_files(root)}
-        stray = sorted(moved - changed_by_exp - evidence)
+        stray = sorted(moved - changed_by_exp - kept_all)
         if stray:
             raise WorkbenchError(
                 f"experiment {exp.name} ran on commit {exp.baseline[:7]}, and {stray[0]} has changed "
@@ -477,7 +477,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
             exp_blobs[path] = meta.split(" ")[2]
     # the kept files (evidence, workbench.yaml) are put back as they are after the apply:
     # uncommitted edits of them survive the promote and stay uncommitted
-    kept = {info.path(p) for p in _kept_files(root)} - changed_by_exp
+    kept = kept_all - changed_by_exp
     dirty = {p: c for p, c in _status(info).items() if p in exp_blobs and p not in kept}
     if dirty:
         generated = {info.path(p) for p in _pipeline_outputs(root)}
@@ -497,7 +497,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
                         f"commit them (git commit {rel}) or undo them (git checkout -- {rel}), then promote again")
     diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
                                 info.head, exp.rev, *scope).split("\0")) - {""}
-    return sorted(diff - ({info.path(p) for p in _kept_files(root)} - changed_by_exp))
+    return sorted(diff - kept)
 
 
 def promote_experiment(root: Path, name: str, *, role: str | None = None,
@@ -543,7 +543,7 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
         body_lines.append(f"Note: {exp.note}")
     backups = {p: ((info.top / p).read_bytes() if (info.top / p).is_file() else None) for p in paths}
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
-    kept = {p: (root / p).read_bytes() for p in _kept_files(root)
+    kept = {p: (root / p).read_bytes() for p in _kept_files(root)  # what check_promotable left out
             if info.path(p) not in paths and (root / p).is_file()}
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)
