@@ -217,13 +217,12 @@ def _tags(project: Project) -> list[str]:
 
 
 def _has_experiments(root: Path) -> bool:
-    from workbench.versioning import git
+    from workbench.versioning.exp_refs import experiment_refs
 
     if (root / "dvc.lock").exists():
         return True
-    out = git.run_git(root, "for-each-ref", "--format=%(refname)", "refs/exps/", check=False)
-    # experiments live at refs/exps/<sha[:2]>/<sha[2:]>/<name>; exec/ and celery/ are DVC's own
-    return any(len(ref.split("/")) == 5 and len(ref.split("/")[2]) == 2 for ref in out.split())
+
+    return bool(experiment_refs(root))
 
 
 def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Maturity:

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.versioning.exp_refs import EXP_REF, parse_exp_ref  # what an experiment ref is
 
-#: DVC's layout for experiment refs: refs/exps/<baseline[:2]>/<baseline[2:]>/<name>
-EXP_REF = re.compile(r"^refs/exps/(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{38})/(?P<name>[^/]+)$")
+__all__ = ["EXP_REF", "parse_exp_ref"]
 NOTES_REF = "refs/notes/workbench"
 
 
@@ -86,7 +86,8 @@ class Refs:
 
 
 def read_refs(top: Path) -> Refs:
-    """Experiment refs (DVC's layout only: queue and exec refs are not experiments), branches, notes."""
+    """Experiment refs (:func:`parse_exp_ref`: DVC's stash, apply, exec and queue refs are not
+    experiments), branches, notes."""
     out = git_text(top, "for-each-ref", "--format=%(objectname) %(objecttype) %(refname)",
                    "refs/exps/", "refs/heads/", NOTES_REF, check=False)
     exps: list[tuple[str, str, str]] = []
@@ -98,10 +99,10 @@ def read_refs(top: Path) -> Refs:
             branches[ref[len("refs/heads/"):]] = sha
         elif ref == NOTES_REF:
             notes = sha
-        elif kind == "commit":
-            match = EXP_REF.match(ref)
-            if match:
-                exps.append((match["name"], sha, match["a"] + match["b"]))
+        else:
+            exp = parse_exp_ref(ref, sha, kind)
+            if exp is not None:
+                exps.append((exp.name, exp.sha, exp.baseline))
     return Refs(tuple(exps), branches, notes)
 
 

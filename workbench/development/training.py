@@ -524,15 +524,12 @@ def run_sweep(
 
 def experiment_metrics(root: Path, names: Sequence[str]) -> dict[str, dict[str, float]]:
     """metrics.json of named experiments, read from their refs with git (no DVC import)."""
+    from workbench.versioning.exp_refs import experiments_by_name
     from workbench.versioning.git import repo_root, run_git
 
     git_root = repo_root(root) or root
     prefix = Path(root).resolve().relative_to(Path(git_root).resolve()).as_posix()
-    refs = run_git(git_root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps", check=False)
-    by_name: dict[str, str] = {}
-    for line in refs.splitlines():
-        ref, _, sha = line.partition(" ")
-        by_name[ref.rsplit("/", 1)[-1]] = sha
+    by_name = experiments_by_name(git_root)
     out: dict[str, dict[str, float]] = {}
     for name in names:
         sha = by_name.get(name)

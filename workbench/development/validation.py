@@ -333,18 +333,9 @@ class _Snapshot:
 
 def list_experiments(project_path: str | Path) -> dict[str, str]:
     """DVC experiments of the project: name -> commit of its ref (``refs/exps``)."""
-    from workbench.versioning.git import repo_root, run_git
+    from workbench.versioning.exp_refs import experiments_by_name
 
-    root = Path(project_path).absolute()
-    git_root = repo_root(root) or root
-    out: dict[str, str] = {}
-    refs = run_git(git_root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps", check=False)
-    for line in refs.splitlines():
-        ref, _, sha = line.partition(" ")
-        if ref.startswith("refs/exps/exec/") or not sha:
-            continue
-        out[ref.rsplit("/", 1)[-1]] = sha
-    return out
+    return experiments_by_name(Path(project_path).absolute())
 
 
 def _git_prefix(root: Path) -> tuple[Path, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from workbench.lifecycle import step_title
 from workbench.versioning import git
+from workbench.versioning.exp_refs import parse_exp_ref
 
 _FIELDS = ("%H", "%h", "%aI", "%an", "%ae", "%s",
            f"%(trailers:key={git.TRAILER_STEP},valueonly,separator=%x2C)",
@@ -51,7 +52,6 @@ _REF_FIELDS = ("%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
                "%(authorname)", "%(authoremail:trim)", "%(authordate:iso-strict)", "%(contents)")
 _GTO_REGISTER = re.compile(r"^(?P<artifact>[\w.\-/]+)@(?P<version>v\d+\.\d+\.\d+)$")
 _GTO_STAGE = re.compile(r"^(?P<artifact>[\w.\-/]+)#(?P<stage>[\w\-]+)#(?P<n>\d+)$")
-_EXP_REF = re.compile(r"^refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/(?P<name>[^/]+)$")
 _GTO_DEFAULT_SUBJECTS = ("Registering artifact", "Assigning stage", "Deregistering", "Unassigning",
                          "Deprecating")
 _ROLE_LINE = re.compile(rf"^{git.TRAILER_ROLE}:\s*(\S+)", re.MULTILINE)
@@ -89,12 +89,12 @@ def _ref_entries(project_path: Path) -> list[TimelineEntry]:
                                          role.group(1) if role else "", "deployment",
                                          step_title("deployment"), summary, "registry", name))
         else:
-            exp = _EXP_REF.match(refname)
-            if not exp or objtype != "commit":
+            exp = parse_exp_ref(refname, objname, objtype)
+            if exp is None:
                 continue
             entries.append(TimelineEntry(objname, objname[:7], author_date, author, author_email, "",
                                          "training", step_title("training"),
-                                         f"experiment {exp['name']}", "experiment", exp["name"]))
+                                         f"experiment {exp.name}", "experiment", exp.name))
     return entries
 
 
