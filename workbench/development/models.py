@@ -14,7 +14,8 @@ Two levels of checking, so that a single ``train`` does not pay that import:
   a single ``train`` run checks names in the parent and leaves values to the stage,
   which fails in one line before fitting anything (see
   :func:`workbench.development.training.run_experiment`). Inside :func:`names_only`
-  ``check_params`` checks names only.
+  ``check_params`` checks names and the few values :data:`CHEAP_CHECKS` can judge
+  without scikit-learn (a count that is not a whole number, a negative rate, ...).
 """
 
 from __future__ import annotations
@@ -91,6 +92,58 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
                                       "scoring", "tol", "validation_fraction", "verbose", "warm_start"),
 }
 
+#: Values checked without scikit-learn (inside :func:`names_only`, so in a single ``train``):
+#: name -> (kind, minimum, minimum allowed, None allowed). Each rule is no stricter than the
+#: estimator's own ``_parameter_constraints`` for every family that has the name
+#: (``tests/test_train_families.py`` probes them against the installed scikit-learn).
+CHEAP_CHECKS: dict[str, tuple[str, float | None, bool, bool]] = {
+    "C": ("number", 0, False, False),
+    "alpha": ("number", 0, True, False),
+    "learning_rate": ("number", 0, False, False),
+    "l2_regularization": ("number", 0, True, False),
+    "tol": ("number", 0, True, False),
+    "n_estimators": ("integer", 1, True, False),
+    "max_iter": ("integer", 0, True, True),
+    "max_depth": ("integer", 1, True, True),
+    "max_leaf_nodes": ("integer", 2, True, True),
+    "fit_intercept": ("boolean", None, True, False),
+}
+
+
+def _cheap_value_error(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for hyperparameter ``key`` by :data:`CHEAP_CHECKS`, or None."""
+    rule = CHEAP_CHECKS.get(key)
+    if rule is None or isinstance(value, list | tuple | dict) and key == "alpha":
+        return None  # alpha may be one value per target (array-like): scikit-learn checks it
+    kind, low, inclusive, none_ok = rule
+    if value is None:
+        return None if none_ok else f"a {kind}, not null"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "true or false"
+    number = isinstance(value, int | float)  # scikit-learn takes a bool as a number too
+    if kind == "integer" and not (number and isinstance(value, int)):
+        what = "an integer" + (f" of at least {low:g}" if low is not None else "")
+        return what + (" or null" if none_ok else "")
+    if not number:
+        return "a number" + (f" {'>=' if inclusive else '>'} {low:g}" if low is not None else "")
+    if low is not None and (value < low or (value == low and not inclusive)):
+        return f"{'at least' if inclusive else 'above'} {low:g}" + (" or null" if none_ok else "")
+    return None
+
+
+def check_values_cheaply(name: str, params: dict[str, Any]) -> None:
+    """The values :data:`CHEAP_CHECKS` knows, checked without importing scikit-learn."""
+    for key, value in params.items():
+        wrong = _cheap_value_error(str(key), value)
+        if wrong:
+            raise WorkbenchError(f"model.params.{key}={value!r} is not valid for {name}: it must be {wrong}")
+
+
+def family_defaults(name: str) -> dict[str, Any]:
+    """The hyperparameters a family starts from (what switching ``model.name`` resets to)."""
+    return dict(DEFAULT_PARAMS.get(name, {}))
+
+
 _CHECK_VALUES: contextvars.ContextVar[bool] = contextvars.ContextVar("check_values", default=True)
 
 
@@ -155,6 +208,7 @@ def check_params(task: str, name: str, params: dict[str, Any] | None) -> dict[st
     """
     params = check_param_names(task, name, params)
     if not _CHECK_VALUES.get():
+        check_values_cheaply(name, params)
         return params
     cls = estimator_class(task, name)
     estimator = cls(**params)

@@ -77,7 +77,7 @@ def parse_assignments(items: Sequence[str], *, what: str = "-S") -> dict[str, st
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        key = key.strip()
+        key = key.strip().lstrip("+")  # Hydra's "+key" / "++key" (add): the workbench adds as needed
         if not sep or not key or not re.fullmatch(r"[A-Za-z_][\w.\-]*", key):
             raise WorkbenchError(f"{what} {item!r} does not parse: write it as key=value, e.g. model.params.C=0.5")
         out[key] = value.strip()
@@ -103,19 +103,99 @@ def as_dvc_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _checked_params(root: Path, overrides: Mapping[str, Any], *, values: bool = True) -> dict[str, Any]:
-    """params.yaml with the overrides, checked; hyperparameter values only when ``values``."""
+_HYPER = "model.params"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a set of ``-S`` overrides makes of params.yaml, and how DVC is told.
+
+    ``params`` is the whole checked params.yaml; ``effective`` the overrides as plain
+    ``key -> value`` that :func:`workbench.development.pipeline.set_key` turns the old
+    params.yaml into the new one (a family switch is one ``model.params`` mapping);
+    ``dvc_sets`` the ``-S`` arguments DVC gets, in order.
+    """
+
+    params: dict[str, Any]
+    effective: dict[str, Any]
+    dvc_sets: tuple[str, ...]
+
+
+def _normal_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys without Hydra's ``+``/``++`` (accepted, the workbench adds new keys itself); ``~`` refused."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name = str(key).strip()
+        if name.startswith("~"):
+            raise WorkbenchError(f"-S {name} (deleting a key) is not supported: set the key to a value, "
+                                 "e.g. -S model.params.max_depth=null")
+        out[name.lstrip("+")] = value
+    return out
+
+
+def _resolve(root: Path, overrides: Mapping[str, Any], *, values: bool = True,
+             swept: Sequence[str] = ()) -> Resolved:
+    """params.yaml with the overrides, checked (hyperparameter values only when ``values``).
+
+    Switching the family (``-S model.name=...``) starts ``model.params`` from that family's
+    defaults (:func:`workbench.development.models.family_defaults`) unless ``model.params``
+    is given whole; ``model.params.KEY`` overrides apply on top. Every key is checked
+    here, before DVC starts, so DVC's and Hydra's own hints ("use +model.params.x") never
+    reach the user: hyperparameters go to DVC as ``++model.params.KEY`` (add or override),
+    a family switch as ``~model.params`` then one ``++`` per hyperparameter. Keys in
+    ``swept`` are left out of ``dvc_sets`` (the sweep passes them).
+    """
     import contextlib
 
-    from workbench.development.models import names_only
+    from workbench.development.models import family_defaults, names_only
     from workbench.development.pipeline import check_params_structure, set_key
     from workbench.development.stages import read_params
 
-    params = copy.deepcopy(read_params(root))
-    for key, value in overrides.items():
-        set_key(params, key, yaml_value(value), allow_new_under=("model.params",))
+    overrides = _normal_overrides(overrides)
+    base = read_params(root)
+    params = copy.deepcopy(base)
+    model = params.get("model") if isinstance(params.get("model"), dict) else {}
+    values_of = {k: yaml_value(v) for k, v in overrides.items()}
+    name = values_of.get("model.name", model.get("name"))
+    reset = _HYPER in values_of or ("model.name" in values_of and name != model.get("name"))
+    effective: dict[str, Any] = {}
+    for key, value in values_of.items():
+        if reset and key.startswith(_HYPER + "."):
+            continue  # applied on top of the new family's params below
+        set_key(params, key, value, allow_new_under=(_HYPER,))
+        effective[key] = value
+    if reset:
+        hyper = values_of.get(_HYPER) if _HYPER in values_of else family_defaults(str(name))
+        if not isinstance(hyper, dict):
+            raise WorkbenchError(f"model.params must be a mapping of hyperparameters, e.g. {{C: 1.0}}, "
+                                 f"not {hyper!r}")
+        hyper = dict(hyper)
+        hyper.update({k[len(_HYPER) + 1:]: v for k, v in values_of.items() if k.startswith(_HYPER + ".")})
+        if not isinstance(params.get("model"), dict):
+            raise WorkbenchError("params.yaml has no section 'model': run 'mlops-workbench pipeline' again")
+        params["model"]["params"] = hyper
+        effective.pop(_HYPER, None)
+        effective[_HYPER] = hyper
     with contextlib.nullcontext() if values else names_only():
-        return check_params_structure(params)
+        checked = check_params_structure(params)
+    sets: list[str] = []
+    if reset:
+        if isinstance(model.get("params"), dict):
+            sets.append(f"~{_HYPER}")
+        leaves = {k: v for k, v in params["model"]["params"].items() if f"{_HYPER}.{k}" not in swept}
+        sets += [f"++{_HYPER}.{k}={as_dvc_text(v)}" for k, v in leaves.items()]
+        if not leaves and not any(k.startswith(_HYPER + ".") for k in swept):
+            sets.append(f"++{_HYPER}={{}}")
+    for key, value in effective.items():
+        if key == _HYPER or key in swept:
+            continue
+        sets.append(f"{'++' if key.startswith(_HYPER + '.') else ''}{key}={as_dvc_text(value)}")
+    return Resolved(checked, effective, tuple(sets))
+
+
+def _checked_params(root: Path, overrides: Mapping[str, Any], *, values: bool = True) -> dict[str, Any]:
+    """params.yaml with the overrides, checked; hyperparameter values only when ``values``."""
+    return _resolve(root, overrides, values=values).params
 
 
 # --- leaving the workspace as it was when a run does not finish ------------------------
@@ -395,18 +475,19 @@ def run_experiment(
     for line in [*recover_interrupted_run(root), *_clear_stale_locks(root)]:
         if progress is not None:
             progress(line)
-    params = _checked_params(root, overrides, values=False)
+    resolved = _resolve(root, overrides, values=False)
+    params = resolved.params
     args = ["exp", "run"]
     if name:
         if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
             raise WorkbenchError(f"experiment name {name!r} is not valid: use letters, digits, '-', '_' or '.'")
         args += ["--name", name]
-    for key, value in overrides.items():
-        args += ["-S", f"{key}={as_dvc_text(yaml_value(value))}"]
+    for item in resolved.dvc_sets:
+        args += ["-S", item]
     stage_path_env()
     params_file = root / "params.yaml"
     original = params_file.read_bytes()
-    journal_file = _begin_journal(root, original, overrides)
+    journal_file = _begin_journal(root, original, resolved.effective)
     try:
         journal = json.loads(journal_file.read_text(encoding="utf-8"))
         try:
@@ -479,7 +560,8 @@ def run_sweep(
             f"the sweep has {size} points, above the limit of {limit}: sweep fewer values "
             "or run it in parts"
         )
-    fixed = dict(set_params or {})
+    fixed = _normal_overrides(set_params or {})
+    sweep = _normal_overrides(sweep)
     overlap = [k for k in sweep if k in fixed]
     if overlap:
         raise WorkbenchError(f"{overlap[0]} is both set (-S) and swept (--sweep): keep one")
@@ -495,15 +577,33 @@ def run_sweep(
             raise WorkbenchError(f"sweep point {where}: {exc}") from None
     stage_path_env()
     say = progress or (lambda _line: None)
-    args = ["exp", "run", "--queue"]
-    for key, value in fixed.items():
-        args += ["-S", f"{key}={as_dvc_text(yaml_value(value))}"]
-    for key, values in sweep.items():
-        texts = [as_dvc_text(yaml_value(v)) for v in values]
-        if any("," in t for t in texts):
+    # A family switch resets model.params, so the points of each family are queued apart
+    # (one `dvc exp run --queue` per model.name swept, with that family's -S set); the
+    # other swept keys are a DVC/Hydra sweep (k=v1,v2) within each.
+    families = {k: sweep[k] for k in sweep if k in ("model.name", _HYPER)}
+    others = [k for k in sweep if k not in families]
+    texts = {k: [as_dvc_text(yaml_value(v)) for v in sweep[k]] for k in others}
+    for key in others:
+        if any("," in t for t in texts[key]):
             raise WorkbenchError(f"--sweep {key}: values may not contain ',' (lists cannot be swept)")
-        args += ["-S", f"{key}={','.join(texts)}"]
-    queued = run_dvc(args, root, progress=progress, cancel=cancel)
+    queued_names: list[str] = []
+    queued_seconds = 0.0
+    try:
+        for family in grid_points(families) if families else [{}]:
+            first = {k: sweep[k][0] for k in others}
+            resolved = _resolve(root, {**fixed, **family, **first}, values=False, swept=others)
+            args = ["exp", "run", "--queue"]
+            for item in resolved.dvc_sets:
+                args += ["-S", item]
+            for key in others:
+                args += ["-S", f"{'++' if key.startswith(_HYPER + '.') else ''}{key}={','.join(texts[key])}"]
+            queued = run_dvc(args, root, progress=progress, cancel=cancel)
+            queued_names += re.findall(r"Queued experiment '([^']+)'", queued.output)
+            queued_seconds += queued.seconds
+    except BaseException:
+        if queued_names:  # the points queued so far are not left behind for a later run
+            run_dvc(["queue", "remove", "--queued"], root, check=False)
+        raise
     say(f"queued {size} experiment(s); running them with {jobs} worker(s)")
     try:
         ran = run_dvc(["exp", "run", "--run-all", "--jobs", str(jobs)], root, progress=progress,
@@ -512,14 +612,13 @@ def run_sweep(
         run_dvc(["queue", "stop", "--kill"], root, check=False)
         run_dvc(["queue", "remove", "--queued"], root, check=False)
         raise
-    queued_names = re.findall(r"Queued experiment '([^']+)'", queued.output)
     metrics = experiment_metrics(root, queued_names)
     names = [n for n in queued_names if n in metrics]
     failed = tuple(n for n in queued_names if n not in metrics)
     if not names and ran.returncode != 0:
         raise WorkbenchError(f"the sweep failed: {ran.last_error_line()}")
     return SweepResult(names=tuple(names), points=tuple(points), metrics=metrics, failed=failed,
-                       seconds=queued.seconds + ran.seconds)
+                       seconds=queued_seconds + ran.seconds)
 
 
 def experiment_metrics(root: Path, names: Sequence[str]) -> dict[str, dict[str, float]]:
