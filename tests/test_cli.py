@@ -13,7 +13,8 @@ from conftest import git, run_cli
 from workbench import __version__
 from workbench.cli import COMMAND_NAMES, SUBCOMMANDS, _load_extensions, _plain_launch, build_parser
 
-STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers"]
+STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers",
+               "workspace"]
 PROJECT_KEYS = ["name", "path", "task", "success_metric"]
 NEXT_STEP_KEYS = ["id", "title", "action", "command"]
 STEP_KEYS = ["id", "title", "phase", "state", "detail", "command"]

@@ -1,4 +1,4 @@
-"""Experiment history commands: ``exp list|show|diff|promote|note``.
+"""Experiment history commands: ``exp list|show|diff|promote|discard|note``.
 
 The commands only parse and print; the work is in
 :mod:`workbench.development.experiments`. Bad input (an unknown experiment or metric,
@@ -10,6 +10,7 @@ Usage::
     mlops-workbench exp show NAME [--json]
     mlops-workbench exp diff A B [--json]
     mlops-workbench exp promote NAME [--role ROLE] [--json]
+    mlops-workbench exp discard [--remove] [--json]   (the workspace back as HEAD has it)
     mlops-workbench exp note NAME TEXT          (an empty TEXT removes the note)
 
 JSON (schema 1)::
@@ -20,6 +21,8 @@ JSON (schema 1)::
     exp diff --json     {"schema": 1, "a": <experiment>, "b": <experiment>, "unchanged_params": int,
                          "params": [{"key", "a", "b", "delta"}], "metrics": [{"key", "a", "b", "delta"}]}
     exp promote --json  {"schema": 1, "experiment": str, "commit": str}
+    exp discard --json  {"schema": 1, "experiment": str|null, "restored": [path], "removed": [path],
+                         "checked_out": [path], "removed_ref": bool}
     <experiment>        {"name", "rev", "baseline", "branch", "created", "params": {flat}, "metrics": {flat},
                          "is_baseline", "note"}
 """
@@ -158,6 +161,25 @@ def _exp_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exp_discard(args: argparse.Namespace) -> int:
+    from workbench.development.workspace import discard_workspace_experiment
+
+    result = discard_workspace_experiment(_project_path(args), remove=args.remove, progress=_progress(args))
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    if not (result.restored or result.removed or result.checked_out or result.experiment):
+        print("Nothing to discard: the pipeline files are as HEAD has them.")
+        return 0
+    what = f"experiment {result.experiment}" if result.experiment else "the experiment outputs"
+    files = [*result.restored, *result.removed, *result.checked_out]
+    print(f"Discarded {what} from the workspace: {', '.join(files)} as HEAD has them (nothing committed)")
+    if result.experiment:
+        print(f"  {result.experiment} was removed from the experiments (refs/exps)" if result.removed_ref else
+              f"  {result.experiment} stays in 'mlops-workbench exp list' (--remove deletes it)")
+    return 0
+
+
 def _exp_note(args: argparse.Namespace) -> int:
     from workbench.development.experiments import get_experiment, set_note
 
@@ -169,7 +191,7 @@ def _exp_note(args: argparse.Namespace) -> int:
 
 
 _HANDLERS = {"list": _exp_list, "show": _exp_show, "diff": _exp_diff, "promote": _exp_promote,
-             "note": _exp_note}
+             "discard": _exp_discard, "note": _exp_note}
 
 
 @command("exp")
@@ -207,6 +229,13 @@ def _extend(sub: Any) -> None:
     p.add_argument("name")
     project(p)
     p.add_argument("--role", help="the role you act in for the commit")
+    p.add_argument("--quiet", action="store_true", help="do not stream DVC's output")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = cmds.add_parser("discard", help="put the pipeline files back as HEAD has them (undo a train "
+                        "that was not promoted)")
+    project(p)
+    p.add_argument("--remove", action="store_true", help="also delete the experiment from refs/exps")
     p.add_argument("--quiet", action="store_true", help="do not stream DVC's output")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

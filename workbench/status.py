@@ -77,6 +77,8 @@ class ProjectStatus:
     last_step: dict[str, str] | None
     maturity: Maturity | None = None
     blockers: tuple[str, ...] = ()
+    #: the experiment the workspace holds, neither promoted nor discarded (HeldExperiment.to_json)
+    workspace: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``status --json`` shape (schema 1)."""
@@ -92,6 +94,7 @@ class ProjectStatus:
             "last_step": self.last_step,
             "maturity": self.maturity.to_json() if self.maturity else None,
             "blockers": list(self.blockers),
+            "workspace": self.workspace,
         }
 
     @classmethod
@@ -108,7 +111,7 @@ class ProjectStatus:
             last_step=data["last_step"],
             maturity=None if m is None else Maturity(m["level"], m["name"], tuple(m["have"]),
                                                      tuple(m["missing_for_next"])),
-            blockers=tuple(data["blockers"]),
+            blockers=tuple(data["blockers"]), workspace=data.get("workspace"),
         )
 
     def counts(self) -> dict[str, int]:
@@ -294,18 +297,22 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
 def project_status(path: str | Path) -> ProjectStatus:
     """Compute the status of the project at ``path``."""
     from workbench.development.evidence import model_digest
+    from workbench.development.workspace import workspace_experiment
     from workbench.versioning.timeline import read_timeline
 
     project = Project(path)
     config = project.read_config()
     tags = _tags(project)
     model = functools.cache(lambda: model_digest(project.path))  # dvc.lock read once, when needed
+    held = workspace_experiment(project.path)
     steps = []
     for step in STEPS:
         state, detail = _state(step, project, config, tags, model)
         command = step.command
         if step.id == "monitoring" and state == ATTENTION:
             command = "mlops-workbench retrain"  # the way out of a report that recommends action
+        if step.id == "training" and held is not None:  # a run's outputs that no commit holds
+            state, detail, command = ATTENTION, held.describe(), held.promote_command
         steps.append(StepStatus(step.id, step.title, step.phase, state, detail, command))
     pending = [s for s in steps if s.state != DONE]
     nxt = pending[0] if pending else None
@@ -324,7 +331,11 @@ def project_status(path: str | Path) -> ProjectStatus:
         name=charter.name, path=str(project.path), task=charter.task,
         success_metric=charter.success_metric, phase=phase, next_step=nxt, next_action=action,
         steps=tuple(steps), last_step=last[0].to_json() if last else None,
-        maturity=maturity(project, config, tags), blockers=tuple(blockers(project, steps)),
+        maturity=maturity(project, config, tags),
+        blockers=tuple(blockers(project, steps)) + ((
+            f"the workspace holds experiment {held.name}, not committed: `{held.promote_command}` "
+            f"commits it, `{held.discard_command}` puts HEAD's pipeline files back",) if held else ()),
+        workspace=held.to_json() if held else None,
     )
 
 

@@ -46,6 +46,12 @@ PLOT_FILES = {
     "predictions": "plots/predictions.json",
     "importance": "plots/importance.json",
 }
+#: The plots each task's evaluate stage writes: exactly the ones ``dvc.yaml`` declares for it
+#: (:func:`workbench.development.pipeline.build_dvc_yaml`), so a run leaves no stray files.
+TASK_PLOTS = {
+    "classification": ("roc", "prc", "confusion", "predictions", "importance"),
+    "regression": ("predictions", "importance"),
+}
 STAGES = ("prepare", "train", "evaluate")
 
 #: The types a model file may contain beyond the ones skops trusts by default (skops
@@ -427,9 +433,9 @@ def evaluate(root: Path) -> dict[str, float]:
         plots["importance"] = {"importance": _feature_importance(model, X, y, seed,
                                                                   task == "regression")}
     results = {k: v for k, v in results.items() if v is not None}
-    for name, rel in PLOT_FILES.items():
+    for name in TASK_PLOTS["regression" if task == "regression" else "classification"]:
         data = plots.get(name) or {name: []}
-        atomic_write_text(root / rel, json.dumps(data, indent=1) + "\n")
+        atomic_write_text(root / PLOT_FILES[name], json.dumps(data, indent=1) + "\n")
     atomic_write_text(root / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     atomic_write_text(root / ENV_FILE, json.dumps(library_versions(), indent=2) + "\n")
     from workbench.operations.reference import write_reference
