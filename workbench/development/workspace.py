@@ -15,6 +15,7 @@ nothing. The experiment stays in ``refs/exps`` (``exp list`` shows it) unless ``
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,8 +199,6 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
                 restore.append(rel)
         lock_at_head = blobs.get(f"HEAD:{paths[LOCK_FILE]}") is not None
         stray_outs = [rel for rel in cached if not lock_at_head and (root / rel).exists()]
-        if not restore and not delete and not stray_outs and held is None:
-            return DiscardResult(None, (), (), ())
         if cancel is not None and cancel.is_set():
             from workbench.errors import CancelledError
 
@@ -216,7 +215,8 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
             if run.returncode != 0:
                 raise WorkbenchError(f"dvc checkout failed: {run.last_error_line()}; the git-tracked "
                                      "pipeline files are as HEAD has them; run 'dvc checkout' again")
-            checked_out = list(cached)
+            # what DVC changed ("M models/model.skops"): also repairs a discard killed before this
+            checked_out = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*[MAD]\s+(\S.*)$", run.output)]
         for rel in stray_outs:  # HEAD has no pipeline run: the run's outputs go
             import shutil
 
