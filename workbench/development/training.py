@@ -700,7 +700,8 @@ def _ran_names(output: str) -> list[str]:
 
 @contextmanager
 def guarded_run(root: Path, overrides: Mapping[str, Any], *, include: Sequence[str] = (),
-                outputs: bool = True, what: str = "train",
+                outputs: bool = True, what: str = "train", params: bool = True,
+                keep: Sequence[str] | None = None, refuse_reads: bool = True,
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
     """Around one DVC command that runs or queues experiments: the workspace comes back as it was.
 
@@ -708,11 +709,13 @@ def guarded_run(root: Path, overrides: Mapping[str, Any], *, include: Sequence[s
     files and ``include`` stay for DVC to see). The body raising (a failed run, a cancel,
     Ctrl-C): params.yaml, the outputs, the user's work and the index are put back as
     before. The body ending: the user's work and the index are put back, the pipeline's
-    files stay as DVC left them. The caller holds the project lock.
+    files stay as DVC left them. The caller holds the project lock. ``keep`` (default: the
+    pipeline's files) are the project-relative paths left for DVC; ``params=False`` leaves
+    params.yaml to the caller (a step that protects it).
     """
     params_file = root / "params.yaml"
-    original = params_file.read_bytes() if params_file.is_file() else None
-    aside = _paths_to_move_aside(root, include)
+    original = params_file.read_bytes() if params and params_file.is_file() else None
+    aside = _paths_to_move_aside(root, include, keep=keep, refuse_reads=refuse_reads)
     journal_file = _begin_journal(root, original, overrides, aside=aside, outputs=outputs, what=what)
     journal = json.loads(journal_file.read_text(encoding="utf-8"))
     try:
