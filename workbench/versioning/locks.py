@@ -231,7 +231,19 @@ def hold_project_lock(project_path: str | Path, operation: str, *,
             return
     cleared = recover_stale_locks(Path(project_path), gdir, dvc_locks=dvc_locks)
     with ProjectLock(gdir, operation) as lock:
-        yield cleared + lock.cleared
+        if lock._nested:
+            yield cleared + lock.cleared
+            return
+        # DVC run through its Python API starts stages with this process's environment.
+        previous = os.environ.get(TOKEN_ENV)
+        os.environ[TOKEN_ENV] = lock.token
+        try:
+            yield cleared + lock.cleared
+        finally:
+            if previous is None:
+                os.environ.pop(TOKEN_ENV, None)
+            else:
+                os.environ[TOKEN_ENV] = previous
 
 
 def _create_with_content(path: Path, text: str) -> None:
