@@ -75,8 +75,8 @@ class Operation:
     step: str | None  # the Workbench-Step of its commit; None: a DVC experiment, no branch commit
     make_args: Callable[[Path, Path, int], list[str]]  # (project, outside folder, trial) -> CLI args
     prepare: Callable[[Path], None] | None = None  # once, on the template (e.g. the pipeline)
-    # promote refuses while any tracked file has uncommitted edits (dvc exp apply would
-    # overwrite them), so its trials keep only the untracked note
+    # the user's tracked edits (staged and not) are moved aside around ``dvc exp apply`` and
+    # put back, so promote trials keep them too
     tracked_edits: bool = True
     refuses_repeat: bool = False  # run again after it committed, it is refused (exit 2, one line)
     # train trials run with the README edit staged and generate.py's unstaged: the workbench
@@ -155,8 +155,7 @@ OPERATIONS: dict[str, Operation] = {
 }
 if promote_available():
     OPERATIONS["exp promote"] = Operation("exp promote", "diagnosis", "training", _promote_args,
-                                          _pipeline_and_experiment, tracked_edits=False,
-                                          refuses_repeat=True)
+                                          _pipeline_and_experiment, refuses_repeat=True)
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -400,14 +399,21 @@ def consistency(project: Path, op: Operation, before: Snapshot) -> tuple[str, li
 
 
 def _journal_paths(project: Path) -> set[str] | None:
-    """The paths a killed step's journal can put back (None: no journal)."""
+    """The paths a killed step's journals can put back (None: no journal)."""
     import json
 
+    found: set[str] | None = None
     try:
         data = json.loads((git_dir(project) / "mlops-workbench" / "step-journal" / "journal.json").read_text())
+        found = set(data.get("paths", {})) | set(data.get("new_trees", []))
     except (OSError, ValueError):
-        return None
-    return set(data.get("paths", {})) | set(data.get("new_trees", []))
+        pass
+    try:  # the user's work an exp promote moved aside around dvc exp apply
+        aside = json.loads((git_dir(project) / "mlops-workbench" / "exp-run.json").read_text()).get("aside")
+        found = (found or set()) | set(aside or {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    return found
 
 
 def _ignored(project: Path, rel: str) -> bool:
@@ -564,8 +570,8 @@ def run_trial(op: Operation, project: Path, outside: Path, trial: int, delay: fl
     if (git_dir(project) / "mlops-workbench.lock").exists():
         cleared = False
         result.problems.append("the workbench lock is still there after the re-run")
-    said_undo = "was interrupted" if op.step is None else "put back as they were"
-    if result.outcome == "interrupted (journal)" and said_undo not in rerun.stderr:
+    said_undo = ("was interrupted",) if op.step is None else ("put back as they were", "was interrupted")
+    if result.outcome == "interrupted (journal)" and not any(s in rerun.stderr for s in said_undo):
         cleared = False
         result.problems.append("the killed step's files were put back without a message")
     result.locks_cleared = cleared

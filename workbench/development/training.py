@@ -635,7 +635,8 @@ def finish_dead_run(git_dir: Path) -> list[str]:
         messages = [f"a {what} was killed after DVC had finished; putting back your work"]
         messages += _finish_run(root, journal)
     else:
-        messages = ["an experiment run was interrupted (its process was killed); nothing was recorded"]
+        messages = [f"{'an experiment run' if what.startswith('train') else 'an ' + what} was interrupted "
+                    "(its process was killed); nothing was recorded"]
         messages += _undo_run(root, journal)
     _end_journal(path)
     return messages
