@@ -171,6 +171,22 @@ def test_train_and_promote_hold_only_pipeline_files_and_leave_the_users_work_as_
     assert sorted(status) == sorted([" M README.md", "MM generate.py", "A  notes/todo.md"]), status
 
 
+def test_a_sweep_queues_only_pipeline_files_and_leaves_the_users_work_as_it_was(pipeline_project):
+    """``dvc exp run --queue`` snapshots the workspace (modified and staged files) into each point."""
+    path = pipeline_project
+    user_work(path)
+    before = user_state(path)
+    done = run_cli("train", "--quiet", "--sweep", "model.params.C=0.5,2", "--json", cwd=path, env=ENV)
+    assert done.returncode == 0, done.stderr
+    names = {e["name"] for e in json.loads(done.stdout)["experiments"]}
+    refs = exp_refs(path)
+    assert len(names) == 2 and {r.rsplit("/", 1)[-1] for r in refs} == names
+    for ref in refs:
+        in_exp = committed(path, ref)
+        assert "params.yaml" in in_exp and in_exp <= PIPELINE_FILES, (ref, in_exp)
+    assert user_state(path) == before
+
+
 def test_train_refuses_an_uncommitted_edit_of_a_file_the_pipeline_reads(pipeline_project):
     path = pipeline_project
     user_work(path)
