@@ -11,11 +11,21 @@ refused before anything is queued. Results live in DVC's experiment refs
 (``refs/exps``), so ``dvc exp show`` sees exactly what the workbench ran; nothing is
 committed to the branch here.
 
+An experiment holds only the pipeline's files (params.yaml, dvc.lock, outputs, metrics,
+plots) and what the caller names in ``include``: ``dvc exp run`` (and ``--queue``) would
+take every modified tracked file and everything staged, so the user's other changes are
+moved aside around it and put back byte for byte, the index exactly as it was
+(:func:`guarded_run`). An uncommitted change to a file the pipeline reads (dvc.yaml, a
+dependency such as a ``.dvc`` pointer, another params file) is refused in one line: the
+experiment would otherwise match no commit. The project lock is held from before DVC
+starts to the end (:func:`workbench.versioning.locks.hold_project_lock`).
+
 A run that does not finish (cancelled, failed, or its DVC killed) leaves the workspace
 as it was: DVC writes the ``-S`` values into params.yaml and stages files before it
-runs, and the workbench puts both back. Should the workbench itself be killed too, a
-journal in ``<git dir>/mlops-workbench/exp-run.json`` lets the next run (or ``exp
-list``, or promote) do it: :func:`recover_interrupted_run`.
+runs, and the workbench puts params.yaml, the outputs, the user's work and the index
+back. Should the workbench itself be killed too, a journal in ``<git
+dir>/mlops-workbench/exp-run.json`` (written before anything is moved) lets the next
+workbench command that takes the project lock do it: :func:`finish_dead_run`.
 """
 
 from __future__ import annotations
