@@ -24,6 +24,10 @@ A trial, on a fresh copy of a sample project:
 Operations: ``charter set``, ``usecase score``, ``data add`` of a CSV from outside the
 project, ``train`` on the diagnosis sample's pipeline, and ``exp promote`` when the
 experiments module has it (it does not yet: promotion is left out until it lands).
+A ``train`` trial runs with the user's staged and unstaged edits present: both must come
+back byte-identical, HEAD must not move, and HEAD must still reproduce from a fresh clone
+(``git clone`` + ``dvc pull``, and ``dvc repro`` matching HEAD's metrics when HEAD has a
+dvc.lock).
 """
 
 from __future__ import annotations
@@ -71,12 +75,12 @@ class Operation:
     step: str | None  # the Workbench-Step of its commit; None: a DVC experiment, no branch commit
     make_args: Callable[[Path, Path, int], list[str]]  # (project, outside folder, trial) -> CLI args
     prepare: Callable[[Path], None] | None = None  # once, on the template (e.g. the pipeline)
-    # promote refuses while any tracked file has uncommitted edits (dvc exp apply would
-    # overwrite them), so its trials keep only the untracked note
+    # the user's tracked edits (staged and not) are moved aside around ``dvc exp apply`` and
+    # put back, so promote trials keep them too
     tracked_edits: bool = True
     refuses_repeat: bool = False  # run again after it committed, it is refused (exit 2, one line)
-    # ``dvc exp run`` resets the index (a finished train unstages the user's staged edits too),
-    # so train trials keep the README edit unstaged
+    # train trials run with the README edit staged and generate.py's unstaged: the workbench
+    # moves both aside around ``dvc exp run`` (journaled) and puts them back byte for byte
     staged_edit: bool = True
 
 
@@ -147,12 +151,11 @@ OPERATIONS: dict[str, Operation] = {
                           refuses_repeat=True),
     "data add in place": Operation("data add in place", "fraud_detection", "data_availability",
                                    _data_in_place_args, refuses_repeat=False),
-    "train": Operation("train", "diagnosis", None, _train_args, _configure_pipeline, staged_edit=False),
+    "train": Operation("train", "diagnosis", None, _train_args, _configure_pipeline),
 }
 if promote_available():
     OPERATIONS["exp promote"] = Operation("exp promote", "diagnosis", "training", _promote_args,
-                                          _pipeline_and_experiment, tracked_edits=False,
-                                          refuses_repeat=True)
+                                          _pipeline_and_experiment, refuses_repeat=True)
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -396,18 +399,57 @@ def consistency(project: Path, op: Operation, before: Snapshot) -> tuple[str, li
 
 
 def _journal_paths(project: Path) -> set[str] | None:
-    """The paths a killed step's journal can put back (None: no journal)."""
+    """The paths a killed step's journals can put back (None: no journal)."""
     import json
 
+    found: set[str] | None = None
     try:
         data = json.loads((git_dir(project) / "mlops-workbench" / "step-journal" / "journal.json").read_text())
+        found = set(data.get("paths", {})) | set(data.get("new_trees", []))
     except (OSError, ValueError):
-        return None
-    return set(data.get("paths", {})) | set(data.get("new_trees", []))
+        pass
+    try:  # the user's work an exp promote moved aside around dvc exp apply
+        aside = json.loads((git_dir(project) / "mlops-workbench" / "exp-run.json").read_text()).get("aside")
+        found = (found or set()) | set(aside or {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    return found
 
 
 def _ignored(project: Path, rel: str) -> bool:
     return subprocess.run(["git", "check-ignore", "-q", "--", rel], cwd=project).returncode == 0
+
+
+def head_reproduces(project: Path) -> tuple[bool, str]:
+    """A fresh clone of HEAD: ``dvc pull`` gets its data (and, when HEAD has a dvc.lock,
+    ``dvc repro`` gives HEAD's metrics.json byte for byte)."""
+    dvc = [sys.executable, "-m", "dvc"]
+    with tempfile.TemporaryDirectory(prefix="wb-clone-") as tmp:
+        clone = Path(tmp) / "clone"
+        done = subprocess.run(["git", "clone", "--quiet", str(project), str(clone)], capture_output=True, text=True)
+        if done.returncode != 0:
+            return False, f"git clone: {done.stderr.strip()[-200:]}"
+        for name in ("config.local",):  # the remote is set in .dvc/config; a local override goes along
+            if (project / ".dvc" / name).exists():
+                shutil.copy2(project / ".dvc" / name, clone / ".dvc" / name)
+        env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+        # Without a dvc.lock the pipeline's outputs were never recorded: the data pointers are all to pull.
+        targets = [] if (clone / "dvc.lock").exists() else git_out(clone, "ls-files", "*.dvc").split()
+        pulled = subprocess.run([*dvc, "pull", "--quiet", *targets], cwd=clone, capture_output=True,
+                                text=True, env=env)
+        if pulled.returncode != 0:
+            return False, f"dvc pull: {(pulled.stdout + pulled.stderr).strip()[-200:]}"
+        if (clone / "dvc.lock").exists() and (clone / "metrics.json").exists():
+            committed = (clone / "metrics.json").read_bytes()
+            repro = subprocess.run([*dvc, "repro", "--quiet"], cwd=clone, capture_output=True, text=True, env=env)
+            if repro.returncode != 0:
+                return False, f"dvc repro: {(repro.stdout + repro.stderr).strip()[-200:]}"
+            if (clone / "metrics.json").read_bytes() != committed:
+                return False, "dvc repro gives other metrics than HEAD's"
+        status = git_out(clone, "status", "--porcelain", check=False)
+        if status.strip():
+            return False, f"the clone is not clean after pull: {status.strip()[:200]}"
+    return True, ""
 
 
 # --- one trial ---------------------------------------------------------------------------
@@ -480,6 +522,10 @@ def run_trial(op: Operation, project: Path, outside: Path, trial: int, delay: fl
     if not ok:
         result.problems.append(f"git fsck: {detail}")
     edit_problems = edits_intact(project, before)
+    if edit_problems and (git_dir(project) / "mlops-workbench" / "exp-run.json").exists():
+        # Killed while the user's work was moved aside for DVC: the journal holds it and the
+        # next workbench command puts it back (checked after the re-run).
+        edit_problems = []
     result.edits_ok = not edit_problems
     result.problems += edit_problems
     result.outcome, problems = consistency(project, op, before)
@@ -508,8 +554,8 @@ def run_trial(op: Operation, project: Path, outside: Path, trial: int, delay: fl
     stderr = rerun.stderr
     left_after = stale_locks(project)
     if op.step is None and left_after:
-        # train takes no workbench lock: DVC drops only the dead entries that block it, so
-        # the rest goes with the next step the workbench writes.
+        # DVC drops only the dead entries that block it, so the rest goes with the next step
+        # the workbench writes.
         step = run_cli(["charter", "set", "--problem", "Written after an interrupted run."], project)
         if step.returncode != 0:
             result.problems.append(f"the step after the re-run failed: {step.stderr.strip()[-200:]}")
@@ -524,8 +570,8 @@ def run_trial(op: Operation, project: Path, outside: Path, trial: int, delay: fl
     if (git_dir(project) / "mlops-workbench.lock").exists():
         cleared = False
         result.problems.append("the workbench lock is still there after the re-run")
-    said_undo = "was interrupted" if op.step is None else "put back as they were"
-    if result.outcome == "interrupted (journal)" and said_undo not in rerun.stderr:
+    said_undo = ("was interrupted",) if op.step is None else ("put back as they were", "was interrupted")
+    if result.outcome == "interrupted (journal)" and not any(s in rerun.stderr for s in said_undo):
         cleared = False
         result.problems.append("the killed step's files were put back without a message")
     result.locks_cleared = cleared
@@ -541,6 +587,11 @@ def run_trial(op: Operation, project: Path, outside: Path, trial: int, delay: fl
         if git_out(project, "status", "--porcelain", "--untracked-files=no") != before.tracked_status:
             result.consistent = False
             result.problems.append("after the re-run the tracked files or the index differ from before")
+    if op.step is None:
+        ok_head, detail = head_reproduces(project)
+        if not ok_head:
+            result.consistent = False
+            result.problems.append(f"HEAD does not reproduce from a fresh clone: {detail}")
     if op.step is not None and result.rerun_ok:
         outcome, problems = consistency(project, op, before)
         if outcome != "committed" or problems:

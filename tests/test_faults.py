@@ -2,8 +2,8 @@
 
 A seeded subset of ``benchmarks/faults.py`` (which runs the full 50 trials and 1,000
 operations): 8 kill trials (charter set 3, usecase score 2, data add of a CSV in the
-project 2, train 1), a deterministic kill inside a step's commit, two real writers
-racing, and 300 core operations in this process.
+project 2, train 1 with the user's staged and unstaged edits present), a deterministic
+kill inside a step's commit, two real writers racing, and 300 core operations in this process.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ def test_two_processes_one_project_the_second_is_busy(project: Path) -> None:
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
         old = head(project)
-        with pytest.raises(ProjectBusyError, match=f"busy: another workbench, pid {child.pid}"):
+        with pytest.raises(ProjectBusyError, match=f"the project is busy: Requirements.* is running since .*, pid {child.pid}; try again when it ends"):
             with begin_step(project, "use_cases") as step:
                 step.write_text("reports/second.md", "second\n")
         assert not (project / "reports" / "second.md").exists()

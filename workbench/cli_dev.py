@@ -79,9 +79,11 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 @command("stage")
 def cmd_stage(args: argparse.Namespace) -> int:
     from workbench.development.stages import run_stage
+    from workbench.versioning.locks import hold_project_lock
 
     root = Path(args.project).expanduser().absolute() if args.project else Path.cwd()
-    info = run_stage(args.stage, root)
+    with hold_project_lock(root, f"stage {args.stage}", dvc_locks=False):  # DVC's own run is let through
+        info = run_stage(args.stage, root)
     print(f"{args.stage}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     return 0
 

@@ -478,7 +478,12 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
     # the kept files (evidence, workbench.yaml) are put back as they are after the apply:
     # uncommitted edits of them survive the promote and stay uncommitted
     kept = kept_all - changed_by_exp
-    dirty = {p: c for p, c in _status(info).items() if p in exp_blobs and p not in kept}
+    # Only the pipeline's files (and the data pointers it reads, which a retrain changes) are
+    # promoted; the user's other edits are moved aside around the apply and put back.
+    diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
+                                info.head, exp.rev, *scope).split("\0")) - {""}
+    promoted = {p for p in diff - kept if _promotable(root, info, p)}
+    dirty = {p: c for p, c in _status(info).items() if p in promoted}
     if dirty:
         generated = {info.path(p) for p in _pipeline_outputs(root)}
         present = [p for p in dirty if (info.top / p).is_file()]
@@ -495,9 +500,17 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
                     raise DirtyPathError(
                         f"{rel} has uncommitted edits that promoting {exp.name} would overwrite: "
                         f"commit them (git commit {rel}) or undo them (git checkout -- {rel}), then promote again")
-    diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
-                                info.head, exp.rev, *scope).split("\0")) - {""}
-    return sorted(diff - kept)
+    return sorted(promoted)
+
+
+def _promotable(root: Path, info: exp_git.RepoInfo, path: str) -> bool:
+    """Whether a repository path an experiment changed belongs in its promotion (a pipeline file)."""
+    from workbench.development.training import _pipeline_files, _pipeline_reads, _under
+
+    if info.prefix and not path.startswith(info.prefix):
+        return False
+    rel = path[len(info.prefix):] if info.prefix else path
+    return _under(rel, [*_pipeline_files(root), *_pipeline_reads(root)])
 
 
 def promote_experiment(root: Path, name: str, *, role: str | None = None,
@@ -506,18 +519,32 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
     """Make experiment ``name`` a normal commit of the ``training`` step; return its sha.
 
     ``dvc exp apply`` puts the experiment's params, dvc.lock, metrics, plots and model
-    into the workspace; the commit holds exactly the files that differ from HEAD (plus
-    the .gitignore DVC writes beside a cached output when it is new). The model is pushed
-    to the DVC remote when one is set. Nothing is written when the check refuses.
+    into the workspace; the commit holds exactly the pipeline's files that differ from HEAD
+    (plus the .gitignore DVC writes beside a cached output when it is new). The user's
+    other uncommitted and staged work is moved aside around the apply (journaled) and put
+    back byte for byte, the index as it was. The project lock is held throughout. The
+    model is pushed to the DVC remote when one is set. Nothing is written when the check
+    refuses.
     """
+    from workbench.versioning.locks import hold_project_lock
+
+    root = Path(root).absolute()
+    with hold_project_lock(root, "exp promote") as cleared:
+        for line in cleared:
+            if progress:
+                progress(line)
+        return _promote(root, name, role=role, progress=progress, cancel=cancel)
+
+
+def _promote(root: Path, name: str, *, role: str | None, progress: Progress | None,
+             cancel: threading.Event | None) -> str:
     from workbench.fsutil import atomic_write_bytes
     from workbench.versioning import dvc
     from workbench.versioning.git import changed_paths
     from workbench.versioning.step import begin_step
 
-    from workbench.development.training import recover_interrupted_run
+    from workbench.development.training import _set_to_head, guarded_run, recover_interrupted_run
 
-    root = Path(root).absolute()
     for line in recover_interrupted_run(root):
         if progress:
             progress(line)
@@ -545,22 +572,42 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
     kept = {p: (root / p).read_bytes() for p in _kept_files(root)  # what check_promotable left out
             if info.path(p) not in paths and (root / p).is_file()}
+    scope = ["--", info.prefix] if info.prefix else []
+    # Files the experiment changed that are not promoted (an experiment made before the
+    # workbench kept the user's work out of experiments may hold it): HEAD's stay.
+    stray = sorted(set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
+                                        info.head or "HEAD", exp.rev, *scope).split("\0"))
+                   - {""} - set(paths) - {info.path(p) for p in kept})
+    tracked = set(exp_git.git_text(info.top, "ls-files", "-z", "--", *stray).split("\0")) if stray else set()
+    untracked_stray = {p: (info.top / p).read_bytes() for p in stray
+                       if p not in tracked and (info.top / p).is_file()}  # the user's untracked files
+    project_rel = [p[len(info.prefix):] if info.prefix else p for p in paths]
+    from workbench.development.training import _pipeline_files
+
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)
         for line in step.messages:  # stale locks cleared, a killed step finished
             if progress:
                 progress(line)
-        for path in paths:  # kept in the step journal too: a kill -9 during apply is undone
-            step.protect(path[len(info.prefix):] if info.prefix else path)
+        for path in project_rel:  # kept in the step journal too: a kill -9 during apply is undone
+            step.protect(path)
         for rel in kept:
             step.protect(rel)
         try:
-            dvc.run_dvc(["exp", "apply", exp.rev], root, progress=progress, cancel=cancel)
-            for rel, data in kept.items():  # evidence written since the experiment ran stays as it is
-                if not (root / rel).is_file() or (root / rel).read_bytes() != data:
-                    atomic_write_bytes(root / rel, data)
-            for path in paths:
-                step.include(path[len(info.prefix):] if info.prefix else path)
+            with guarded_run(root, {}, outputs=False, params=False, what="exp promote",
+                             keep=[*_pipeline_files(root), *project_rel], refuse_reads=False,
+                             progress=progress):
+                dvc.run_dvc(["exp", "apply", exp.rev], root, progress=progress, cancel=cancel)
+                for rel, data in kept.items():  # evidence written since the experiment ran stays as it is
+                    if not (root / rel).is_file() or (root / rel).read_bytes() != data:
+                        atomic_write_bytes(root / rel, data)
+                _set_to_head(info.top, [p for p in stray if p not in untracked_stray
+                                        and (p in tracked or (info.top / p).exists())])
+                for path, data in untracked_stray.items():
+                    if not (info.top / path).is_file() or (info.top / path).read_bytes() != data:
+                        atomic_write_bytes(info.top / path, data)
+            for path in project_rel:
+                step.include(path)
             # The .gitignore DVC writes beside a cached output, when git does not track it yet.
             new = [p for p, code in changed_paths(info.top, [info.path(g) for g in gitignores]).items()
                    if code == "??"]

@@ -11,11 +11,21 @@ refused before anything is queued. Results live in DVC's experiment refs
 (``refs/exps``), so ``dvc exp show`` sees exactly what the workbench ran; nothing is
 committed to the branch here.
 
+An experiment holds only the pipeline's files (params.yaml, dvc.lock, outputs, metrics,
+plots) and what the caller names in ``include``: ``dvc exp run`` (and ``--queue``) would
+take every modified tracked file and everything staged, so the user's other changes are
+moved aside around it and put back byte for byte, the index exactly as it was
+(:func:`guarded_run`). An uncommitted change to a file the pipeline reads (dvc.yaml, a
+dependency such as a ``.dvc`` pointer, another params file) is refused in one line: the
+experiment would otherwise match no commit. The project lock is held from before DVC
+starts to the end (:func:`workbench.versioning.locks.hold_project_lock`).
+
 A run that does not finish (cancelled, failed, or its DVC killed) leaves the workspace
 as it was: DVC writes the ``-S`` values into params.yaml and stages files before it
-runs, and the workbench puts both back. Should the workbench itself be killed too, a
-journal in ``<git dir>/mlops-workbench/exp-run.json`` lets the next run (or ``exp
-list``, or promote) do it: :func:`recover_interrupted_run`.
+runs, and the workbench puts params.yaml, the outputs, the user's work and the index
+back. Should the workbench itself be killed too, a journal in ``<git
+dir>/mlops-workbench/exp-run.json`` (written before anything is moved) lets the next
+workbench command that takes the project lock do it: :func:`finish_dead_run`.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,7 +228,228 @@ def _staged(root: Path) -> set[str]:
             .split("\0") if p}
 
 
-def _begin_journal(root: Path, original: bytes, overrides: Mapping[str, Any]) -> Path:
+# --- the user's work is moved aside around DVC, and put back byte for byte ------------------
+#
+# ``dvc exp run`` commits every modified tracked file and everything staged into the
+# experiment, and resets the index when it ends; ``dvc exp apply`` overwrites tracked files
+# and resets the index too. So around either, every path the user changed (staged or not)
+# that is not the pipeline's own is saved in the git dir (bytes and mode), set to HEAD's
+# version in the work tree and the index, and put back afterwards with the index as it
+# was (``git write-tree`` before, ``git read-tree`` after). The journal (exp-run.json)
+# lists them before anything is touched, so a kill -9 at any moment is put right by the
+# next workbench command (every writer takes the project lock, and the lock finishes a
+# dead run's journal first: :func:`finish_dead_run`).
+
+
+def _git_z(top: Path, *args: str) -> list[str]:
+    from workbench.versioning.git import run_git
+
+    return [p for p in run_git(top, *args, check=False).split("\0") if p]
+
+
+def _repo(root: Path) -> tuple[Path, str]:
+    """(the repository's work tree, the project's folder in it: "" or "sub/")."""
+    from workbench.development.exp_git import repo_info
+
+    info = repo_info(root)
+    return info.top, info.prefix
+
+
+def _user_changes(top: Path) -> list[str]:
+    """Repository-relative paths whose index or work-tree state differs from HEAD (tracked or staged)."""
+    staged = _git_z(top, "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD")
+    unstaged = _git_z(top, "diff", "--name-only", "-z", "--no-renames")
+    return sorted(set(staged) | set(unstaged))
+
+
+def _pipeline_files(root: Path) -> list[str]:
+    """Project-relative files (or folders) that belong in an experiment: params.yaml and what the pipeline writes."""
+    return ["params.yaml", *pipeline_outputs(root)]
+
+
+def _pipeline_reads(root: Path) -> list[str]:
+    """Project-relative paths the pipeline reads that it does not write: dvc.yaml, deps, other params files."""
+    import yaml
+
+    found = ["dvc.yaml"]
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return found
+    written = set(pipeline_outputs(root))
+    for stage in stages.values() if isinstance(stages, dict) else ():
+        if not isinstance(stage, dict):
+            continue
+        for dep in stage.get("deps") or []:
+            if isinstance(dep, str) and dep and dep.rstrip("/") not in written:
+                found.append(dep.rstrip("/"))
+        for entry in stage.get("params") or []:
+            if isinstance(entry, dict):
+                found += [str(k) for k in entry if str(k) != "params.yaml"]
+    return list(dict.fromkeys(found))
+
+
+def _under(path: str, names: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``names``, inside one of them, or the ``.dvc`` pointer of one."""
+    for name in names:
+        name = name.rstrip("/")
+        if path == name or path.startswith(name + "/") or path == name + ".dvc":
+            return True
+        if path.endswith(".dvc") and name.startswith(path[:-len(".dvc")] + "/"):
+            return True  # the pointer of a tracked folder the dep lives in
+    return False
+
+
+def _paths_to_move_aside(root: Path, include: Sequence[str], *, keep: Sequence[str] | None = None,
+                         refuse_reads: bool = True) -> list[str]:
+    """The user's changed paths (repository-relative) that must not go into the experiment.
+
+    Refused (one line, nothing written) when one of them is a file the pipeline reads:
+    moved aside, the run would not use the user's edit; kept, the experiment would hold
+    a change of the user's that no commit has.
+    """
+    top, prefix = _repo(root)
+    keep = list(_pipeline_files(root) if keep is None else keep) + [p.strip("/") for p in include]
+    reads = _pipeline_reads(root)
+    aside: list[str] = []
+    for path in _user_changes(top):
+        rel = path[len(prefix):] if prefix and path.startswith(prefix) else (None if prefix else path)
+        if rel is not None and _under(rel, keep):
+            continue
+        if refuse_reads and rel is not None and _under(rel, reads):
+            raise WorkbenchError(
+                f"{rel} has uncommitted changes and the pipeline reads it, so the experiment would "
+                f"match no commit: commit it (git add {rel} && git commit) or undo the change "
+                "(git stash), then train again")
+        aside.append(path)
+    return aside
+
+
+def _index_tree(top: Path) -> str:
+    from workbench.versioning.git import run_git
+
+    tree = run_git(top, "write-tree", check=False).strip()
+    if not tree:
+        raise WorkbenchError("the index has unresolved merge conflicts: resolve them (git status "
+                             "lists them) or abort the merge, then train again")
+    return tree
+
+
+def _save_aside(top: Path, folder: Path, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Copy each path's work-tree state into ``folder``; path -> {file, mode, link}."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    saved: dict[str, dict[str, Any]] = {}
+    for n, rel in enumerate(paths):
+        full = top / rel
+        entry: dict[str, Any] = {"file": None, "mode": None, "link": None}
+        if full.is_symlink():
+            entry["link"] = os.readlink(full)
+        elif full.is_file():
+            name = f"{n}.bak"
+            shutil.copyfile(full, folder / name)
+            entry.update(file=name, mode=full.stat().st_mode & 0o7777)
+        elif full.is_dir():
+            raise WorkbenchError(f"{rel} was a tracked file and is now a folder: put it back or commit "
+                                 "the change, then train again")
+        saved[rel] = entry
+    return saved
+
+
+def _set_to_head(top: Path, paths: Sequence[str]) -> None:
+    """Work tree and index of ``paths`` as HEAD has them (paths HEAD lacks are removed)."""
+    from workbench.versioning.git import run_git
+
+    if not paths:
+        return
+    in_head = set(_git_z(top, "ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD", "--", *paths))
+    old = [p for p in paths if p in in_head]
+    new = [p for p in paths if p not in in_head]
+    if old:
+        run_git(top, "checkout", "HEAD", "--", *old)
+    if new:
+        run_git(top, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *new)
+        for rel in new:
+            full = top / rel
+            if full.is_symlink() or full.is_file():
+                full.unlink()
+
+
+def _put_back_aside(top: Path, folder: Path, saved: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The work-tree state of each saved path, byte for byte (and mode); the names put back."""
+    import filecmp
+    import tempfile
+
+    back: list[str] = []
+    for rel, entry in saved.items():
+        full = top / rel
+        link, name = entry.get("link"), entry.get("file")
+        if link is not None:
+            if full.is_symlink() and os.readlink(full) == link:
+                continue
+            if full.is_symlink() or full.is_file():
+                full.unlink()
+            full.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(link, full)
+        elif name is None:
+            if not (full.is_symlink() or full.is_file()):
+                continue
+            full.unlink()
+        else:
+            src = folder / str(name)
+            mode = int(entry.get("mode") or 0o644)
+            if (full.is_file() and not full.is_symlink() and filecmp.cmp(src, full, shallow=False)
+                    and full.stat().st_mode & 0o7777 == mode):
+                continue
+            full.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{full.name}.", suffix=".wb-restore", dir=full.parent)
+            try:
+                with os.fdopen(fd, "wb") as out, open(src, "rb") as data:
+                    out.write(data.read())
+                os.chmod(tmp, mode)
+                if full.is_dir() and not full.is_symlink():
+                    import shutil
+
+                    shutil.rmtree(full)
+                os.replace(tmp, full)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        back.append(rel)
+    return back
+
+
+def _restore_index(top: Path, tree: str, head: str, paths: Sequence[str]) -> bool:
+    """The index as it was (``tree``); when HEAD has moved (a promote committed), only ``paths``."""
+    from workbench.versioning.git import run_git
+
+    if not re.fullmatch(r"[0-9a-f]{40,64}", tree or ""):
+        return False
+    now_head = run_git(top, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
+    changed = False
+    if now_head == head:
+        if run_git(top, "write-tree", check=False).strip() != tree:
+            run_git(top, "read-tree", tree)
+            changed = True
+    elif paths:
+        import subprocess
+
+        listed = {rec.split("\t", 1)[1]: rec for rec in _git_z(top, "ls-tree", "-r", "-z", "--full-tree", tree,
+                                                               "--", *paths) if "\t" in rec}
+        lines = [listed.get(p, f"0 {'0' * len(tree)}\t{p}") for p in paths]
+        subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=top, check=True,
+                       input="\0".join(lines).encode("utf-8", "surrogateescape") + b"\0",
+                       capture_output=True)
+        changed = True
+    run_git(top, "update-index", "-q", "--refresh", check=False)
+    return changed
+
+
+def _begin_journal(root: Path, original: bytes | None, overrides: Mapping[str, Any], *,
+                   aside: Sequence[str] = (), outputs: bool = True, what: str = "train") -> Path:
+    """Write the run's journal, then move the user's ``aside`` paths aside (in that order)."""
     import time
 
     from workbench.fsutil import atomic_write_text
@@ -225,18 +457,56 @@ def _begin_journal(root: Path, original: bytes, overrides: Mapping[str, Any]) ->
     from workbench.development.exp_git import git_text
 
     path = _journal_path(root)
-    outputs = _snapshot_outputs(root, path.parent / "exp-run-outputs")
+    top, _prefix = _repo(root)
+    tree = _index_tree(top)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = _save_aside(top, path.parent / "exp-run-aside", aside)
+    snap = _snapshot_outputs(root, path.parent / "exp-run-outputs") if outputs else None
     atomic_write_text(path, json.dumps({
-        "outputs": outputs,
-        "pid": os.getpid(), "started": time.time(), "params": original.decode("utf-8", "replace"),
+        "what": what, "phase": "running", "top": str(top), "root": str(root),
+        "outputs": snap,
+        "pid": os.getpid(), "started": time.time(),
+        "params": None if original is None else original.decode("utf-8", "surrogateescape"),
         "head": git_text(root, "rev-parse", "--verify", "-q", "HEAD", check=False).strip(),
         "branch": git_text(root, "symbolic-ref", "-q", "HEAD", check=False).strip(),
         "overrides": {k: as_dvc_text(yaml_value(v)) for k, v in overrides.items()},
         "staged": sorted(_staged(root)),
         # The index as a tree (its objects are written now): what the user had staged, exactly.
-        "index_tree": git_text(root, "write-tree", check=False).strip(),
+        "index_tree": tree,
+        "aside": saved,
     }))
+    _set_to_head(top, list(aside))
     return path
+
+
+def _finish_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
+    """After DVC finished: the user's moved-aside files and the index put back as they were."""
+    top = Path(str(journal.get("top") or _repo(root)[0]))
+    folder = _journal_path(root).parent / "exp-run-aside"
+    saved = dict(journal.get("aside") or {})
+    messages: list[str] = []
+    back = _put_back_aside(top, folder, saved)
+    if back:
+        messages.append(f"your uncommitted work moved aside for the run is back as it was: {', '.join(back)}")
+    if _restore_index(top, str(journal.get("index_tree") or ""), str(journal.get("head") or ""), list(saved)):
+        messages.append("the index (what you had staged) put back as it was before the run")
+    return messages
+
+
+def _end_journal(path: Path) -> None:
+    import shutil
+
+    path.unlink(missing_ok=True)  # the journal first: a folder without it is a leftover, never half a journal
+    shutil.rmtree(path.parent / "exp-run-outputs", ignore_errors=True)
+    shutil.rmtree(path.parent / "exp-run-aside", ignore_errors=True)
+
+
+def _mark_done(path: Path, journal: dict[str, Any]) -> None:
+    """DVC has finished and recorded its experiment: only the user's work is left to put back."""
+    from workbench.fsutil import atomic_write_text
+
+    journal["phase"] = "done"
+    atomic_write_text(path, json.dumps(journal))
 
 
 def pipeline_outputs(root: Path) -> list[str]:
@@ -338,18 +608,45 @@ def _restore_outputs(root: Path, backup: Path, existed: Mapping[str, bool]) -> l
     return changed
 
 
-def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
-    """Reattach HEAD, put back params.yaml (if it is still DVC's write), unstage what the run staged.
+def _only_overrides_differ(original: str, current: str, keys: Sequence[str]) -> bool:
+    """Whether params.yaml differs from ``original`` only at the ``-S`` keys (or their parents' subtrees).
 
-    ``dvc exp run`` detaches HEAD at the baseline while it runs and reattaches it at the
-    end; killed in between, it leaves HEAD detached, and the next ``dvc exp run`` would
-    then keep it detached for good. Only ``git symbolic-ref`` is used: the work tree and
-    the index are not touched.
+    That is what DVC's ``-S`` write looks like, however it merged the values (``model.params={}``
+    then ``model.params.C=2`` keeps the other keys in DVC, replaces them in Python).
     """
     import yaml
 
-    from workbench.development.pipeline import set_key
-    from workbench.fsutil import atomic_write_text
+    try:
+        before, now = yaml.safe_load(original) or {}, yaml.safe_load(current) or {}
+    except yaml.YAMLError:
+        return False
+
+    def drop(data: Any, key: str) -> None:
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(data, dict) or part not in data:
+                return
+            data = data[part]
+        if isinstance(data, dict):
+            data.pop(parts[-1], None)
+
+    for key in keys:
+        drop(before, key)
+        drop(now, key)
+    return before == now
+
+
+def _undo_run(root: Path, journal: Mapping[str, Any], *, ours: bool = False) -> list[str]:
+    """Reattach HEAD, put back params.yaml and the outputs, the user's work and the index.
+
+    ``dvc exp run`` detaches HEAD at the baseline while it runs and reattaches it at the
+    end; killed in between, it leaves HEAD detached, and the next ``dvc exp run`` would
+    then keep it detached for good. Only ``git symbolic-ref`` is used for that. ``ours``:
+    this process ran DVC and holds the project lock, so params.yaml is put back whatever
+    DVC wrote; after a kill it is put back when it differs only where the ``-S`` keys
+    were written (an edit made since is left alone, and said).
+    """
+    from workbench.fsutil import atomic_write_bytes
     from workbench.versioning.git import run_git
 
     messages: list[str] = []
@@ -362,24 +659,20 @@ def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
             run_git(root, "symbolic-ref", "HEAD", branch)
             messages.append(f"HEAD reattached to {branch[len('refs/heads/'):]} (DVC had left it detached)")
     params_file = root / "params.yaml"
-    original = str(journal.get("params", ""))
+    original = journal.get("params")
     try:
-        current = params_file.read_text(encoding="utf-8")
+        current = params_file.read_bytes()
     except OSError:
         current = None
-    if current is not None and current != original:
-        try:
-            expected = yaml.safe_load(original) or {}
-            for key, value in dict(journal.get("overrides") or {}).items():
-                set_key(expected, key, yaml_value(value), allow_new_under=("model.params",))
-            ours = yaml.safe_load(current) == expected
-        except (yaml.YAMLError, WorkbenchError):
-            ours = False
-        if ours:
-            atomic_write_text(params_file, original)
-            messages.append("params.yaml put back as it was before the unfinished run")
-        else:
-            messages.append("params.yaml was edited during the unfinished run; left as it is")
+    if isinstance(original, str):
+        data = original.encode("utf-8", "surrogateescape")
+        if current != data:
+            text = (current or b"").decode("utf-8", "replace")
+            if ours or current is None or _only_overrides_differ(original, text, list(journal.get("overrides") or {})):
+                atomic_write_bytes(params_file, data)
+                messages.append("params.yaml put back as it was before the unfinished run")
+            else:
+                messages.append("params.yaml was edited during the unfinished run; left as it is")
     outputs = journal.get("outputs")
     if isinstance(outputs, dict):
         put_back = _restore_outputs(root, _journal_path(root).parent / "exp-run-outputs", outputs)
@@ -387,11 +680,7 @@ def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
             messages.append(f"pipeline outputs put back as they were: {', '.join(put_back)}")
     tree = str(journal.get("index_tree") or "")
     if re.fullmatch(r"[0-9a-f]{40,64}", tree):
-        now_tree = run_git(root, "write-tree", check=False).strip()
-        if now_tree and now_tree != tree:
-            run_git(root, "read-tree", tree)
-            run_git(root, "update-index", "-q", "--refresh", check=False)
-            messages.append("the index (what you had staged) put back as it was before the run")
+        messages += _finish_run(root, journal)
         return messages
     before = set(journal.get("staged") or [])
     extra = sorted(_staged(root) - before)
@@ -401,24 +690,69 @@ def _undo_run(root: Path, journal: Mapping[str, Any]) -> list[str]:
     return messages
 
 
-def recover_interrupted_run(project_path: str | Path) -> list[str]:
-    """Undo what a killed ``train`` left (see the module docstring); one message per repair."""
+def finish_dead_run(git_dir: Path) -> list[str]:
+    """Finish the journal of a killed ``train``/``exp promote`` (the caller holds the project lock).
+
+    Unfinished (DVC had not recorded the experiment): everything is put back as before the
+    run. Finished: the user's moved-aside work and the index are put back. Nothing is
+    done while the journal's process is alive. One message per repair.
+    """
     from workbench.versioning.locks import _pid_alive
+
+    path = Path(git_dir) / "mlops-workbench" / "exp-run.json"
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        _end_journal(path)
+        return ["removed an unreadable experiment-run journal left by a killed workbench"]
+    if not isinstance(journal, dict):
+        _end_journal(path)
+        return []
+    if int(journal.get("pid", -1)) == os.getpid() or _pid_alive(int(journal.get("pid", -1)), journal.get("started")):
+        return []  # still running
+    root = Path(str(journal.get("root") or journal.get("top") or Path(git_dir).parent))
+    what = str(journal.get("what") or "train")
+    from workbench.errors import ProjectBusyError
+    from workbench.versioning.locks import recover_stale_locks
+
+    try:
+        recover_stale_locks(root, None)  # the killed workbench's DVC may still be running
+    except ProjectBusyError:
+        return []
+    if journal.get("phase") == "done":
+        messages = [f"a {what} was killed after DVC had finished; putting back your work"]
+        messages += _finish_run(root, journal)
+    else:
+        messages = [f"{'an experiment run' if what.startswith('train') else 'an ' + what} was interrupted "
+                    "(its process was killed); nothing was recorded"]
+        messages += _undo_run(root, journal)
+    _end_journal(path)
+    return messages
+
+
+def recover_interrupted_run(project_path: str | Path) -> list[str]:
+    """Undo what a killed ``train`` left (see the module docstring); one message per repair.
+
+    Takes the project lock for it (nested when the caller holds it); while another process
+    holds it, nothing is done (that process may be the run).
+    """
+    from workbench.errors import ProjectBusyError
+    from workbench.versioning.locks import hold_project_lock
 
     root = Path(project_path).absolute()
     try:
         path = _journal_path(root)
-        journal = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, WorkbenchError):
+    except WorkbenchError:
         return []
-    if not isinstance(journal, dict):
-        path.unlink(missing_ok=True)
+    if not path.exists():
         return []
-    if _pid_alive(int(journal.get("pid", -1)), journal.get("started")):
-        return []  # still running in another process
-    messages = _undo_run(root, journal)
-    path.unlink(missing_ok=True)
-    return ["an experiment run was interrupted (its process was killed); nothing was recorded"] + messages
+    try:
+        with hold_project_lock(root, "recovery") as cleared:
+            return [*cleared, *finish_dead_run(path.parent.parent)]
+    except ProjectBusyError:
+        return []
 
 
 def _clear_stale_locks(root: Path) -> list[str]:
@@ -455,66 +789,114 @@ def _ran_names(output: str) -> list[str]:
     return names or re.findall(r"Reproducing experiment '([^']+)'", output)
 
 
+@contextmanager
+def guarded_run(root: Path, overrides: Mapping[str, Any], *, include: Sequence[str] = (),
+                outputs: bool = True, what: str = "train", params: bool = True,
+                keep: Sequence[str] | None = None, refuse_reads: bool = True,
+                progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+    """Around one DVC command that runs or queues experiments: the workspace comes back as it was.
+
+    Before: the journal, then the user's unrelated changes moved aside (only the pipeline's
+    files and ``include`` stay for DVC to see). The body raising (a failed run, a cancel,
+    Ctrl-C): params.yaml, the outputs, the user's work and the index are put back as
+    before. The body ending: the user's work and the index are put back, the pipeline's
+    files stay as DVC left them. The caller holds the project lock. ``keep`` (default: the
+    pipeline's files) are the project-relative paths left for DVC; ``params=False`` leaves
+    params.yaml to the caller (a step that protects it).
+    """
+    params_file = root / "params.yaml"
+    original = params_file.read_bytes() if params and params_file.is_file() else None
+    aside = _paths_to_move_aside(root, include, keep=keep, refuse_reads=refuse_reads)
+    journal_file = _begin_journal(root, original, overrides, aside=aside, outputs=outputs, what=what)
+    journal = json.loads(journal_file.read_text(encoding="utf-8"))
+    try:
+        try:
+            yield journal
+        except BaseException:
+            _undo_run(root, journal, ours=True)
+            raise
+        _mark_done(journal_file, journal)
+        for line in _finish_run(root, journal):
+            if progress is not None:
+                progress(line)
+    finally:
+        _end_journal(journal_file)
+
+
 def run_experiment(
     project_path: str | Path,
     set_params: Mapping[str, Any] | None = None,
     *,
     name: str | None = None,
+    include: Sequence[str] = (),
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ExperimentResult:
     """Check the overrides, then ``dvc exp run -S key=value ...`` in the workspace.
 
     Returns the experiment's name (from DVC) and the metrics it wrote. On cancel DVC is
-    interrupted like Ctrl-C and :class:`CancelledError` is raised.
+    interrupted like Ctrl-C and :class:`CancelledError` is raised. The project lock is
+    held from before DVC starts to the end. The experiment holds only the pipeline's files
+    (params.yaml, dvc.lock, outputs, metrics, plots) and ``include``: project-relative
+    paths the caller changed on purpose for this run (retrain's new data pointer). Every
+    other change of the user's is moved aside around DVC and put back byte for byte, the
+    index as it was; an uncommitted change to a file the pipeline reads is refused.
     """
     from workbench.versioning.dvc import run_dvc
+    from workbench.versioning.locks import hold_project_lock
 
     root = Path(project_path).absolute()
     overrides = dict(set_params or {})
-    for line in [*recover_interrupted_run(root), *_clear_stale_locks(root)]:
-        if progress is not None:
-            progress(line)
-    resolved = _resolve(root, overrides, values=False)
-    params = resolved.params
-    args = ["exp", "run"]
-    if name:
-        if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
-            raise WorkbenchError(f"experiment name {name!r} is not valid: use letters, digits, '-', '_' or '.'")
-        args += ["--name", name]
-    for item in resolved.dvc_sets:
-        args += ["-S", item]
-    stage_path_env()
-    params_file = root / "params.yaml"
-    original = params_file.read_bytes()
-    journal_file = _begin_journal(root, original, resolved.effective)
-    try:
-        journal = json.loads(journal_file.read_text(encoding="utf-8"))
-        try:
+    with hold_project_lock(root, "train") as cleared:
+        for line in [*cleared, *recover_interrupted_run(root), *_clear_stale_locks(root)]:
+            if progress is not None:
+                progress(line)
+        resolved = _resolve(root, overrides, values=False)
+        params = resolved.params
+        args = ["exp", "run"]
+        if name:
+            if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name):
+                raise WorkbenchError(f"experiment name {name!r} is not valid: use letters, digits, '-', '_' or '.'")
+            args += ["--name", name]
+        for item in resolved.dvc_sets:
+            args += ["-S", item]
+        stage_path_env()
+        with guarded_run(root, resolved.effective, include=include, progress=progress):
             run = run_dvc(args, root, progress=progress, cancel=cancel, check=False)
-        except CancelledError:
-            # DVC writes the -S values into params.yaml before running; put the user's file back.
-            _undo_run(root, journal)
-            raise
-        if run.returncode != 0:
-            _undo_run(root, journal)
-            why = _stage_error(run.output)
-            if why:
-                raise WorkbenchError(f"{why} (nothing was recorded)")
-            if run.returncode < 0:
-                raise WorkbenchError(f"dvc exp run was stopped by signal {-run.returncode} before it "
-                                     "finished: nothing was recorded and params.yaml is as it was")
-            raise WorkbenchError(f"dvc exp failed: {run.last_error_line()}")
-    finally:
-        import shutil
+            if run.returncode != 0:
+                why = _stage_error(run.output)
+                if why:
+                    raise WorkbenchError(f"{why} (nothing was recorded)")
+                if run.returncode < 0:
+                    raise WorkbenchError(f"dvc exp run was stopped by signal {-run.returncode} before it "
+                                         "finished: nothing was recorded and params.yaml is as it was")
+                raise WorkbenchError(f"dvc exp failed: {run.last_error_line()}")
+            names = _ran_names(run.output)
+            if not names:
+                raise WorkbenchError(f"dvc exp run finished without naming an experiment: {run.last_error_line()}")
+        return ExperimentResult(name=names[-1], metrics=_read_metrics(root), params=params,
+                                seconds=run.seconds)
 
-        journal_file.unlink(missing_ok=True)
-        shutil.rmtree(journal_file.parent / "exp-run-outputs", ignore_errors=True)
-    names = _ran_names(run.output)
-    if not names:
-        raise WorkbenchError(f"dvc exp run finished without naming an experiment: {run.last_error_line()}")
-    return ExperimentResult(name=names[-1], metrics=_read_metrics(root), params=params,
-                            seconds=run.seconds)
+
+def _holding_lock(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the decorated ``f(project_path, ...)`` holding the project lock (see :func:`hold_project_lock`)."""
+    import functools
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def held(project_path: str | Path, *args: Any, **kwargs: Any) -> Any:
+            from workbench.versioning.locks import hold_project_lock
+
+            with hold_project_lock(Path(project_path).absolute(), operation) as cleared:
+                say = kwargs.get("progress")
+                for line in cleared:
+                    if say is not None:
+                        say(line)
+                return func(project_path, *args, **kwargs)
+
+        return held
+
+    return wrap
 
 
 def grid_points(sweep: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -534,6 +916,7 @@ def parse_sweeps(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
+@_holding_lock("train --sweep")
 def run_sweep(
     project_path: str | Path,
     sweep: Mapping[str, Sequence[Any]],
@@ -589,17 +972,19 @@ def run_sweep(
     queued_names: list[str] = []
     queued_seconds = 0.0
     try:
-        for family in grid_points(families) if families else [{}]:
-            first = {k: sweep[k][0] for k in others}
-            resolved = _resolve(root, {**fixed, **family, **first}, values=False, swept=others)
-            args = ["exp", "run", "--queue"]
-            for item in resolved.dvc_sets:
-                args += ["-S", item]
-            for key in others:
-                args += ["-S", f"{'++' if key.startswith(_HYPER + '.') else ''}{key}={','.join(texts[key])}"]
-            queued = run_dvc(args, root, progress=progress, cancel=cancel)
-            queued_names += re.findall(r"Queued experiment '([^']+)'", queued.output)
-            queued_seconds += queued.seconds
+        with guarded_run(root, fixed, outputs=False, what="train --sweep", progress=progress):
+            for family in grid_points(families) if families else [{}]:
+                first = {k: sweep[k][0] for k in others}
+                resolved = _resolve(root, {**fixed, **family, **first}, values=False, swept=others)
+                args = ["exp", "run", "--queue"]
+                for item in resolved.dvc_sets:
+                    args += ["-S", item]
+                for key in others:
+                    args += ["-S", f"{'++' if key.startswith(_HYPER + '.') else ''}{key}={','.join(texts[key])}"]
+                # each queue call takes a snapshot of the workspace: the user's work is aside
+                queued = run_dvc(args, root, progress=progress, cancel=cancel)
+                queued_names += re.findall(r"Queued experiment '([^']+)'", queued.output)
+                queued_seconds += queued.seconds
     except BaseException:
         if queued_names:  # the points queued so far are not left behind for a later run
             run_dvc(["queue", "remove", "--queued"], root, check=False)

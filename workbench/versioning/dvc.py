@@ -45,6 +45,13 @@ def dvc_env() -> dict[str, str]:
     # path with non-ASCII characters would fail with a UnicodeEncodeError.
     env.setdefault("PYTHONUTF8", "1")
     env.setdefault("PYTHONIOENCODING", "utf-8")
+    # While this thread holds the project lock, the stages DVC runs (``mlops-workbench
+    # stage ...``) are the holder's own work: the token lets them through the lock.
+    from workbench.versioning.locks import TOKEN_ENV, held_token
+
+    token = held_token()
+    if token:
+        env[TOKEN_ENV] = token
     return env
 
 

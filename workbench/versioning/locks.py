@@ -10,6 +10,12 @@ traceback.
 DVC's own locks: ``.dvc/tmp/lock`` is an OS lock (released when its process dies,
 the file stays with the dead pid in it) and ``.dvc/tmp/rwlock`` lists pids; both are
 checked here so the user hears what happened instead of a DVC error.
+
+Reentrant, and one operation at a time: :func:`hold_project_lock` takes the lock for a
+whole operation (``train``, ``exp promote``, a stage); a step begun inside it (the same
+thread) nests, while another thread of this process or another process is told the
+project is busy. DVC's children (the ``mlops-workbench stage`` commands ``dvc exp run``
+starts) get the holder's token in :data:`TOKEN_ENV` and are let through.
 """
 
 from __future__ import annotations
@@ -18,13 +24,37 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import ProjectBusyError
 
 LOCK_NAME = "mlops-workbench.lock"
+#: Set in DVC's environment while this process holds the lock: a stage DVC starts shows it.
+TOKEN_ENV = "MLOPS_WORKBENCH_LOCK_TOKEN"
+
+
+@dataclass
+class _Holding:
+    thread: int
+    depth: int
+    token: str
+
+
+_HELD: dict[str, _Holding] = {}  # lock path -> who in this process holds it
+_HELD_GUARD = threading.Lock()
+
+
+def held_token() -> str | None:
+    """The token of a project lock the calling thread holds (for DVC's children), if any."""
+    me = threading.get_ident()
+    with _HELD_GUARD:
+        return next((h.token for h in _HELD.values() if h.thread == me), None)
 
 
 def _pid_alive(pid: int, started: float | None = None) -> bool:
@@ -52,16 +82,24 @@ class LockInfo:
     host: str
     started: float
     operation: str
+    token: str = ""
 
     def describe(self) -> str:
         when = time.strftime("%H:%M:%S", time.localtime(self.started))
         return f"pid {self.pid} ({self.operation}, since {when})"
 
+    def busy(self) -> ProjectBusyError:
+        """The one line a second writer hears."""
+        when = time.strftime("%H:%M:%S", time.localtime(self.started))
+        return ProjectBusyError(f"the project is busy: {self.operation} is running since {when}, "
+                                f"pid {self.pid}; try again when it ends")
+
 
 def _read_info(path: Path) -> LockInfo | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return LockInfo(int(raw["pid"]), str(raw["host"]), float(raw["started"]), str(raw["operation"]))
+        return LockInfo(int(raw["pid"]), str(raw["host"]), float(raw["started"]), str(raw["operation"]),
+                        str(raw.get("token", "")))
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError, OSError):
@@ -74,18 +112,40 @@ def _is_stale(info: LockInfo) -> bool:
 
 
 class ProjectLock:
-    """An exclusive, cross-process write lock for one project (reentrant in one process)."""
+    """An exclusive, cross-process write lock for one project.
+
+    Reentrant in one thread: taken again by the thread that holds it, it nests (the file
+    goes when the outermost holder lets go). Another thread of this process, or another
+    process, gets :class:`ProjectBusyError`. The outermost acquisition also finishes what
+    a killed ``train`` left (its journal): :func:`_recover_runs`.
+    """
 
     def __init__(self, git_dir: Path, operation: str) -> None:
         self.path = Path(git_dir) / LOCK_NAME
         self.git_dir = Path(git_dir)
         self.operation = operation
         self.cleared: list[str] = []
+        self.token = ""
         self._held = False
+        self._nested = False
+
+    def _key(self) -> str:
+        return os.path.abspath(self.path)
 
     def acquire(self) -> "ProjectLock":
+        me = threading.get_ident()
+        with _HELD_GUARD:
+            holding = _HELD.get(self._key())
+            if holding is not None:
+                if holding.thread != me:
+                    raise (_read_info(self.path) or LockInfo(os.getpid(), socket.gethostname(), time.time(),
+                                                             "another task")).busy()
+                holding.depth += 1
+                self.token, self._held, self._nested = holding.token, True, True
+                return self
+        token = uuid.uuid4().hex
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                "operation": self.operation}
+                "operation": self.operation, "token": token}
         for _ in range(3):
             try:
                 _create_with_content(self.path, json.dumps(info))
@@ -93,31 +153,97 @@ class ProjectLock:
                 holder = _read_info(self.path)
                 if holder is None:
                     continue
-                if holder.pid == os.getpid() and holder.host == socket.gethostname():
-                    raise ProjectBusyError(
-                        f"this workbench is already running {holder.operation}: wait for it to finish"
-                    )
                 if _is_stale(holder):
                     self.cleared.extend(clear_stale_project_lock(self.git_dir, holder))
                     continue
-                raise ProjectBusyError(
-                    f"the project is busy: another workbench, {holder.describe()}, is writing; "
-                    "wait for it to finish and try again"
-                )
-            self._held = True
+                raise holder.busy() from None
+            with _HELD_GUARD:
+                _HELD[self._key()] = _Holding(me, 1, token)
+            self.token, self._held = token, True
+            try:
+                self.cleared.extend(_recover_runs(self.git_dir))
+            except BaseException:
+                self.release()
+                raise
             return self
         raise ProjectBusyError("the project lock keeps changing hands: try again in a moment")
 
     def release(self) -> None:
-        if self._held:
-            self.path.unlink(missing_ok=True)
-            self._held = False
+        if not self._held:
+            return
+        self._held = False
+        with _HELD_GUARD:
+            holding = _HELD.get(self._key())
+            if holding is not None and holding.token == self.token:
+                holding.depth -= 1
+                if holding.depth > 0:
+                    return
+                del _HELD[self._key()]
+        if not self._nested:
+            holder = _read_info(self.path)
+            if holder is not None and holder.token == self.token:
+                self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "ProjectLock":
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _recover_runs(git_dir: Path) -> list[str]:
+    """Put back what a killed ``train``/``exp promote`` left (its journal in the git dir).
+
+    Every writer takes the project lock, so every writer finishes a dead run's journal
+    before it starts: the user's edits moved aside for the run come back at the next
+    workbench command, whatever it is.
+    """
+    if not (Path(git_dir) / "mlops-workbench" / "exp-run.json").exists():
+        return []
+    from workbench.development.training import finish_dead_run  # the journal's owner
+
+    return finish_dead_run(Path(git_dir))
+
+
+@contextmanager
+def hold_project_lock(project_path: str | Path, operation: str, *,
+                      dvc_locks: bool = True) -> Iterator[list[str]]:
+    """Hold the project lock for a whole operation; yields the messages of what was cleared.
+
+    Stale locks (a killed process's) are cleared as :func:`begin_step` clears them; a live
+    holder makes this raise :class:`ProjectBusyError` (exit 75, one line) before anything
+    is written. A process started by the holder's DVC run (its ``TOKEN_ENV`` matches the
+    lock) is let through without taking it. ``dvc_locks=False`` skips DVC's own locks (a
+    stage runs while DVC holds them).
+    """
+    from workbench.errors import WorkbenchError
+    from workbench.versioning import git
+
+    root = git.repo_root(Path(project_path))
+    if root is None:
+        raise WorkbenchError(f"{project_path} is not inside a git repository: create the project first")
+    gdir = git.git_dir(root)
+    token = os.environ.get(TOKEN_ENV, "")
+    if token:
+        holder = _read_info(gdir / LOCK_NAME)
+        if holder is not None and holder.token == token and not _is_stale(holder):
+            yield []  # started by the holder's own DVC run
+            return
+    cleared = recover_stale_locks(Path(project_path), gdir, dvc_locks=dvc_locks)
+    with ProjectLock(gdir, operation) as lock:
+        if lock._nested:
+            yield cleared + lock.cleared
+            return
+        # DVC run through its Python API starts stages with this process's environment.
+        previous = os.environ.get(TOKEN_ENV)
+        os.environ[TOKEN_ENV] = lock.token
+        try:
+            yield cleared + lock.cleared
+        finally:
+            if previous is None:
+                os.environ.pop(TOKEN_ENV, None)
+            else:
+                os.environ[TOKEN_ENV] = previous
 
 
 def _create_with_content(path: Path, text: str) -> None:
@@ -188,7 +314,7 @@ def _dvc_lock_held(lock_file: Path) -> bool:
         os.close(fd)
 
 
-def recover_stale_locks(project_path: Path, git_dir: Path | None) -> list[str]:
+def recover_stale_locks(project_path: Path, git_dir: Path | None, *, dvc_locks: bool = True) -> list[str]:
     """Clear locks left by dead processes; return one message per thing cleared.
 
     Raises :class:`ProjectBusyError` when a live process holds a lock, so the caller
@@ -201,10 +327,9 @@ def recover_stale_locks(project_path: Path, git_dir: Path | None) -> list[str]:
             if _is_stale(holder):
                 messages.extend(clear_stale_project_lock(Path(git_dir), holder))
             elif holder.pid != os.getpid():
-                raise ProjectBusyError(
-                    f"the project is busy: another workbench, {holder.describe()}, is writing; "
-                    "wait for it to finish and try again"
-                )
+                raise holder.busy()
+    if not dvc_locks:
+        return messages
     tmp = Path(project_path) / ".dvc" / "tmp"
     lock_file = tmp / "lock"
     if lock_file.exists() and _dvc_lock_held(lock_file):
