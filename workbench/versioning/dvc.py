@@ -116,7 +116,10 @@ def run_dvc(
         for line in proc.stdout:
             line = line.rstrip("\n")
             lines.append(line)
-            if progress is not None:
+            # Once cancelled, DVC's last words are its reaction to the SIGINT (a
+            # KeyboardInterrupt traceback when it was still importing): kept in the run's
+            # output, not shown; the caller says what the cancel left.
+            if progress is not None and not (cancel is not None and cancel.is_set()):
                 progress(line)
 
     reader = threading.Thread(target=pump, name="dvc-output", daemon=True)
