@@ -354,6 +354,8 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
         what = "labelled rows" if summary else "rows"
         per = (f"{labelled_rows / n_features:.0f} rows per feature ({n_features} features)"
                if n_features else "no feature columns")
+        if summary is not None and summary.task == "classification" and summary.classes:
+            per += "; rows per class: " + ", ".join(f"{lab} {k:,}" for lab, k in summary.classes[:6])
         warn("rows", f"only {labelled_rows:,} {what}, fewer than min_rows {thresholds['min_rows']:g}: "
                      f"{per}; a model can still be trained, but its test metrics rest on about "
                      f"{max(1, round(labelled_rows * 0.2)):,} held-out rows and will vary from split to "

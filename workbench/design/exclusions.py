@@ -104,16 +104,19 @@ def column_hint(name: str, columns: list[str] | tuple[str, ...]) -> str:
     if not close:
         lower = {c.casefold(): c for c in columns}
         close = [lower[c] for c in difflib.get_close_matches(name.casefold(), list(lower), n=3, cutoff=0.6)]
-    parts = []
-    if close:
-        parts.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
+    if len(close) > 1 and not folded:  # only the ones about as close as the best
+        ratio = {c: difflib.SequenceMatcher(None, name.casefold(), c.casefold()).ratio() for c in close}
+        best = max(ratio.values())
+        close = [c for c in close if ratio[c] >= best - 0.05]
     if len(columns) <= LIST_ALL_UP_TO:
-        parts.append(f"columns: {', '.join(columns)}")
+        listing = f"columns: {', '.join(columns)}"
     else:
         rest = [c for c in columns if c not in close]
         nearest = difflib.get_close_matches(name, rest, n=10, cutoff=0.0)
-        parts.append(f"{len(columns)} columns, the closest: {', '.join(nearest)}")
-    return " ".join(parts[:1]) + (f" ({parts[1]})" if len(parts) > 1 else "") if close else f"({parts[0]})"
+        listing = f"{len(columns)} columns, the closest: {', '.join(nearest)}"
+    if not close:
+        return f"({listing})"
+    return "did you mean " + " or ".join(repr(c) for c in close) + f"? ({listing})"
 
 
 def unknown_column_error(what: str, name: str, columns: list[str] | tuple[str, ...], fix: str) -> WorkbenchError:
