@@ -366,12 +366,15 @@ def configure_pipeline(
         given = dict(features) if isinstance(features, dict) else {f: None for f in features}
         missing = [f for f in given if f not in columns]
         if missing:
-            if len(missing) == 1:
-                raise unknown_column_error("feature", missing[0], columns,
-                                           "give --features with columns of the data")
+            import difflib
+
+            near = {m: (difflib.get_close_matches(m, columns, n=1)
+                        or [c for c in columns if c.casefold() == m.casefold()]) for m in missing}
+            hint = "; ".join(f"did you mean {v[0]!r} for {m!r}?" for m, v in near.items() if v)
             raise WorkbenchError(
                 f"feature(s) {', '.join(missing)} not in the data: use columns of {sources[0]['path']} "
                 f"such as {_names([c for c in columns if c != target and c not in left_out], 8)}"
+                + (f" ({hint})" if hint else "")
             )
         if target in given:
             raise WorkbenchError(f"the target {target!r} cannot also be a feature: remove it from --features")
