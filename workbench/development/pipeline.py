@@ -396,10 +396,8 @@ def configure_pipeline(
     choices: list[str] = []
     labels = frame[target].dropna()
     positive: Any = None
-    n_classes = 0
     if task == "classification":
         classes = sorted(labels.unique().tolist(), key=str)
-        n_classes = len(classes)
         if len(classes) < 2:
             only = classes[0] if classes else "nothing"
             raise WorkbenchError(
