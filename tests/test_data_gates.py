@@ -277,6 +277,13 @@ def test_fraud_sample_flagged_columns_are_not_default_features(make_sample):
     params = yaml.safe_load((path / "params.yaml").read_text())
     assert params["flagged_features"] == {"chargeback_flag": "a leakage suspect of the data check"}
     assert "--allow-flagged chargeback_flag was given" in git(path, "log", "-1", "--format=%B")
+    # leakage is about one target: for another target the check must be run again, and says so;
+    # personal data stays out whatever the target
+    done = run_cli("pipeline", "--target", "card_present", "-C", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "the last data check judged target 'is_fraud', not 'card_present'" in done.stderr
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    assert "chargeback_flag" in params["features"] and "customer_email" not in params["features"]
 
 
 def test_exclude_and_include_are_versioned_steps_the_check_and_pipeline_agree(make_sample):

@@ -61,10 +61,13 @@ def read_last_report(project_path: str | Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def feature_exclusions(config: dict[str, Any], report: dict[str, Any] | None) -> dict[str, str]:
+def feature_exclusions(config: dict[str, Any], report: dict[str, Any] | None,
+                       target: str | None = None) -> dict[str, str]:
     """Column -> why it is not a default feature (and needs ``--allow-flagged`` to be one).
 
     ``config`` is the loaded workbench.yaml; ``report`` the last data check's JSON (or None).
+    Leakage is about one target: the report's leakage suspects count only when it judged
+    ``target`` (default: ``data.target``).
     """
     data = config.get("data") or {}
     out: dict[str, str] = {}
@@ -72,9 +75,12 @@ def feature_exclusions(config: dict[str, Any], report: dict[str, Any] | None) ->
         out.setdefault(col, "excluded in workbench.yaml (data.exclude_columns)")
     for col in str_list(data.get("id_columns")):
         out.setdefault(col, "an identifier (data.id_columns)")
+    target = target or data.get("target")
     for key, what in (("leakage_suspects", "a leakage suspect of the data check"),
                       ("personal_data", "personal data (data check)"),
                       ("identifiers", "an identifier (data check)")):
+        if key == "leakage_suspects" and (report or {}).get("target") != target:
+            continue
         for item in (report or {}).get(key) or []:
             if not isinstance(item, dict) or not item.get("column"):
                 continue

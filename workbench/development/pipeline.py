@@ -343,7 +343,7 @@ def configure_pipeline(
         raise unknown_column_error("target", target, columns, "give --target NAME")
 
     report = read_last_report(project.path)
-    flagged = feature_exclusions(config, report)
+    flagged = feature_exclusions(config, report, target)
     allowed = list(dict.fromkeys(str(a).strip() for a in allow_flagged if str(a).strip()))
     for name in allowed:
         if name not in columns:
@@ -476,6 +476,9 @@ def configure_pipeline(
     if report is None:
         notes.append("no data check yet: run 'mlops-workbench data check' so its findings (personal data, "
                      "leakage) keep such columns out of the features")
+    elif report.get("target") != target:
+        notes.append(f"the last data check judged target {report.get('target')!r}, not {target!r}: run "
+                     f"'mlops-workbench data check --target {target}' so its leakage findings are about it")
     elif report_is_stale(config, report):
         notes.append("the last data check was judged with other excluded columns than workbench.yaml has "
                      "now: run 'mlops-workbench data check' again")
