@@ -58,7 +58,7 @@ class ColumnInfo:
     inferred: str
     missing_share: float
     unique: int
-    role: str = ""  # target / id / sensitive / time / excluded: why it is left out by default
+    role: str = ""  # target / id / sensitive / time / excluded / flagged: why it is left out by default
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,10 @@ def read_data_view(path: Path) -> DataView:
                       ("id_columns", "id")):
         for name in data.get(key) or []:
             roles[str(name)] = role
+    from workbench.design.exclusions import feature_exclusions, read_last_report
+
+    for name in feature_exclusions(config, read_last_report(project.path)):
+        roles.setdefault(name, "flagged")  # a data check finding: not a default feature (issue 14)
     if data.get("time_column"):
         roles[str(data["time_column"])] = "time"
     if data.get("target"):

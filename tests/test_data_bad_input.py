@@ -176,7 +176,7 @@ def test_five_thousand_columns_work(project, tmp_path):
     result = run_cli("data", "add", str(path), "-C", str(project))
     assert result.returncode == 0, result.stderr
     result = run_cli("data", "check", "--target", "y", "--json", "-C", str(project))
-    assert result.returncode == 1, result.stderr  # 300 rows < min_rows: NO-GO, but it works
+    assert result.returncode == 0, result.stderr  # 300 rows < min_rows: a warning (GO), and it works
     assert "fewer than min_rows" in result.stdout
 
 

@@ -1,6 +1,9 @@
-"""``mlops-workbench data add|check``: parse, call the core, print text or ``--json``.
+"""``mlops-workbench data add|check|thresholds|exclude|include``: parse, call the core, print.
 
 Exit codes of ``data check``: 0 GO, 1 NO-GO, 2 unusable input (nothing written).
+``data thresholds KEY=VALUE ...``, ``data exclude COL [--reason TEXT]`` and
+``data include COL`` each change workbench.yaml in one commit (exit 2 on bad input,
+nothing written); ``data thresholds`` alone prints the thresholds in force.
 """
 
 from __future__ import annotations
@@ -25,8 +28,57 @@ def cmd_data(args: argparse.Namespace) -> int:
         return _cmd_add(args)
     if args.data_command == "check":
         return _cmd_check(args)
-    print("usage: mlops-workbench data {add,check} ... (see 'mlops-workbench data -h')", file=sys.stderr)
+    if args.data_command == "thresholds":
+        return _cmd_thresholds(args)
+    if args.data_command in ("exclude", "include"):
+        return _cmd_exclude(args)
+    print("usage: mlops-workbench data {add,check,thresholds,exclude,include} ... "
+          "(see 'mlops-workbench data -h')", file=sys.stderr)
     return 2
+
+
+def _cmd_thresholds(args: argparse.Namespace) -> int:
+    from workbench.design.data_check import _thresholds, set_thresholds
+    from workbench.project import Project
+
+    if not args.assignments:
+        config = Project(_project_path(args)).read_config()
+        values = _thresholds((config.get("data") or {}).get("thresholds"))
+        if args.json:
+            print(json.dumps({"schema": 1, "thresholds": values, "commit": None}, indent=2))
+            return 0
+        for key, value in values.items():
+            print(f"{key} = {value:g}")
+        return 0
+    change = set_thresholds(_project_path(args), args.assignments, role=args.role)
+    if args.json:
+        print(json.dumps({"schema": 1, "thresholds": change.values, "commit": change.commit,
+                          "messages": list(change.messages)}, indent=2))
+        return 0
+    for note in change.messages:
+        print(f"note: {note}", file=sys.stderr)
+    done = f"(commit {change.commit[:7]})" if change.commit else "(no change to commit)"
+    print(f"Data thresholds: {change.summary} {done}")
+    print("Next: mlops-workbench data check")
+    return 0
+
+
+def _cmd_exclude(args: argparse.Namespace) -> int:
+    from workbench.design.data_check import set_excluded
+
+    change = set_excluded(_project_path(args), args.column, exclude=args.data_command == "exclude",
+                          reason=args.reason or "", role=args.role)
+    if args.json:
+        print(json.dumps({"schema": 1, "exclude_columns": change.values["exclude_columns"],
+                          "commit": change.commit, "messages": list(change.messages)}, indent=2))
+        return 0
+    for note in change.messages:
+        print(f"note: {note}", file=sys.stderr)
+    done = f"(commit {change.commit[:7]})" if change.commit else "(no change to commit)"
+    print(f"{change.summary[0].upper()}{change.summary[1:]} {done}; excluded now: "
+          f"{', '.join(change.values['exclude_columns']) or 'none'}")
+    print("Next: mlops-workbench data check")
+    return 0
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
@@ -70,6 +122,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return report.exit_code
     for message in report.messages:
         print(f"note: {message}", file=sys.stderr)
+    if report.target_saved:
+        print(f"note: target {report.target!r} saved as data.target in workbench.yaml (same commit)",
+              file=sys.stderr)
     print(f"{report.verdict}  (readiness {report.readiness_score}/5; target: {report.target or 'not set'}; "
           f"use case: {report.use_case or 'none selected'})")
     for reason in report.reasons:
@@ -100,6 +155,22 @@ def _add_parsers(sub: Any) -> None:
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     _add_project_option(c)
+    t = data_sub.add_parser("thresholds", help="show or change the thresholds the data check judges by "
+                            "(one commit of workbench.yaml)")
+    t.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
+                   help="e.g. min_rows=300 min_positives=20 (keys: min_rows, min_positives, "
+                   "max_target_missing_share, max_missing_share, leakage_score, max_age_days)")
+    t.add_argument("--role", help="the role you act in for the commit")
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_project_option(t)
+    for action, text in (("exclude", "leave a column out of the data check and the default features"),
+                         ("include", "take a column out of data.exclude_columns again")):
+        e = data_sub.add_parser(action, help=f"{text} (one commit of workbench.yaml)")
+        e.add_argument("column", metavar="COL", help="the column")
+        e.add_argument("--reason", help="why (recorded in the commit)")
+        e.add_argument("--role", help="the role you act in for the commit")
+        e.add_argument("--json", action="store_true", help="print the result as JSON")
+        _add_project_option(e)
 
 
 SUBCOMMANDS["data"] = cmd_data

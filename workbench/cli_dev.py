@@ -7,7 +7,8 @@ input prints one line on stderr and exits 2 with nothing written or committed.
 Usage::
 
     mlops-workbench pipeline [--target COL] [--features a,b,c | a:numeric,b:text] [--split random|stratified|time]
-        [--test-size 0.2] [--seed 42] [--time-column COL] [--model NAME] [-S key=value ...] [--role ROLE] [--json]
+        [--test-size 0.2] [--seed 42] [--time-column COL] [--model NAME] [-S key=value ...]
+        [--allow-flagged COL[,COL]] [--role ROLE] [--json]
     mlops-workbench stage prepare|train|evaluate        (what dvc.yaml runs; reads params.yaml)
     mlops-workbench train [-S key=value ...] [--sweep key=v1,v2 ...] [-j N] [--name NAME] [--json]
 
@@ -16,7 +17,8 @@ Usage::
 
 JSON (schema 1)::
 
-    pipeline --json  {"schema": 1, "commit": str|null, "summary": str, "params": {...params.yaml}}
+    pipeline --json  {"schema": 1, "commit": str|null, "summary": str, "params": {...params.yaml},
+                      "choices": [str]}   (what the step chose for you: left-out columns, positive class, split)
     train --json     {"schema": 1, "experiments": [{"name": str, "metrics": {str: float}}],
                       "failed": [str], "seconds": float}
 """
@@ -57,17 +59,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     model = {"name": args.model} if args.model else None
     overrides = {k: yaml_value(v) for k, v in parse_assignments(args.set or []).items()}
     features = _features(args.features)
+    allow = [a.strip() for item in (args.allow_flagged or []) for a in item.split(",") if a.strip()]
     result = configure_pipeline(
         _project_path(args), target=args.target,
         features=None if features is None else {k: v for k, v in features.items()},  # type: ignore[misc]
-        split=split, model=model, overrides=overrides, role=args.role,
+        split=split, model=model, overrides=overrides, allow_flagged=allow, role=args.role,
     )
     if args.json:
         _print_json({"schema": 1, "commit": result.commit, "summary": result.summary,
-                     "params": result.params})
+                     "params": result.params, "choices": list(result.choices)})
         return 0
     for message in result.messages:
         print(f"note: {message}", file=sys.stderr)
+    for choice in result.choices:
+        print(f"  - {choice}")
     if result.commit:
         print(f"Pipeline written (commit {result.commit[:7]}): {result.summary}")
     else:
@@ -130,10 +135,12 @@ def _extend(sub: Any) -> None:
 
     p = sub.add_parser("pipeline", help="choose target, features, split, model; write dvc.yaml (one commit)")
     project(p)
-    p.add_argument("--target", help="the column to predict (default: data.target in workbench.yaml)")
+    p.add_argument("--target", help="the column to predict (default: data.target in workbench.yaml; "
+                   "a new one is saved there in the same commit)")
     p.add_argument("--features", metavar="A,B|A:TYPE,...",
                    help="feature columns, optionally with types numeric|categorical|text|datetime "
-                   "(default: all but target, id, sensitive and time columns)")
+                   "(default: all but the target, time and sensitive columns, data.exclude_columns, ids "
+                   "and what the last data check flags)")
     p.add_argument("--split", choices=["random", "stratified", "time"], help="how to hold out test rows")
     p.add_argument("--test-size", type=float, help="test share, e.g. 0.2")
     p.add_argument("--seed", type=int, help="seed for every random choice (default 42)")
@@ -142,6 +149,10 @@ def _extend(sub: Any) -> None:
                    "random_forest, hist_gradient_boosting")
     p.add_argument("-S", "--set", action="append", metavar="KEY=VALUE",
                    help="set a params.yaml key, e.g. model.params.C=0.5 (repeatable)")
+    p.add_argument("--allow-flagged", action="append", metavar="COL[,COL]",
+                   help="use a column the data check flags (personal data, identifier, leakage) or "
+                   "data.exclude_columns lists as a feature anyway; recorded in the commit, params.yaml "
+                   "and the model card (repeatable)")
     p.add_argument("--role", help="the role you act in for the commit")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

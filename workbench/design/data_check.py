@@ -8,10 +8,18 @@ does the same work without writing anything (for previews and tests).
 
 Outcomes (the CLI's exit codes):
 
-* **GO** (0) — every threshold holds; warnings may remain (personal data, identifiers,
-  duplicates, constant columns, stale data).
-* **NO-GO** (1) — a threshold fails, or a feature leaks the target; the report is written
-  and committed with the reasons, so the decision is in the history.
+* **GO** (0) — nothing blocks; warnings may remain (personal data, identifiers,
+  duplicates, constant columns, stale data, and size: fewer rows than ``min_rows`` or a
+  class with fewer rows than ``min_positives``).
+* **NO-GO** (1) — a blocker: no target set, too many missing labels, a feature that leaks
+  the target, a mostly-missing feature, data older than ``max_age_days``; the report is
+  written and committed with the reasons, so the decision is in the history.
+
+Why size alone is a warning: a 344-row table with three classes, or a 442-row regression
+set, trains useful models; what is risky about it is how noisy the estimates are, which the
+warning says in rows per feature and rows per class. A team that wants size to count as a
+stricter bar raises the thresholds with ``mlops-workbench data thresholds``; the report
+records the thresholds it was judged by and the columns it left out.
 * **unusable input** (2) — no sources, a missing or unreadable file, or a target column
   that is missing, all empty or constant. Nothing is written: there is no verdict to record
   when the thing the check measures against does not exist, and the one-line error says
@@ -23,8 +31,7 @@ Outcomes (the CLI's exit codes):
 * 5 — GO without warnings; 4 — GO with warnings;
 * 3 — NO-GO only because of columns (leakage suspects, mostly-missing features): fixable
   by dropping them or listing them in ``data.exclude_columns``;
-* 2 — NO-GO with one problem of the labelled data (too few rows, too few positives, too
-  many missing target values);
+* 2 — NO-GO with one problem of the labelled data (too many missing target values, stale);
 * 1 — NO-GO with no target set, or more than one problem of the labelled data.
 """
 
@@ -48,8 +55,9 @@ from workbench.design.data_profile import (
     TimeSummary,
     profile_file,
 )
+from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
-from workbench.project import DEFAULT_THRESHOLDS, Project, charter_from_config
+from workbench.project import CONFIG_NAME, DEFAULT_THRESHOLDS, Project, charter_from_config, dump_config
 
 __all__ = [
     "ColumnStats", "DataCheckReport", "Histogram", "SourceProfile", "TargetSummary", "TimeSummary",
@@ -95,6 +103,8 @@ class DataCheckReport:
     features: int
     commit: str | None = None
     messages: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
+    target_saved: bool = False  # the target given was saved as data.target in the same commit
 
     @property
     def go(self) -> bool:
@@ -148,6 +158,7 @@ class DataCheckReport:
             "features": self.features,
             "rows_per_feature": self.rows_per_feature,
             "thresholds": self.thresholds,
+            "exclude_columns": list(self.exclude_columns),
             "target_summary": self.target_summary.to_json() if self.target_summary else None,
             "leakage_suspects": [
                 {"source": f.source, "column": f.column, "message": f.message}
@@ -186,12 +197,7 @@ def _thresholds(raw: Any) -> dict[str, float]:
     return out
 
 
-def _str_list(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value)
+_str_list = str_list
 
 
 def selected_use_case(config: dict[str, Any]) -> str | None:
@@ -247,7 +253,7 @@ def run_data_check(
         time_column=str(data["time_column"]) if data.get("time_column") else None,
         id_columns=_str_list(data.get("id_columns")),
         sensitive_columns=_str_list(data.get("sensitive_columns")),
-        exclude_columns=_str_list(data.get("exclude_columns")), now=now,
+        exclude_columns=exclude_columns(config), now=now,
     )
     say = progress or (lambda _f, _m: None)
     profiles = []
@@ -270,6 +276,7 @@ def run_data_check(
     say(0.96, "judging against the thresholds")
     report = judge(profiles, settings=settings, thresholds=thresholds,
                    use_case=selected_use_case(config), checked_at=now)
+    report = replace(report, exclude_columns=settings.exclude_columns)
     say(1.0, f"{report.verdict}: {report.reasons[0] if report.reasons else 'every threshold holds'}")
     return report
 
@@ -321,11 +328,10 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
     labelled = [p for p in profiles if p.target is not None]
     if target:
         if summary is None:
-            names = sorted({c.name for p in profiles for c in p.column_stats})
-            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            names = list(dict.fromkeys(c.name for p in profiles for c in p.column_stats))
             raise WorkbenchError(
-                f"target column {target!r} is in no data source (columns: {shown}): set data.target "
-                "in workbench.yaml or pass --target COLUMN"
+                f"target column {target!r} is in no data source: {column_hint(target, names)}; "
+                "pass --target COLUMN (it is saved as data.target)"
             )
         if summary.count == 0:
             raise WorkbenchError(
@@ -343,9 +349,18 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
 
     rows = sum(p.rows for p in (labelled or profiles))
     labelled_rows = summary.count if summary else rows
+    n_features = len({c.name for p in profiles for c in p.column_stats if c.role == "feature"})
     if labelled_rows < thresholds["min_rows"]:
         what = "labelled rows" if summary else "rows"
-        block("rows", f"only {labelled_rows:,} {what}, fewer than min_rows {thresholds['min_rows']:g}")
+        per = (f"{labelled_rows / n_features:.0f} rows per feature ({n_features} features)"
+               if n_features else "no feature columns")
+        if summary is not None and summary.task == "classification" and summary.classes:
+            per += "; rows per class: " + ", ".join(f"{lab} {k:,}" for lab, k in summary.classes[:6])
+        warn("rows", f"only {labelled_rows:,} {what}, fewer than min_rows {thresholds['min_rows']:g}: "
+                     f"{per}; a model can still be trained, but its test metrics rest on about "
+                     f"{max(1, round(labelled_rows * 0.2)):,} held-out rows and will vary from split to "
+                     "split; collect more rows, or accept the size with "
+                     "'mlops-workbench data thresholds min_rows=N'")
     if summary is not None:
         if summary.missing_share > thresholds["max_target_missing_share"]:
             block("target", f"target {target!r} is missing in {summary.missing:,} rows "
@@ -353,14 +368,19 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
                             f"{_pct(thresholds['max_target_missing_share'])}")
         if summary.task == "classification" and summary.positives is not None:
             if summary.positives < thresholds["min_positives"]:
+                per_class = ", ".join(f"{lab} {n:,}" for lab, n in summary.classes[:6])
+                risk = (f" (rows per class: {per_class}): the test split holds about "
+                        f"{max(1, round(summary.positives * 0.2)):,} of them, so recall and precision on "
+                        "that class move by whole steps; collect more, or accept it with "
+                        "'mlops-workbench data thresholds min_positives=N'")
                 if summary.positive_label is not None:
-                    block("positives", f"only {summary.positives:,} positives ({target} = "
-                                       f"{summary.positive_label}), fewer than min_positives "
-                                       f"{thresholds['min_positives']:g}")
+                    warn("positives", f"only {summary.positives:,} positives ({target} = "
+                                      f"{summary.positive_label}), fewer than min_positives "
+                                      f"{thresholds['min_positives']:g}" + risk)
                 else:
                     small = min(summary.classes, key=lambda kv: kv[1])
-                    block("positives", f"class {small[0]!r} of {target} has only {small[1]:,} rows, "
-                                       f"fewer than min_positives {thresholds['min_positives']:g}")
+                    warn("positives", f"class {small[0]!r} of {target} has only {small[1]:,} rows, "
+                                      f"fewer than min_positives {thresholds['min_positives']:g}" + risk)
             if summary.minority_share is not None and summary.minority_share < 0.01:
                 warn("balance", f"target {target!r} is very imbalanced: the smallest class is "
                                 f"{_pct(summary.minority_share)} of the rows")
@@ -472,6 +492,9 @@ def render_markdown(report: DataCheckReport) -> str:
     t = report.thresholds
     lines += ["## Thresholds", "", "| threshold | value |", "|---|---|"]
     lines += [f"| {k} | {v:g} |" for k, v in t.items()] + [""]
+    if report.exclude_columns:
+        lines += ["Excluded columns (data.exclude_columns, not judged): "
+                  + ", ".join(f"`{c}`" for c in report.exclude_columns) + ".", ""]
     s = report.target_summary
     if s is not None:
         lines += ["## Target", ""]
@@ -538,6 +561,8 @@ def check_data(
 
     project = Project(project_path)
     report = run_data_check(project.path, target=target, progress=progress, cancel=cancel, now=now)
+    config = project.read_config()
+    save_target = bool(target) and (config.get("data") or {}).get("target") != target
     stale = []
     for src in report.sources:
         full = project.path / src.path
@@ -547,8 +572,14 @@ def check_data(
                else f"NO-GO: {report.reasons[0]}")
     if len(summary) > 120:
         summary = summary[:117] + "..."
-    with begin_step(project.path, "data_availability", paths=[REPORT_JSON, REPORT_MD], role=role,
+    paths = [REPORT_JSON, REPORT_MD] + ([CONFIG_NAME] if save_target else [])
+    with begin_step(project.path, "data_availability", paths=paths, role=role,
                     summary=summary, cancel=cancel) as step:
+        if save_target:
+            # the target given on the command line is remembered, so the next plain
+            # 'data check' (and 'pipeline', 'retrain') judge the same column
+            config.setdefault("data", {})["target"] = target
+            step.write_text(CONFIG_NAME, dump_config(config))
         if stale:
             step.dvc_add(stale, cancel=cancel)
             fixed = []
@@ -564,10 +595,172 @@ def check_data(
         step.write_text(REPORT_MD, report.to_markdown())
         versions = "\n".join(f"- {s.path}: md5 {s.dvc_md5}" for s in report.sources)
         details = "\n".join(f"- {r}" for r in report.reasons)
+        judged = ", ".join(f"{k} {v:g}" for k, v in report.thresholds.items())
         step.body = (f"Verdict: {report.verdict} (readiness {report.readiness_score}/5).\n"
                      + (f"\nReasons:\n{details}\n" if details else "")
+                     + f"\nThresholds: {judged}\n"
+                     + (f"Excluded columns: {', '.join(report.exclude_columns)}\n"
+                        if report.exclude_columns else "")
+                     + (f"Target: {target} (saved as data.target)\n" if save_target else "")
                      + f"\nData versions:\n{versions}")
-    return replace(report, commit=step.commit, messages=tuple(step.messages))
+    return replace(report, commit=step.commit, messages=tuple(step.messages), target_saved=save_target)
 
 
-__all__ += ["Finding", "judge", "readiness", "render_markdown", "selected_use_case"]
+# --- changing what the check judges by: thresholds, excluded columns (one commit each) -------
+
+#: key -> (kind, low, high): the thresholds ``data thresholds`` accepts and their ranges
+THRESHOLD_RULES: dict[str, tuple[str, float, float]] = {
+    "min_rows": ("int", 1, float("inf")),
+    "min_positives": ("int", 1, float("inf")),
+    "max_target_missing_share": ("share", 0.0, 1.0),
+    "max_missing_share": ("share", 0.0, 1.0),
+    "leakage_score": ("share", 0.5, 1.0),
+    "max_age_days": ("number", 0.0, float("inf")),
+}
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """What a ``data thresholds`` / ``data exclude`` / ``data include`` step changed."""
+
+    summary: str
+    commit: str | None
+    values: dict[str, Any]
+    messages: tuple[str, ...] = ()
+
+
+def parse_thresholds(assignments: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """``["min_rows=300", "leakage_score=0.99"]`` -> checked numbers; one-line errors."""
+    out: dict[str, float] = {}
+    known = ", ".join(THRESHOLD_RULES)
+    for item in assignments:
+        key, sep, raw = str(item).partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key or not raw:
+            raise WorkbenchError(f"threshold {item!r} is not KEY=VALUE: write it like min_rows=300 "
+                                 f"(keys: {known})")
+        if key not in THRESHOLD_RULES:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(THRESHOLD_RULES), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise WorkbenchError(f"threshold {key!r} is not known: {hint}use one of {known}")
+        kind, low, high = THRESHOLD_RULES[key]
+        try:
+            value = float(raw)
+        except ValueError:
+            raise WorkbenchError(f"threshold {key}={raw!r} is not a number: write it like "
+                                 f"{key}={'300' if kind == 'int' else '0.5'}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise WorkbenchError(f"threshold {key}={raw!r} is not a finite number")
+        if kind == "int" and not value.is_integer():
+            raise WorkbenchError(f"threshold {key}={raw} must be a whole number, e.g. {key}=300")
+        if not low <= value <= high:
+            span = f">= {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
+            raise WorkbenchError(f"threshold {key}={raw} is out of range: it must be {span}")
+        out[key] = int(value) if kind == "int" else value
+    return out
+
+
+def set_thresholds(project_path: str | Path, assignments: list[str] | tuple[str, ...], *,
+                   role: str | None = None) -> ConfigChange:
+    """Change ``data.thresholds`` in workbench.yaml as one ``data_availability`` commit.
+
+    Nothing is written when an assignment is bad. The next data check judges by the new
+    values and records them in its report.
+    """
+    from workbench.versioning.step import begin_step
+
+    if not assignments:
+        raise WorkbenchError("give at least one threshold, e.g. 'data thresholds min_rows=300 min_positives=20'")
+    changes = parse_thresholds(assignments)
+    project = Project(project_path)
+    config = project.read_config()
+    data = config.setdefault("data", {})
+    current = _thresholds(data.get("thresholds"))
+    new = {**current, **changes}
+    changed = {k: v for k, v in changes.items() if current.get(k) != v}
+    summary = "thresholds " + ", ".join(f"{k}={v:g}" for k, v in changes.items())
+    if not changed:
+        return ConfigChange(summary=summary + " (unchanged)", commit=None, values=new)
+    with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
+                    summary=summary) as step:
+        raw = data.get("thresholds") if isinstance(data.get("thresholds"), dict) else {}
+        data["thresholds"] = {**raw, **changes}
+        step.write_text(CONFIG_NAME, dump_config(config))
+        step.body = ("Changed: " + ", ".join(f"{k} {current.get(k, '-')} -> {v:g}" for k, v in changed.items())
+                     + "\nThe next data check judges by these and records them in its report.")
+    return ConfigChange(summary=summary, commit=step.commit, values=new, messages=tuple(step.messages))
+
+
+def _source_columns(project: Project, config: dict[str, Any]) -> list[str]:
+    """Column names of the registered sources (header only), for checking a column name."""
+    from workbench.design.data_read import data_files, sniff
+
+    names: list[str] = []
+    for source in (config.get("data") or {}).get("sources") or []:
+        if not isinstance(source, dict) or not source.get("path"):
+            continue
+        rel = str(source["path"])
+        full = project.path / rel
+        if not full.exists():
+            continue
+        files = data_files(full, rel)
+        if files:
+            names += [c for c in sniff(files[0], rel).columns if c not in names]
+    return names
+
+
+def set_excluded(project_path: str | Path, column: str, *, exclude: bool, reason: str = "",
+                 role: str | None = None) -> ConfigChange:
+    """Add ``column`` to (or take it out of) ``data.exclude_columns``: one commit of workbench.yaml.
+
+    The data check does not judge an excluded column and ``pipeline`` does not propose it
+    as a feature (:func:`workbench.design.exclusions.feature_exclusions` decides both).
+    """
+    from workbench.design.exclusions import unknown_column_error
+    from workbench.versioning.step import begin_step
+
+    column = (column or "").strip()
+    if not column:
+        raise WorkbenchError("give the column: 'data exclude COLUMN --reason \"why\"'")
+    project = Project(project_path)
+    config = project.read_config()
+    data = config.setdefault("data", {})
+    current = list(exclude_columns(config))
+    if exclude:
+        if column in current:
+            return ConfigChange(summary=f"{column} is already excluded", commit=None,
+                                values={"exclude_columns": current})
+        columns = _source_columns(project, config)
+        if columns and column not in columns:
+            raise unknown_column_error("column", column, columns, "nothing was changed")
+        if column == data.get("target"):
+            raise WorkbenchError(f"{column!r} is the target (data.target): it cannot be excluded; "
+                                 "choose another target with 'data check --target COL' first")
+        new = [*current, column]
+        summary = f"exclude {column}" + (f": {reason}" if reason else "")
+    else:
+        if column not in current:
+            where = [k for k in ("id_columns", "sensitive_columns") if column in str_list(data.get(k))]
+            extra = f"; it is listed in data.{where[0]}" if where else ""
+            shown = ", ".join(current) or "none"
+            raise WorkbenchError(f"{column!r} is not excluded (data.exclude_columns: {shown}){extra}")
+        new = [c for c in current if c != column]
+        summary = f"include {column} again" + (f": {reason}" if reason else "")
+    if len(summary) > 120:
+        summary = summary[:117] + "..."
+    with begin_step(project.path, "data_availability", paths=[CONFIG_NAME], role=role,
+                    summary=summary) as step:
+        data["exclude_columns"] = new
+        step.write_text(CONFIG_NAME, dump_config(config))
+        step.body = ((f"Reason: {reason}\n" if reason else "")
+                     + f"data.exclude_columns: {', '.join(new) or '(none)'}\n"
+                     "The data check no longer judges excluded columns and 'pipeline' does not "
+                     "propose them as features; run 'mlops-workbench data check' again.")
+    return ConfigChange(summary=summary, commit=step.commit, values={"exclude_columns": new},
+                        messages=tuple(step.messages))
+
+
+__all__ += ["ConfigChange", "Finding", "judge", "parse_thresholds", "readiness", "render_markdown",
+            "selected_use_case", "set_excluded", "set_thresholds"]

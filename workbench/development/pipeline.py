@@ -21,6 +21,16 @@ its own script as long as it writes the same files (see
 
 Every random choice is seeded from ``split.seed``; model hyperparameters live under
 ``model.params`` so ``dvc exp run -S model.params.C=0.5`` changes exactly one of them.
+
+What the step decides for the user is said, not done quietly: the columns left out of the
+default features and why (:func:`workbench.design.exclusions.feature_exclusions` — the
+same rule the data check uses: ``data.exclude_columns``, ids, and the personal data,
+identifiers and leakage suspects of the last data check), the positive class of a binary
+target and why, that a target with more than two classes has none (its metrics are
+macro- and weighted-averaged), and the split. They are printed (``PipelineResult.choices``)
+and written into the commit body. A flagged column becomes a feature only when named in
+``allow_flagged``; it is then listed under ``flagged_features`` in ``params.yaml`` (and on
+the model card). A target given here is saved as ``data.target`` in the same commit.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.design.exclusions import str_list
 from workbench.errors import WorkbenchError
 from workbench.project import Project
 
@@ -57,6 +68,8 @@ class PipelineResult:
     task: str
     summary: str
     messages: tuple[str, ...] = field(default_factory=tuple)
+    #: what the step chose for the user (left-out features, positive class, split), one line each
+    choices: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def features(self) -> dict[str, str]:
@@ -256,6 +269,29 @@ def build_dvc_yaml(params: dict[str, Any]) -> dict[str, Any]:
     }}
 
 
+def _positive_class(labels: Any) -> tuple[Any, str]:
+    """The positive class of a binary target and why it was chosen."""
+    classes = sorted(labels.unique().tolist(), key=str)
+    if set(classes) == {0, 1}:
+        return 1, "1 of the labels 0/1"
+    if set(classes) == {False, True}:
+        return True, "True of the labels False/True"
+    counts = labels.value_counts()
+    named = [c for c in classes if str(c).strip().lower() in _POSITIVE_NAMES]
+    if len(named) == 1:
+        value = named[0]
+        why = f"{value!r}: its name says positive"
+    else:
+        value = counts.sort_index(key=lambda i: i.astype(str)).idxmin()
+        value = value.item() if hasattr(value, "item") else value
+        why = f"{value!r}: the rarer class ({int(counts[value]):,} of {int(counts.sum()):,} rows)"
+    value = value.item() if hasattr(value, "item") else value
+    return value, why
+
+
+_POSITIVE_NAMES = ("1", "true", "yes", "y", "positive", "pos", "fraud", "churn", "t")
+
+
 def configure_pipeline(
     project_path: str | Path,
     *,
@@ -265,18 +301,29 @@ def configure_pipeline(
     preprocessing: dict[str, Any] | None = None,
     model: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    allow_flagged: list[str] | tuple[str, ...] = (),
     role: str | None = None,
 ) -> PipelineResult:
     """Check the choices against the data, then write params.yaml + dvc.yaml in one commit.
 
     ``features`` maps column -> type; a list of names infers the types; None takes every
-    column but the target, id, sensitive and time columns. ``overrides`` are dotted keys
-    applied last (``{"model.params.C": 0.5}``).
+    column but the target, the time and sensitive columns and the columns
+    :func:`~workbench.design.exclusions.feature_exclusions` flags. A flagged column is a
+    feature only when it is in ``allow_flagged`` (recorded). ``overrides`` are dotted keys
+    applied last (``{"model.params.C": 0.5}``). A ``target`` that differs from
+    ``data.target`` is saved in workbench.yaml in the same commit.
     """
     import yaml
 
+    from workbench.design.exclusions import (
+        feature_exclusions,
+        read_last_report,
+        report_is_stale,
+        unknown_column_error,
+    )
     from workbench.development.models import DEFAULT_PARAMS
     from workbench.development.stages import read_sources
+    from workbench.project import CONFIG_NAME, dump_config
     from workbench.versioning.step import begin_step
 
     project = Project(project_path)
@@ -293,32 +340,60 @@ def configure_pipeline(
     frame = read_sources(project.path, sources)
     columns = [str(c) for c in frame.columns]
     if target not in columns:
-        raise WorkbenchError(f"target {target!r} is not a column of the data: use one of {_names(columns)}")
+        raise unknown_column_error("target", target, columns, "give --target NAME")
 
+    report = read_last_report(project.path)
+    flagged = feature_exclusions(config, report, target)
+    allowed = list(dict.fromkeys(str(a).strip() for a in allow_flagged if str(a).strip()))
+    for name in allowed:
+        if name not in columns:
+            raise unknown_column_error("--allow-flagged column", name, columns, "nothing was written")
+        if name not in flagged:
+            raise WorkbenchError(f"--allow-flagged {name}: {name!r} is not flagged (by the data check or "
+                                 "data.exclude_columns): leave it out of --allow-flagged")
     split_in = dict(split or {})
-    excluded = {target, *(data.get("id_columns") or []), *(data.get("sensitive_columns") or [])}
     time_col = split_in.get("time_column") or data.get("time_column")
+    left_out: dict[str, str] = {}
+    for col in str_list(data.get("sensitive_columns")):
+        left_out[col] = "a sensitive column (data.sensitive_columns), for the fairness gates"
     if time_col:
-        excluded.add(time_col)
+        left_out[str(time_col)] = "the time column (data.time_column)"
+    left_out.update({c: why for c, why in flagged.items() if c not in allowed})
+    left_out.pop(target, None)
     if features is None:
-        chosen = {c: infer_type(frame[c]) for c in columns if c not in excluded}
+        chosen = {c: infer_type(frame[c]) for c in columns if c != target and c not in left_out}
     else:
         given = dict(features) if isinstance(features, dict) else {f: None for f in features}
         missing = [f for f in given if f not in columns]
         if missing:
+            import difflib
+
+            near = {m: (difflib.get_close_matches(m, columns, n=1)
+                        or [c for c in columns if c.casefold() == m.casefold()]) for m in missing}
+            hint = "; ".join(f"did you mean {v[0]!r} for {m!r}?" for m, v in near.items() if v)
             raise WorkbenchError(
                 f"feature(s) {', '.join(missing)} not in the data: use columns of {sources[0]['path']} "
-                f"such as {_names([c for c in columns if c not in excluded], 8)}"
+                f"such as {_names([c for c in columns if c != target and c not in left_out], 8)}"
+                + (f" ({hint})" if hint else "")
             )
         if target in given:
             raise WorkbenchError(f"the target {target!r} cannot also be a feature: remove it from --features")
+        refused = [f for f in given if f in flagged and f not in allowed]
+        if refused:
+            f = refused[0]
+            raise WorkbenchError(
+                f"feature {f!r} is {flagged[f]}: leave it out, or pass --allow-flagged {f} to use it "
+                "anyway (recorded in the commit and on the model card)")
         chosen = {f: (t or infer_type(frame[f])) for f, t in given.items()}
+        left_out = {c: why for c, why in left_out.items() if c not in chosen}
     if not chosen:
         raise WorkbenchError("no features left: give --features a,b,c")
     for name, kind in chosen.items():
         if kind not in FEATURE_TYPES:
             raise WorkbenchError(f"feature {name!r} has type {kind!r}: use one of {', '.join(FEATURE_TYPES)}")
+    used_flagged = {c: flagged[c] for c in chosen if c in flagged}
 
+    choices: list[str] = []
     labels = frame[target].dropna()
     positive: Any = None
     if task == "classification":
@@ -329,16 +404,26 @@ def configure_pipeline(
                 f"target {target!r} has one class ({only!r}) in {len(labels)} rows: a classifier needs "
                 "at least two; choose another target or add data with both outcomes"
             )
-        counts = labels.value_counts()
-        positive = 1 if set(classes) == {0, 1} else (
-            True if set(classes) == {False, True} else counts.sort_index(key=lambda i: i.astype(str)).idxmin())
-        positive = positive.item() if hasattr(positive, "item") else positive
+        if len(classes) == 2:
+            positive, why = _positive_class(labels)
+            choices.append(f"positive class: {why}; precision, recall and f1 are for it "
+                           f"(change it with -S positive_class=VALUE)")
+        else:
+            shown = ", ".join(str(c) for c in classes[:8]) + (", ..." if len(classes) > 8 else "")
+            choices.append(f"{len(classes)} classes ({shown}): no positive class; precision, recall and f1 "
+                           "are macro averages (every class counts the same), *_weighted weigh classes by "
+                           "their rows, roc_auc is one-vs-rest")
     else:
         import pandas as pd
 
         if not pd.api.types.is_numeric_dtype(labels):
             raise WorkbenchError(f"target {target!r} is not numeric, but the task is regression: "
                                  "choose a numeric target or set the charter task to classification")
+    for col, why in left_out.items():
+        if col in columns:
+            choices.append(f"left out {col}: {why}")
+    for col, why in used_flagged.items():
+        choices.append(f"feature {col} is {why}: used because --allow-flagged {col} was given")
 
     split_in.setdefault("time_column", time_col)
     split_out = check_split(split_in, task, columns)
@@ -358,6 +443,8 @@ def configure_pipeline(
         "preprocessing": prep,
         "model": {"name": model_in["name"], "params": dict(model_in.get("params") or {})},
     }
+    if used_flagged:
+        params["flagged_features"] = dict(used_flagged)
     from workbench.development.models import MODELS
 
     if task in MODELS and str(name) not in MODELS[task]:
@@ -367,6 +454,12 @@ def configure_pipeline(
     params["model"] = check_model(task, params["model"])
     params["split"] = check_split(params["split"], task, columns)
     params["preprocessing"] = check_preprocessing(params["preprocessing"])
+    split_out = params["split"]
+    split_why = {"stratified": "every class keeps its share in train and test",
+                 "random": "rows drawn at random", "time": f"the newest rows by {split_out['time_column']}"}
+    default_split = "" if (split or {}).get("method") else " (the default for this task)"
+    choices.append(f"split: {split_out['method']}{default_split}, test share {split_out['test_size']:g}, "
+                   f"seed {split_out['seed']}: {split_why.get(split_out['method'], '')}")
 
     header = ("# Written by mlops-workbench (data engineering). Edit freely or with\n"
               "# 'dvc exp run -S key=value'; every random choice is seeded from split.seed.\n")
@@ -378,11 +471,28 @@ def configure_pipeline(
     summary = (f"predict {target} from {len(chosen)} features "
                f"({', '.join(f'{n} {k}' for k, n in kinds.items() if n)}), "
                f"{split_out['method']} split, {params['model']['name']}")
-    with begin_step(project.path, "data_engineering", paths=list(PIPELINE_FILES), role=role,
+    save_target = data.get("target") != target
+    notes: list[str] = []
+    if report is None:
+        notes.append("no data check yet: run 'mlops-workbench data check' so its findings (personal data, "
+                     "leakage) keep such columns out of the features")
+    elif report.get("target") != target:
+        notes.append(f"the last data check judged target {report.get('target')!r}, not {target!r}: run "
+                     f"'mlops-workbench data check --target {target}' so its leakage findings are about it")
+    elif report_is_stale(config, report):
+        notes.append("the last data check was judged with other excluded columns than workbench.yaml has "
+                     "now: run 'mlops-workbench data check' again")
+    paths = list(PIPELINE_FILES) + ([CONFIG_NAME] if save_target else [])
+    with begin_step(project.path, "data_engineering", paths=paths, role=role,
                     summary=summary) as step:
+        if save_target:
+            config.setdefault("data", {})["target"] = target
+            step.write_text(CONFIG_NAME, dump_config(config))
+            choices.append(f"target {target} saved as data.target in workbench.yaml")
         step.write_text("params.yaml", params_text)
         step.write_text("dvc.yaml", dvc_text)
         step.body = (f"Target: {target} ({task})\nFeatures: {', '.join(chosen)}\n"
-                     f"Split: {split_out}\nModel: {params['model']}")
+                     f"Split: {split_out}\nModel: {params['model']}\n\nChoices:\n"
+                     + "\n".join(f"- {c}" for c in choices))
     return PipelineResult(commit=step.commit, params=params, task=task, summary=summary,
-                          messages=tuple(step.messages))
+                          messages=tuple([*notes, *step.messages]), choices=tuple(choices))

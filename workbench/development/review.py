@@ -241,6 +241,8 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
         + (f", positive class `{params.get('positive_class')}`" if task == "classification" else ""),
         f"- Features: {len(features)} ("
         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")",
+        *[f"- Flagged feature used on purpose (--allow-flagged): `{c}`, {why}"
+          for c, why in (params.get("flagged_features") or {}).items()],
         "- Trained with: " + (", ".join(f"{k} {v}" for k, v in env.items() if v != "not installed")
                               or "library versions not recorded"),
         f"- Seed: {split.get('seed')} (every random choice; `params.yaml`)",

@@ -19,7 +19,8 @@ own script; the workbench keeps working as long as the script writes the same fi
   a team's own script, but ``mlops-workbench monitor`` needs it).
 
 Classification metrics are for ``positive_class`` when there are two classes and
-macro-averaged otherwise. ``roc_auc`` and ``log_loss`` need scores: ``ridge`` has no
+macro-averaged otherwise (then also ``precision_macro``... and ``precision_weighted``,
+``recall_weighted``, ``f1_weighted``; ``roc_auc`` is one-vs-rest, macro). ``roc_auc`` and ``log_loss`` need scores: ``ridge`` has no
 probabilities, so its ``log_loss`` is left out and its ``roc_auc`` uses the decision
 function (binary only).
 """
@@ -392,6 +393,11 @@ def evaluate(root: Path) -> dict[str, float]:
                 "recall": _r(m.recall_score(y, pred, zero_division=0, **avg)),
                 "f1": _r(m.f1_score(y, pred, zero_division=0, **avg)),
             }
+            if not binary:  # more than two classes: both averages, named (precision = *_macro)
+                for how in ("macro", "weighted"):
+                    for key, fn in (("precision", m.precision_score), ("recall", m.recall_score),
+                                    ("f1", m.f1_score)):
+                        results[f"{key}_{how}"] = _r(fn(y, pred, zero_division=0, average=how))
             proba, decision = _scores(model, X)
             score = None
             if binary:
