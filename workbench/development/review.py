@@ -209,6 +209,19 @@ def _gate(validation: dict[str, Any] | None, name: str) -> dict[str, Any] | None
     return None
 
 
+def _data_check_overrides(root: Path, digest: str) -> list[str]:
+    """Lines for every production promotion of this model that overrode its data check (registry tags)."""
+    from workbench.versioning.registry import read_registry
+
+    try:
+        events = read_registry(root).events
+    except WorkbenchError:
+        return []
+    return [f"- Data check overridden to promote {e.version} to {e.stage} by {e.by} on {e.at[:10]} "
+            f"(tag `{e.tag}`): {e.data_check_override}"
+            for e in events if e.model_digest == digest and e.data_check_override]
+
+
 def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tuple[str, str, dict[str, str]]:
     """(card title, intro, section bodies as generated)."""
     from workbench.development.stages import ENV_FILE, MODEL_FILE, load_model, read_params
@@ -286,6 +299,7 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
                     f"{check.get('rows')} rows, {len(check.get('warnings') or [])} warning(s)")
     else:
         data.append("- Data check: not run (`mlops-workbench data check`)")
+    data += _data_check_overrides(root, digest)
     bodies["Data"] = "\n".join(data)
 
     test_rows = ((validation or {}).get("data") or {}).get("test_rows")

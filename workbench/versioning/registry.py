@@ -562,7 +562,7 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
         import gto.api
         from gto.exceptions import GTOException
 
-        recorded = f"{override} (by {who.name} <{who.email}>)" if override else ""
+        recorded = override  # who overrode is the tag's tagger
         message = _message(f"Assigning stage {stage} to artifact {ARTIFACT} version {wanted}", evidence, role,
                            recorded)
         try:
