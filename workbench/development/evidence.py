@@ -340,19 +340,36 @@ def _trained_data(read: Reader) -> dict[str, str]:
     return deps
 
 
-def data_check_state(read: Reader) -> tuple[str, str]:
-    """(``GO`` | ``NO-GO`` | ``stale`` | ``missing``, one line) for the data check of the model's data."""
-    report = _json_of(read(DATA_CHECK_FILE))
-    if report is None:
-        return "missing", "no data check was recorded for this model's data"
-    trained = _trained_data(read)
+def _stale(report: dict[str, Any], trained: dict[str, str]) -> str | None:
     checked = {str(src.get("path") or "").rstrip("/"): str(src.get("dvc_md5") or "")
                for src in report.get("sources") or [] if isinstance(src, dict)}
     for path, md5 in sorted(trained.items()):
         if checked.get(path) != md5:
             judged = checked.get(path) or "none"
-            return "stale", (f"the data check (reports/data_check.json) is stale: it judged {path} at md5 "
-                             f"{judged[:12]}, but the model was trained on md5 {md5[:12]}")
+            return (f"the data check (reports/data_check.json) is stale: it judged {path} at md5 "
+                    f"{judged[:12]}, but the model was trained on md5 {md5[:12]}")
+    return None
+
+
+def data_check_state(read: Reader, later: list[Reader] | None = None) -> tuple[str, str]:
+    """(``GO`` | ``NO-GO`` | ``stale`` | ``missing``, one line) for the data check of the model's data.
+
+    The report at the model's commit (``read``) judges it when it names the md5s the model
+    was trained on (dvc.lock's deps at that commit); else the newest of the ``later``
+    reports (the data check's history from HEAD) that names them; else it is stale.
+    """
+    trained = _trained_data(read)
+    own = _json_of(read(DATA_CHECK_FILE))
+    report = own if own is not None and _stale(own, trained) is None else None
+    for other in (later or []) if report is None else []:
+        candidate = _json_of(other(DATA_CHECK_FILE))
+        if candidate is not None and _stale(candidate, trained) is None:
+            report = candidate
+            break
+    if report is None:
+        if own is None:
+            return "missing", "no data check was recorded for this model's data"
+        return "stale", str(_stale(own, trained))
     verdict = str(report.get("verdict") or "")
     if verdict != "GO":
         reasons = [str(r) for r in report.get("reasons") or []]
@@ -423,7 +440,7 @@ def _verdict(model: str | None, read: Reader) -> str:
 
 def evidence_at(root: Path, commit: str, *, history: list[str] | None = None,
                 governance: Governance | None = None, team: tuple[Any, ...] = (),
-                data_override: str | None = None) -> Evidence:
+                data_override: str | None = None, data_history: list[str] | None = None) -> Evidence:
     """The evidence of ``commit``'s model: digests, validation verdict, approvals, blockers.
 
     With ``history`` (commits, newest first, that may hold a sign-off; the registry passes
@@ -433,7 +450,8 @@ def evidence_at(root: Path, commit: str, *, history: list[str] | None = None,
     (a passing validation report for this digest and the card the reviewer read), the
     newest rejection of the digest voids the approvals before it, and ``governance`` says
     who may approve and how many distinct people must. The data check is that of the
-    model's commit; NO-GO or stale blocks production unless ``data_override`` gives a reason.
+    model's commit, or a later one (``data_history``) that judged the same data; NO-GO or
+    stale blocks production unless ``data_override`` gives a reason.
     """
     root = Path(root)
     gov = governance or Governance()
@@ -491,7 +509,7 @@ def evidence_at(root: Path, commit: str, *, history: list[str] | None = None,
                 + (f"; not counted: {refused[0][1]}" if refused else "")
                 + ": another reviewer runs 'mlops-workbench review approve --comment ...'")
         approvals = [a for a, _ in counted] if gov.independent_review else approvals
-    state, line = data_check_state(read)
+    state, line = data_check_state(read, [commit_reader(root, c) for c in data_history or [] if c != commit])
     if model is not None and state in ("NO-GO", "stale") and not (data_override or "").strip():
         reasons.append(f"{line}: run 'mlops-workbench data check' on the data the model was trained on, "
                        "or promote with --override-data-check \"reason\"")

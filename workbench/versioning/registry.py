@@ -444,8 +444,11 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, "Deployment"):
         registry = read_registry(project_path)
+        from workbench.development.evidence import DATA_CHECK_FILE
+
         evidence = evidence_at(project_path, head, governance=governance, team=team,
-                               history=_evidence_history(project_path, head, evidence.model_digest, registry))
+                               history=_evidence_history(project_path, head, evidence.model_digest, registry),
+                               data_history=commits_touching(project_path, DATA_CHECK_FILE, limit=50))
         _refuse_broken_model(project_path, head, evidence.model_digest)
         taken = next((v for v in registry.versions if v.commit == head), None)
         if taken is not None:
@@ -547,8 +550,11 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
         target, registry = resolve_version(project_path, wanted)
         if registry.stages.get(stage) == wanted:
             raise WorkbenchError(f"{ARTIFACT} {wanted} is already in {stage}: nothing to do")
+        from workbench.development.evidence import DATA_CHECK_FILE
+
         evidence = evidence_at(project_path, target.commit, governance=governance, team=team,
                                data_override=override,
+                               data_history=commits_touching(project_path, DATA_CHECK_FILE, limit=50),
                                history=_evidence_history(project_path, target.commit, target.model_digest
                                                          or None, registry))
         if override and evidence.data_check not in ("NO-GO", "stale"):
