@@ -189,9 +189,35 @@ def _blockers(model: str | None, read: Reader) -> list[str]:
 def promotion_blockers(root: Path) -> list[str]:
     """Why the current model may not reach production; empty when it may.
 
-    Each reason is one line a person can act on.
+    Each reason is one line a person can act on. Besides the validation report and the
+    sign-off in the workspace, the ``governance`` rules (approvals counted over
+    reports/review.json's history from HEAD, as production counts them) and the data check
+    of the model's data are named here, so the review screen says what production will say.
     """
-    return _blockers(model_digest(root), workspace_reader(root))
+    model = model_digest(root)
+    reasons = _blockers(model, workspace_reader(root))
+    if model is None:
+        return reasons
+    try:
+        governance, team = project_governance(root)
+    except WorkbenchError as exc:
+        return [*reasons, str(exc)]
+    from workbench.versioning.git import has_head, head, repo_root
+
+    git_root = repo_root(root)
+    if not reasons and git_root is not None and has_head(git_root) and (
+            governance.independent_review or governance.approvals > 1):
+        from workbench.versioning.registry import commits_touching, newest_first
+
+        tip = head(git_root)
+        found = evidence_at(root, tip, governance=governance, team=team,
+                            history=newest_first(root, [*commits_touching(root, REVIEW_FILE), tip]))
+        reasons += [line for line in found.blockers if line.startswith("production needs")]
+    state, line = data_check_state(workspace_reader(root))
+    if state in ("NO-GO", "stale"):
+        reasons.append(f"{line}: run 'mlops-workbench data check' on the data the model was trained on, "
+                       "or promote with --override-data-check \"reason\"")
+    return reasons
 
 
 # --- the same rule at a commit (what the registry checks) -------------------------------

@@ -564,7 +564,8 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
             more = f" (and {len(evidence.blockers) - 1} more)" if len(evidence.blockers) > 1 else ""
             raise WorkbenchError(
                 f"cannot promote {wanted} to production: {evidence.blockers[0]}{more}; the evidence is read "
-                f"from its commit {target.commit[:7]}, so register the commit that carries it")
+                f"from git (its commit {target.commit[:7]} and the committed sign-offs of its model), "
+                "never from the workspace")
         import gto.api
         from gto.exceptions import GTOException
 
