@@ -262,26 +262,33 @@ def test_production_is_refused_unless_the_evidence_passes(trained, case, expecte
 
 
 def test_production_reads_the_versions_commit_not_the_workspace(trained):
-    from workbench.development.evidence import promotion_blockers, promotion_blockers_at
+    """Evidence is read from git, never from the workspace; since issue 14 (item 13) a sign-off
+    committed after the registration counts for the version holding the same model digest,
+    so registering first no longer strands it (this test used to expect a refusal there)."""
+    from workbench.development.evidence import REVIEW_FILE, promotion_blockers, promotion_blockers_at
     from workbench.errors import WorkbenchError
     from workbench.versioning.registry import promote_model, register_model
 
     path = trained
     old = register_model(path)  # registered before any evidence
-    add_evidence(path)  # the workspace (and HEAD) now pass ...
+    add_evidence(path, commit=False)  # the workspace now passes, nothing committed ...
     assert promotion_blockers(path) == []
-    head = git(path, "rev-parse", "HEAD").strip()
-    assert promotion_blockers_at(path, head) == []
-    assert promotion_blockers_at(path, old.commit)  # ... but the old version's commit does not
+    assert promotion_blockers_at(path, old.commit)  # ... but the version's commit does not
     with pytest.raises(WorkbenchError, match="cannot promote v1.0.0 to production: the model has not been "
                                              "validated"):
         promote_model(path, old.version, "production")
-    new = register_model(path)
-    assert new.commit == head and new.model_digest == old.model_digest  # same model, new evidence
-    done = promote_model(path, new.version, "production")
-    assert done.tag == "model#production#1" and done.validation == "passed"
+    git(path, "add", "reports")
+    git(path, "commit", "-q", "-m", "Review & governance: approved\n\nWorkbench-Step: review")
+    head = git(path, "rev-parse", "HEAD").strip()
+    assert promotion_blockers_at(path, head) == []
+    assert git(path, "log", "-1", "--format=%H", "--", REVIEW_FILE).strip() == head
+    done = promote_model(path, old.version, "production")  # the later sign-off of the same digest counts
+    assert done.tag == "model#production#1" and done.validation == "passed" and done.commit == old.commit
+    assert done.approved_by == "Dana Ortiz <dana@example.com> (business_owner)"
+    message = git(path, "tag", "-l", "--format=%(contents)", done.tag)
+    assert f"Evidence-Commit: {head}" in message and f"Model-Digest: {old.model_digest}" in message
     with pytest.raises(WorkbenchError, match="already in production"):
-        promote_model(path, new.version, "production")
+        promote_model(path, old.version, "production")
     with pytest.raises(WorkbenchError, match="model v9.9.9 is not registered"):
         promote_model(path, "v9.9.9", "staging")
 

@@ -51,14 +51,14 @@ async def test_validation_view_runs_the_gates_in_a_worker(trained) -> None:
         await pilot.press("v")
         await settle(app, pilot, rounds=6)
         gates = rows(view.query_one("#val-gates", DataTable))
-        assert list(gates) == ["success_metric", "baseline", "no_regression", "slices", "fairness",
+        assert list(gates) == ["model_file", "success_metric", "baseline", "no_regression", "slices", "fairness",
                                "reproducibility"]
         assert gates["success_metric"][1] == "pass" and gates["reproducibility"][1] == "pass"
         assert gates["no_regression"][1] == "skipped" and gates["no_regression"][4] == "no production model yet"
         assert gates["fairness"][3].startswith("max_difference 0.1, metric recall, column age_group")
         summary = text(view.query_one("#val-summary", Static))
         assert summary.startswith("PASSED  the workspace model md5:") and "another model" not in summary
-        assert text(view.query_one("#val-detail", Static)).startswith("Success metric: meets the charter")
+        assert text(view.query_one("#val-detail", Static)).startswith("Model file is the trained one: md5:")
         assert any(m.startswith("Validation passed (commit ") for m, _ in notifications(app))
         assert commit_count(path) == before + 1
         assert "Workbench-Step: validation" in git(path, "log", "-1", "--format=%B")

@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli
 from workbench.development.evidence import file_digest, model_digest, promotion_blockers
 
-GATES = ["success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility"]
+GATES = ["model_file", "success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility"]
 MODEL_OUTPUTS = ["dvc.lock", "params.yaml", "metrics.json", "plots", "reports/training_env.json",
                  "reports/reference.json", "models/.gitignore", "data/prepared/.gitignore"]
 _BUILT: dict[str, Path] = {}
@@ -203,7 +203,7 @@ def test_experiment_is_read_from_its_ref_and_compared_with_production(trained):
     assert regression.passed is False and "worse than production v1.0.0" in regression.why
     rows = {d["metric"]: d for d in regression.details}
     assert rows["recall"]["production"] == production["recall"] > rows["recall"]["value"]
-    assert result.report["gates"][2]["production"]["commit"] == head
+    assert result.report["gates"][3]["production"]["commit"] == head
     assert gates["reproducibility"].passed is True  # retrained from the experiment's own params and data
     assert any("running the prepare stage" in ln for ln in lines)
     # a report about another model is no evidence for the workspace model

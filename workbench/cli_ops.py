@@ -8,7 +8,8 @@ no tag created and nothing written.
 Usage::
 
     mlops-workbench model register [--version vX.Y.Z] [--role ROLE] [--no-push] [--json]
-    mlops-workbench model promote VERSION --stage staging|production [--role ROLE] [--no-push] [--json]
+    mlops-workbench model promote VERSION --stage staging|production [--override-data-check REASON] [--role ROLE]
+        [--no-push] [--json]
     mlops-workbench model list [--json]
     mlops-workbench model history [--json]
     mlops-workbench model bundle VERSION [--output DIR] [--json]
@@ -19,13 +20,14 @@ Usage::
 JSON (schema 1)::
 
     model register|promote --json  {"schema": 1, "tag", "version", "stage", "commit", "approved_by",
-                                    "evidence_digest", "model_digest", "validation", "messages"}
+                                    "evidence_digest", "model_digest", "validation", "messages",
+                                    "data_check": "GO"|"NO-GO"|"stale"|"missing", "data_check_override"}
     model list --json     {"schema": 1, "artifact": "model", "stages": {"staging": V|null, "production": V|null},
                            "versions": [{"version", "commit", "tag", "registered_at", "registered_by": {"name",
                            "email"}, "stages": [...], "approved_by", "evidence_digest", "model_digest"}]}
     model history --json  {"schema": 1, "events": [{"at", "event": "registration"|"assignment", "version",
                            "stage", "commit", "tag", "by": {"name", "email"}, "role", "approved_by",
-                           "evidence_digest", "model_digest"}]}
+                           "evidence_digest", "model_digest", "data_check", "data_check_override"}]}
     model bundle --json   {"schema": 1, "path", "version", "commit", "model_digest", "files", "card"}
     predict --json        {"schema": 1, "input", "output", "rows", "version", "passthrough", "seconds"}
 """
@@ -55,7 +57,8 @@ def cmd_model(args: argparse.Namespace) -> int:
     elif action == "promote":
         from workbench.versioning.registry import promote_model
 
-        done = promote_model(path, args.version, args.stage, role=args.role, push=not args.no_push)
+        done = promote_model(path, args.version, args.stage, role=args.role, push=not args.no_push,
+                             override_data_check=args.override_data_check)
     elif action == "bundle":
         return _bundle(args, path)
     elif action == "history":
@@ -106,7 +109,9 @@ def _history(args: argparse.Namespace, path: Path) -> int:
         return 0
     for e in registry.events:
         what = f"registered {e.version}" if e.event == "registration" else f"{e.version} -> {e.stage}"
-        print(f"{_short_when(e.at)}  {e.tag:<22} {what:<26} by {e.by:<20.20} approved by {e.approved_by or '-'}")
+        override = f"; data check overridden: {e.data_check_override}" if e.data_check_override else ""
+        print(f"{_short_when(e.at)}  {e.tag:<22} {what:<26} by {e.by:<20.20} approved by {e.approved_by or '-'}"
+              f"{override}")
     return 0
 
 
@@ -174,6 +179,9 @@ def _extend(sub: Any) -> None:
     _add_project_option(s)
     s.add_argument("version", metavar="VERSION", help="a registered version, e.g. v1.0.0")
     s.add_argument("--stage", required=True, choices=["staging", "production"])
+    s.add_argument("--override-data-check", metavar="REASON",
+                   help="promote to production although the data check of the model's data is NO-GO or "
+                        "stale; the reason is recorded in the tag")
     s.add_argument("--role", help="the role you act in (recorded in the tag)")
     s.add_argument("--no-push", action="store_true", help="do not push the tag to origin (pushed when it exists)")
     s.add_argument("--json", action="store_true", help="print the result as JSON")

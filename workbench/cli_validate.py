@@ -16,10 +16,12 @@ Usage::
 JSON (schema 1)::
 
     validate --json        reports/validation.json plus {"commit": str|null, "messages": [str]}:
-                           {"schema", "passed", "validated_at", "model": {"digest", "experiment", "commit",
-                            "family", "params"}, "task", "target", "metrics", "data": {"sources": [{"path",
-                            "md5"}], "test_rows"}, "gates": [{"name", "title", "passed": true|false|null,
-                            "value", "threshold", "why", "details": [...]}], "settings": {...}}
+                           {"schema", "passed", "validated_at", "model": {"digest", "file_md5", "experiment",
+                            "commit", "family", "params"}, "task", "target", "metrics", "data": {"sources":
+                            [{"path", "md5"}], "test_rows"}, "gates": [{"name", "title", "passed":
+                            true|false|null, "value", "threshold", "why", "details": [...]}], "settings": {...}}
+                           the first gate is always "model_file": the bytes are the train stage's output in
+                           dvc.lock, they load, and they score metrics.json exactly (else the rest is not run)
     review card --json     {"schema": 1, "commit", "path", "model_digest", "kept": [str], "messages"}
     review approve|reject --json
                            {"schema": 1, "commit", "card_refreshed", "messages", "review": {"decision",

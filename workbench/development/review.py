@@ -209,6 +209,19 @@ def _gate(validation: dict[str, Any] | None, name: str) -> dict[str, Any] | None
     return None
 
 
+def _data_check_overrides(root: Path, digest: str) -> list[str]:
+    """Lines for every production promotion of this model that overrode its data check (registry tags)."""
+    from workbench.versioning.registry import read_registry
+
+    try:
+        events = read_registry(root).events
+    except WorkbenchError:
+        return []
+    return [f"- Data check overridden to promote {e.version} to {e.stage} by {e.by} on {e.at[:10]} "
+            f"(tag `{e.tag}`): {e.data_check_override}"
+            for e in events if e.model_digest == digest and e.data_check_override]
+
+
 def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tuple[str, str, dict[str, str]]:
     """(card title, intro, section bodies as generated)."""
     from workbench.development.stages import ENV_FILE, MODEL_FILE, load_model, read_params
@@ -288,6 +301,7 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
                     f"{check.get('rows')} rows, {len(check.get('warnings') or [])} warning(s)")
     else:
         data.append("- Data check: not run (`mlops-workbench data check`)")
+    data += _data_check_overrides(root, digest)
     bodies["Data"] = "\n".join(data)
 
     test_rows = ((validation or {}).get("data") or {}).get("test_rows")
@@ -523,6 +537,44 @@ def _clean_comment(comment: str | None) -> str:
     return text
 
 
+def _check_reviewer(root: Path, who: Any, role: str | None, digest: str) -> None:
+    """Refuse an approval that ``governance`` in workbench.yaml does not allow (one line).
+
+    Also refuses when the model file in the workspace is not the one ``dvc.lock`` names:
+    the reviewer would sign off bytes they are not looking at.
+    """
+    from workbench.development.evidence import (
+        MODEL_FILE,
+        model_author,
+        project_governance,
+        reviewer_refusal,
+        team_member,
+    )
+    from workbench.versioning.git import has_head, head
+
+    path = root / MODEL_FILE
+    if path.is_file() and digest.startswith("md5:"):
+        actual = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        if actual != digest[4:]:
+            raise WorkbenchError(f"{MODEL_FILE} is not the model dvc.lock names ({digest}): restore it with "
+                                 "'dvc checkout models/model.skops' or retrain and validate, then approve")
+    governance, team = project_governance(root)
+    if not governance.independent_review:
+        return
+    member = team_member(team, who.name, who.email)
+    if member is not None and role and role != member.role:
+        raise WorkbenchError(f"{member.name} is {member.role} in the charter: governance.independent_review "
+                             f"records that role, so approve without --role {role}")
+    author = model_author(root, head(root), digest) if has_head(root) else None
+    if author is None:
+        raise WorkbenchError("cannot approve: the model is not committed yet, and governance.independent_review "
+                             "checks who authored its commit: commit it (e.g. 'mlops-workbench exp promote NAME'), "
+                             "validate, then approve")
+    why = reviewer_refusal(governance, team, who.name, who.email, author)
+    if why:
+        raise WorkbenchError(f"cannot approve: {why}")
+
+
 def decide(project_path: str | Path, decision: str, comment: str | None, *,
            role: str | None = None) -> DecisionResult:
     """Record ``approved`` or ``rejected`` for the current model in one commit of the review step."""
@@ -552,6 +604,8 @@ def decide(project_path: str | Path, decision: str, comment: str | None, *,
             raise WorkbenchError("the model failed validation (" + ", ".join(failed) + "), so it cannot be "
                                  "approved: improve it and validate again, or reject it")
     who = identity(root)
+    if decision == "approved":
+        _check_reviewer(root, who, role, digest)
     role = resolve_role(root, "review", who, role)
     refresh = not card_is_current(root)
     card_text = build_card(root)[0] if refresh else None

@@ -264,11 +264,12 @@ def _xy(frame: Any, params: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def train(root: Path) -> dict[str, Any]:
-    """Fit the pipeline on the train part and save it with skops."""
+    """Fit the pipeline on the train part and save it with skops, byte-identical for the same fit."""
     import warnings
 
     import pandas as pd
-    import skops.io as sio
+
+    from workbench.development.model_file import write_model
 
     root = Path(root)
     params = read_params(root)
@@ -277,9 +278,7 @@ def train(root: Path) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         pipeline.fit(X, y)
-    out = root / MODEL_FILE
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(pipeline, out)
+    write_model(pipeline, root / MODEL_FILE)  # canonical bytes: the same model, the same md5
     return {"rows": len(X)}
 
 

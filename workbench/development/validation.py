@@ -65,7 +65,11 @@ from workbench.errors import CancelledError, WorkbenchError
 Progress = Callable[[str], None]
 
 GATE_NAMES = ("success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility")
+#: Not a setting: always run first. The model bytes are the train stage's output, load, and
+#: give the recorded metrics; when they do not, the other gates are not run.
+MODEL_GATE = "model_file"
 GATE_TITLES = {
+    MODEL_GATE: "Model file is the trained one",
     "success_metric": "Success metric",
     "baseline": "Beats the baseline",
     "no_regression": "No regression vs production",
@@ -329,6 +333,8 @@ class _Snapshot:
     commit: str | None
     sources: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    lock: dict[str, Any] = field(default_factory=dict)
+    file_md5: str | None = None  # md5 of the model bytes copied into ``folder``
 
 
 def list_experiments(project_path: str | Path) -> dict[str, str]:
@@ -385,12 +391,20 @@ def _from_cache(root: Path, md5: str) -> Path | None:
 
 
 def _lock_md5s(lock: dict[str, Any]) -> dict[str, str]:
+    """Path -> md5 in a dvc.lock: what the stage that *writes* a file recorded for it.
+
+    A file one stage writes and another reads (the model: train's out, evaluate's dep) has
+    the writer's md5; a dep that no stage writes (a data source) has the reader's. The
+    reader's record must never win: after a ``dvc commit`` of a swapped model, the evaluate
+    stage's dep still names the old bytes while the train stage's out names the new ones.
+    """
     out: dict[str, str] = {}
-    for stage in (lock.get("stages") or {}).values():
-        for key in ("deps", "outs"):
-            for entry in (stage or {}).get(key) or []:
+    stages = [s or {} for s in (lock.get("stages") or {}).values()]
+    for key in ("outs", "deps"):
+        for stage in stages:
+            for entry in stage.get(key) or []:
                 if isinstance(entry, dict) and entry.get("path") and entry.get("md5"):
-                    out[str(entry["path"])] = str(entry["md5"])
+                    out.setdefault(str(entry["path"]), str(entry["md5"]))
     return out
 
 
@@ -493,7 +507,8 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
                      dvc_yaml=_load_yaml(texts["dvc.yaml"], "dvc.yaml"), digest=digest,
                      experiment=experiment, commit=commit,
                      sources=[{"path": str(s.get("path")), "md5": md5s.get(str(s.get("path")))}
-                              for s in sources], notes=notes)
+                              for s in sources], notes=notes, lock=lock,
+                     file_md5=_md5_file(folder / MODEL_FILE))
 
 
 # --- predictions and per-group metrics -------------------------------------------------
@@ -938,8 +953,65 @@ def _regression_gate(settings: dict[str, Any], root: Path, metrics: dict[str, fl
                       extra={"production": production})
 
 
+def _model_file_problem(snap: _Snapshot) -> str | None:
+    """Why the model bytes cannot be validated at all (None when they are the trained model and load)."""
+    from workbench.development.stages import load_model
+
+    expected = snap.digest.split(":", 1)[-1]
+    if snap.file_md5 != expected:
+        return (f"the bytes found for {MODEL_FILE} have md5 {snap.file_md5}, not the {expected} the train "
+                "stage recorded in dvc.lock: run 'dvc checkout models/model.skops' (or 'dvc pull') and validate "
+                "again")
+    try:
+        load_model(snap.folder / MODEL_FILE)
+    except WorkbenchError as exc:
+        text = str(exc).replace(str(snap.folder / MODEL_FILE), MODEL_FILE)
+        return f"the model {snap.digest} cannot be loaded: {text}"
+    return None
+
+
+def _model_file_gate(snap: _Snapshot, rescored: dict[str, float] | None, error: str | None,
+                     custom: bool) -> GateResult:
+    """The model bytes are the train stage's output and metrics.json is their score.
+
+    For the workbench's own stages the exact bytes are scored again by the evaluate stage on
+    the recorded test split (same code, same data: the numbers must be equal to the last
+    digit); for a team's own stage commands, dvc.lock's evaluate record must name the same
+    model bytes.
+    """
+    value = f"md5:{snap.file_md5}"
+    if custom:
+        readers = [st for st in (snap.lock.get("stages") or {}).values() if isinstance(st, dict)
+                   and any(isinstance(d, dict) and d.get("path") == MODEL_FILE for d in st.get("deps") or [])]
+        for stage in readers:
+            dep = next(d for d in stage.get("deps") or [] if isinstance(d, dict) and d.get("path") == MODEL_FILE)
+            if "md5:" + str(dep.get("md5")) != snap.digest:
+                return GateResult(MODEL_GATE, False, value, snap.digest,
+                                  f"dvc.lock's evaluate record scored model md5:{dep.get('md5')}, not the trained "
+                                  f"{snap.digest}: metrics.json is not this model's; run 'dvc repro' and commit")
+        return GateResult(MODEL_GATE, True, value, snap.digest,
+                          f"{snap.digest} is the train stage's output in dvc.lock, loads with the trusted types, "
+                          "and dvc.lock's evaluate record scored it")
+    if rescored is None:
+        return GateResult(MODEL_GATE, False, value, snap.digest, f"scoring the model file failed: {error}")
+    details, differ = [], []
+    for metric in sorted(set(snap.metrics) | set(rescored)):
+        a, b = snap.metrics.get(metric), rescored.get(metric)
+        details.append({"metric": metric, "recorded": a, "scored": b, "same": a == b})
+        if a != b:
+            differ.append(f"{metric} {_fmt(a)} recorded vs {_fmt(b)} scored")
+    if differ:
+        return GateResult(MODEL_GATE, False, value, snap.digest,
+                          "metrics.json is not the score of this model file: " + "; ".join(differ[:3])
+                          + " (run 'dvc repro' and commit, then validate)", tuple(details))
+    return GateResult(MODEL_GATE, True, value, snap.digest,
+                      f"{snap.digest} is the train stage's output in dvc.lock, loads with the trusted types, and "
+                      f"scores the recorded {len(details)} metrics exactly", tuple(details))
+
+
 def _reproducibility_gate(recorded: dict[str, float], retrained: dict[str, float] | None,
-                          error: str | None) -> GateResult:
+                          error: str | None, model: str | None = None,
+                          retrained_md5: str | None = None) -> GateResult:
     if retrained is None:
         return GateResult("reproducibility", False, None, 0.0, f"retraining failed: {error}")
     details, differ = [], []
@@ -952,12 +1024,19 @@ def _reproducibility_gate(recorded: dict[str, float], retrained: dict[str, float
         details.append({"metric": metric, "recorded": a, "retrained": b, "same": same})
         if not same:
             differ.append(f"{metric} {_fmt(a)} recorded vs {_fmt(b)} retrained")
+    same_model = model is None or retrained_md5 is None or model == f"md5:{retrained_md5}"
+    extra = {"model": model, "retrained_model": f"md5:{retrained_md5}" if retrained_md5 else None}
     if differ:
         why = ("retraining from the same commit and data gave different metrics: " + "; ".join(differ[:4])
                + " (is the pipeline up to date? see 'dvc status')")
+    elif not same_model:
+        why = (f"retraining from the same commit and data gave a different model file: md5:{retrained_md5} "
+               f"vs {model} (train it again with 'dvc repro --force' and commit, then validate)")
     else:
-        why = f"retraining from the same commit and data gave the same {len(details)} metrics exactly"
-    return GateResult("reproducibility", not differ, round(biggest, 6), 0.0, why, tuple(details))
+        why = (f"retraining from the same commit and data gave the same {len(details)} metrics exactly"
+               + (" and a byte-identical model file" if retrained_md5 else ""))
+    return GateResult("reproducibility", not differ and same_model, round(biggest, 6), 0.0, why, tuple(details),
+                      extra=extra)
 
 
 def _skipped(name: str) -> GateResult:
@@ -984,9 +1063,8 @@ def validate(
     cancel: threading.Event | None = None,
 ) -> ValidationResult:
     """Run the gates on the workspace model (or ``experiment``); write and commit the report."""
-    from workbench.project import Project, dump_config
+    from workbench.project import Project
     from workbench.versioning import git
-    from workbench.versioning.step import begin_step
 
     project = Project(project_path)
     root = project.path
@@ -1011,6 +1089,14 @@ def validate(
         _check_cancel(cancel)
         _say(progress, f"validating {'experiment ' + experiment if experiment else 'the workspace model'} "
                        f"{snap.digest}")
+        broken = _model_file_problem(snap)
+        if broken is not None:
+            failed_file = GateResult(MODEL_GATE, False, f"md5:{snap.file_md5}" if snap.file_md5 else None,
+                                     snap.digest, broken)
+            not_run = [GateResult(n, None, None, None, "not run: the model file failed its check")
+                       for n in GATE_NAMES]
+            return _finish(project, snap, settings, write_defaults, written, [failed_file, *not_run],
+                           None, role=role, cancel=cancel)
 
         # The cheap gates first, so a charter metric or slice metric that cannot work fails early.
         success = (_success_gate(config, snap.metrics) if settings["success_metric"]["enabled"]
@@ -1048,6 +1134,13 @@ def validate(
                 shutil.copyfile(snap.folder / rel, base_dir / rel)
             jobs.append({"id": "baseline", "dir": str(base_dir), "stages": ["train", "evaluate"]})
         repro_custom = not _workbench_stages(snap.dvc_yaml)
+        if not repro_custom:  # score the exact model bytes again: metrics.json must be theirs
+            score_dir = work / "scored"
+            _write_params(score_dir, snap.params)
+            for rel in (MODEL_FILE, *STAGE_FILES):
+                (score_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(snap.folder / rel, score_dir / rel)
+            jobs.append({"id": "scored", "dir": str(score_dir), "stages": ["evaluate"]})
         if settings["reproducibility"]["enabled"] and not repro_custom:
             repro_dir = work / "retrain"
             _write_params(repro_dir, snap.params)
@@ -1062,7 +1155,10 @@ def validate(
             outcome = _run_jobs(jobs, progress, cancel)
         _check_cancel(cancel)
 
-        gates: list[GateResult] = [success]
+        scored_error = outcome.get("scored")
+        rescored = (_read_metrics(work / "scored" / "metrics.json")
+                    if not repro_custom and scored_error is None else None)
+        gates: list[GateResult] = [_model_file_gate(snap, rescored, scored_error, repro_custom), success]
         if settings["baseline"]["enabled"]:
             base = _read_metrics(work / "baseline" / "metrics.json") if outcome.get("baseline") is None else None
             gates.append(_baseline_gate(settings["baseline"], snap.metrics, base, outcome.get("baseline")))
@@ -1078,37 +1174,51 @@ def validate(
         else:
             error = outcome.get("reproducibility")
             retrained = _read_metrics(work / "retrain" / "metrics.json") if error is None else None
-            gates.append(_reproducibility_gate(snap.metrics, retrained, error))
+            model_md5 = _md5_file(work / "retrain" / MODEL_FILE) if error is None else None
+            gates.append(_reproducibility_gate(snap.metrics, retrained, error, snap.digest, model_md5))
         _check_cancel(cancel)
 
-        passed = all(g.passed is not False for g in gates)
-        report = {
-            "schema": 1,
-            "passed": passed,
-            "validated_at": _now(),
-            "model": {"digest": snap.digest, "experiment": snap.experiment, "commit": snap.commit,
-                      "family": str((snap.params.get("model") or {}).get("name") or ""),
-                      "params": (snap.params.get("model") or {}).get("params") or {}},
-            "task": task,
-            "target": snap.params.get("target"),
-            "metrics": snap.metrics,
-            "data": {"sources": snap.sources, "test_rows": None if scored is None else int(len(scored.y))},
-            "gates": [g.to_json() for g in gates],
-            "settings": settings,
-        }
-        failed = [g.name for g in gates if g.passed is False]
-        who = f"experiment {snap.experiment}" if snap.experiment else f"model {snap.digest[4:12]}"
-        summary = (f"{who} passes {sum(g.passed is True for g in gates)} gate(s)" if passed
-                   else f"{who} fails {', '.join(failed)}")
-        with begin_step(root, "validation", paths=written, role=role, summary=summary,
-                        cancel=cancel) as step:
-            if write_defaults:
-                config = project.read_config()
-                config["gates"] = settings
-                step.write_text("workbench.yaml", dump_config(config))
-            step.write_text(VALIDATION_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-            step.write_text(VALIDATION_REPORT, render_markdown(report))
-            step.body = "\n".join(f"{g.state:<7}  {g.name}: {g.why}" for g in gates)
+    return _finish(project, snap, settings, write_defaults, written, gates, scored, role=role, cancel=cancel)
+
+
+def _finish(project: Any, snap: _Snapshot, settings: dict[str, Any], write_defaults: bool, written: list[str],
+            gates: list[GateResult], scored: _Scored | None, *, role: str | None,
+            cancel: threading.Event | None) -> ValidationResult:
+    """Write and commit the report for ``gates`` (every path of validate ends here)."""
+    from workbench.project import dump_config
+    from workbench.versioning.step import begin_step
+
+    root = project.path
+    task = str(snap.params.get("task") or "classification")
+    passed = all(g.passed is not False for g in gates)
+    report = {
+        "schema": 1,
+        "passed": passed,
+        "validated_at": _now(),
+        "model": {"digest": snap.digest, "file_md5": snap.file_md5, "experiment": snap.experiment,
+                  "commit": snap.commit,
+                  "family": str((snap.params.get("model") or {}).get("name") or ""),
+                  "params": (snap.params.get("model") or {}).get("params") or {}},
+        "task": task,
+        "target": snap.params.get("target"),
+        "metrics": snap.metrics,
+        "data": {"sources": snap.sources, "test_rows": None if scored is None else int(len(scored.y))},
+        "gates": [g.to_json() for g in gates],
+        "settings": settings,
+    }
+    failed = [g.name for g in gates if g.passed is False]
+    who = f"experiment {snap.experiment}" if snap.experiment else f"model {snap.digest[4:12]}"
+    summary = (f"{who} passes {sum(g.passed is True for g in gates)} gate(s)" if passed
+               else f"{who} fails {', '.join(failed)}")
+    with begin_step(root, "validation", paths=written, role=role, summary=summary,
+                    cancel=cancel) as step:
+        if write_defaults:
+            config = project.read_config()
+            config["gates"] = settings
+            step.write_text("workbench.yaml", dump_config(config))
+        step.write_text(VALIDATION_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        step.write_text(VALIDATION_REPORT, render_markdown(report))
+        step.body = "\n".join(f"{g.state:<7}  {g.name}: {g.why}" for g in gates)
     messages = tuple(snap.notes) + tuple(step.messages)
     if write_defaults:
         messages += ("wrote the default gates to workbench.yaml (edit them under 'gates:')",)

@@ -45,8 +45,8 @@ ARTIFACT = "model"
 STAGES = ("staging", "production")
 MODEL_FILE = "models/model.skops"
 _SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-_FIELD = re.compile(r"^(Model-Digest|Evidence-Digest|Approved-By|Validation|Workbench-Role):[ \t]*(.*)$",
-                    re.MULTILINE)
+_FIELD = re.compile(r"^(Model-Digest|Evidence-Digest|Evidence-Commit|Approved-By|Validation|Data-Check|"
+                    r"Data-Check-Override|Workbench-Role):[ \t]*(.*)$", re.MULTILINE)
 
 
 # --- reading git objects and DVC ---------------------------------------------------------
@@ -131,6 +131,34 @@ def model_bytes_at(project_path: Path, digest: str, commit: str) -> bytes:
     return data
 
 
+def commits_touching(project_path: Path, rel: str, *, rev: str = "HEAD", limit: int = 200) -> list[str]:
+    """Commits reachable from ``rev`` that changed the project-relative file ``rel``, newest first."""
+    out = git.run_git(Path(project_path), "log", f"-{limit}", "--format=%H", rev, "--", f"./{rel}", check=False)
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def newest_first(project_path: Path, commits: list[str]) -> list[str]:
+    """``commits`` without repeats, ordered by committer date, newest first (the given order breaks ties)."""
+    unique = list(dict.fromkeys(c for c in commits if c))
+    if not unique:
+        return []
+    out = git.run_git(Path(project_path), "show", "-s", "--format=%H %ct", *unique, check=False)
+    when = {}
+    for line in out.splitlines():
+        sha, _, stamp = line.partition(" ")
+        if stamp.strip().isdigit():
+            when[sha] = int(stamp)
+    order = {c: i for i, c in enumerate(unique)}
+    return sorted((c for c in unique if c in when), key=lambda c: (-when[c], order[c]))
+
+
+def commit_author(project_path: Path, commit: str) -> tuple[str, str]:
+    """(author name, author email) of ``commit``."""
+    out = git.run_git(Path(project_path), "show", "-s", "--format=%an%x1f%ae", commit, check=False)
+    name, _, email = out.strip().partition("\x1f")
+    return name, email
+
+
 # --- reading the registry ---------------------------------------------------------------
 
 
@@ -171,12 +199,15 @@ class RegistryEvent:
     approved_by: str
     evidence_digest: str
     model_digest: str
+    data_check: str = ""
+    data_check_override: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"at": self.at, "event": self.event, "version": self.version, "stage": self.stage,
                 "commit": self.commit, "tag": self.tag, "by": {"name": self.by, "email": self.email},
                 "role": self.role, "approved_by": self.approved_by,
-                "evidence_digest": self.evidence_digest, "model_digest": self.model_digest}
+                "evidence_digest": self.evidence_digest, "model_digest": self.model_digest,
+                "data_check": self.data_check, "data_check_override": self.data_check_override}
 
 
 @dataclass(frozen=True)
@@ -276,6 +307,7 @@ def read_registry(project_path: Path) -> Registry:
             by=str(e.get("author") or ""), email=str(e.get("author_email") or ""),
             role=f.get("Workbench-Role", ""), approved_by=f.get("Approved-By", ""),
             evidence_digest=f.get("Evidence-Digest", ""), model_digest=f.get("Model-Digest", ""),
+            data_check=f.get("Data-Check", ""), data_check_override=f.get("Data-Check-Override", ""),
         ))
     events.sort(key=_event_order, reverse=True)
     versions = []
@@ -333,15 +365,34 @@ class RegistryWrite:
     model_digest: str
     validation: str
     messages: tuple[str, ...] = field(default_factory=tuple)
+    data_check: str = ""
+    data_check_override: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"messages": list(self.messages)}
 
 
-def _message(subject: str, evidence: Any, role: str) -> str:
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _message(subject: str, evidence: Any, role: str, override: str = "") -> str:
+    extra = f"Evidence-Commit: {evidence.evidence_commit}\n" if evidence.evidence_commit else ""
+    extra += f"Data-Check: {evidence.data_check}\n"
+    if override:
+        extra += f"Data-Check-Override: {override}\n"
     return (f"{subject}\n\nModel-Digest: {evidence.model_digest}\nEvidence-Digest: {evidence.evidence_digest}\n"
-            f"Approved-By: {evidence.approver_line()}\nValidation: {evidence.validation}\n"
+            f"{extra}Approved-By: {evidence.approver_line()}\nValidation: {evidence.validation}\n"
             f"Workbench-Role: {role}\n")
+
+
+def _evidence_history(root: Path, commit: str, model: str | None, registry: "Registry | None") -> list[str]:
+    """Commits that may hold this model's sign-off, newest first: review.json's history from
+    HEAD, the version's commit and every registered version of the same model."""
+    from workbench.development.evidence import REVIEW_FILE
+
+    same = [v.commit for v in (registry.versions if registry else ()) if model and v.model_digest == model]
+    return newest_first(root, [*commits_touching(root, REVIEW_FILE), *same, commit])
 
 
 def _context(project_path: Path, role: str | None) -> tuple[Path, git.Identity, str]:
@@ -374,6 +425,9 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     if git.changed_paths(root, [lock_rel]):
         raise WorkbenchError("dvc.lock has uncommitted changes: commit the trained model first "
                              "(git add dvc.lock && git commit), then register")
+    from workbench.development.evidence import project_governance
+
+    governance, team = project_governance(project_path)
     evidence = evidence_at(project_path, head)
     if evidence.model_digest is None:
         raise WorkbenchError("HEAD has no trained model in dvc.lock: train one ('mlops-workbench train' or "
@@ -390,6 +444,12 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, "Deployment"):
         registry = read_registry(project_path)
+        from workbench.development.evidence import DATA_CHECK_FILE
+
+        evidence = evidence_at(project_path, head, governance=governance, team=team,
+                               history=_evidence_history(project_path, head, evidence.model_digest, registry),
+                               data_history=commits_touching(project_path, DATA_CHECK_FILE, limit=50))
+        _refuse_broken_model(project_path, head, evidence.model_digest)
         taken = next((v for v in registry.versions if v.commit == head), None)
         if taken is not None:
             raise WorkbenchError(f"HEAD ({head[:7]}) is already registered as {ARTIFACT} {taken.version}: "
@@ -419,7 +479,27 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     return RegistryWrite(tag=tag, version=wanted, stage=None,
                          commit=head, approved_by=evidence.approver_line(),
                          evidence_digest=evidence.evidence_digest, model_digest=evidence.model_digest,
-                         validation=evidence.validation, messages=tuple(notes))
+                         validation=evidence.validation, messages=tuple(notes), data_check=evidence.data_check)
+
+
+def _refuse_broken_model(project_path: Path, commit: str, model: str | None) -> None:
+    """Refuse a model whose own validation found that its file is not a loadable, trained model:
+    no stage could ever serve it (one line, nothing tagged)."""
+    import json
+
+    from workbench.development.evidence import VALIDATION_FILE
+
+    try:
+        report = json.loads((show_file(project_path, commit, VALIDATION_FILE) or b"{}").decode("utf-8"))
+    except ValueError:
+        return
+    if not isinstance(report, dict) or (report.get("model") or {}).get("digest") != model:
+        return
+    gate = next((g for g in report.get("gates") or [] if isinstance(g, dict) and g.get("name") == "model_file"),
+                None)
+    if gate and gate.get("passed") is False:
+        raise WorkbenchError(f"the validation of this model failed its model file check ({gate.get('why')}): "
+                             "retrain it ('dvc repro' or 'mlops-workbench train'), commit, validate, then register")
 
 
 def _push_tag(root: Path, tag: str) -> list[str]:
@@ -440,20 +520,29 @@ def _tag_exists(root: Path, name: str) -> bool:
 
 
 def promote_model(project_path: Path, version: str, stage: str, *, role: str | None = None,
-                  push: bool = True) -> RegistryWrite:
+                  push: bool = True, override_data_check: str | None = None) -> RegistryWrite:
     """Assign ``stage`` to a registered version (a ``model#stage#n`` tag).
 
     Production is refused unless the evidence at the version's commit passes: a
     validation report that passed for that exact model and an approval of it whose
     digests still match (:func:`workbench.development.evidence.promotion_blockers_at`).
     """
-    from workbench.development.evidence import evidence_at
+    from workbench.development.evidence import evidence_at, project_governance
     from workbench.versioning.locks import ProjectLock, recover_stale_locks
 
     if stage not in STAGES:
         raise WorkbenchError(f"stage {stage!r} is not known: use one of {', '.join(STAGES)}")
+    override = _one_line(override_data_check or "")
+    if override_data_check is not None and not override:
+        raise WorkbenchError("--override-data-check needs a reason: say why the data check may be overridden, "
+                             "e.g. --override-data-check \"labels back-filled by the claims team\"")
+    if override and stage != "production":
+        raise WorkbenchError("--override-data-check is for --stage production only: staging does not check the data")
+    if len(override) > 500:
+        raise WorkbenchError("the --override-data-check reason is longer than 500 characters: shorten it")
     project_path = Path(project_path).absolute()
     root, who, role = _context(project_path, role)
+    governance, team = project_governance(project_path)
     wanted = parse_version(version)
     gdir = git.git_dir(root)
     cleared = recover_stale_locks(project_path, gdir)
@@ -461,16 +550,28 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
         target, registry = resolve_version(project_path, wanted)
         if registry.stages.get(stage) == wanted:
             raise WorkbenchError(f"{ARTIFACT} {wanted} is already in {stage}: nothing to do")
-        evidence = evidence_at(project_path, target.commit)
+        from workbench.development.evidence import DATA_CHECK_FILE
+
+        evidence = evidence_at(project_path, target.commit, governance=governance, team=team,
+                               data_override=override,
+                               data_history=commits_touching(project_path, DATA_CHECK_FILE, limit=50),
+                               history=_evidence_history(project_path, target.commit, target.model_digest
+                                                         or None, registry))
+        if override and evidence.data_check not in ("NO-GO", "stale"):
+            raise WorkbenchError(f"--override-data-check is not needed: {evidence.data_check_line}; "
+                                 "promote without it")
         if stage == "production" and evidence.blockers:
             more = f" (and {len(evidence.blockers) - 1} more)" if len(evidence.blockers) > 1 else ""
             raise WorkbenchError(
                 f"cannot promote {wanted} to production: {evidence.blockers[0]}{more}; the evidence is read "
-                f"from its commit {target.commit[:7]}, so register the commit that carries it")
+                f"from git (its commit {target.commit[:7]} and the committed sign-offs of its model), "
+                "never from the workspace")
         import gto.api
         from gto.exceptions import GTOException
 
-        message = _message(f"Assigning stage {stage} to artifact {ARTIFACT} version {wanted}", evidence, role)
+        recorded = override  # who overrode is the tag's tagger
+        message = _message(f"Assigning stage {stage} to artifact {ARTIFACT} version {wanted}", evidence, role,
+                           recorded)
         try:
             event = gto.api.assign(str(root), ARTIFACT, stage, version=wanted, message=message, simple=False,
                                    author=who.name, author_email=who.email)
@@ -478,7 +579,9 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
             raise _gto_error(exc) from None
     tag = str(getattr(event, "tag", ""))
     notes = list(cleared) + (_push_tag(root, tag) if push and tag else [])
+    if override:
+        notes.append(f"the data check was overridden: {evidence.data_check_line}; reason recorded in {tag}")
     return RegistryWrite(tag=tag, version=wanted, stage=stage, commit=target.commit,
                          approved_by=evidence.approver_line(), evidence_digest=evidence.evidence_digest,
                          model_digest=evidence.model_digest or "", validation=evidence.validation,
-                         messages=tuple(notes))
+                         messages=tuple(notes), data_check=evidence.data_check, data_check_override=recorded)
