@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
+from workbench.versioning.locks import holding_project_lock
 
 Progress = Callable[[str], None]
 SWEEP_LIMIT = 256
@@ -878,27 +879,6 @@ def run_experiment(
                                 seconds=run.seconds)
 
 
-def _holding_lock(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run the decorated ``f(project_path, ...)`` holding the project lock (see :func:`hold_project_lock`)."""
-    import functools
-
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(func)
-        def held(project_path: str | Path, *args: Any, **kwargs: Any) -> Any:
-            from workbench.versioning.locks import hold_project_lock
-
-            with hold_project_lock(Path(project_path).absolute(), operation) as cleared:
-                say = kwargs.get("progress")
-                for line in cleared:
-                    if say is not None:
-                        say(line)
-                return func(project_path, *args, **kwargs)
-
-        return held
-
-    return wrap
-
-
 def grid_points(sweep: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the sweep values (the grid), in a stable order."""
     keys = list(sweep)
@@ -916,7 +896,7 @@ def parse_sweeps(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-@_holding_lock("train --sweep")
+@holding_project_lock("train --sweep")
 def run_sweep(
     project_path: str | Path,
     sweep: Mapping[str, Sequence[Any]],

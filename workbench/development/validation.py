@@ -61,6 +61,7 @@ from typing import Any
 
 from workbench.development.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.errors import CancelledError, WorkbenchError
+from workbench.versioning.locks import holding_project_lock
 
 Progress = Callable[[str], None]
 
@@ -1054,6 +1055,7 @@ def _gate_settings(config: dict[str, Any], params: dict[str, Any]) -> tuple[dict
     return check_gates(raw, task=task, defaults=defaults), raw is None
 
 
+@holding_project_lock("validate")
 def validate(
     project_path: str | Path,
     experiment: str | None = None,

@@ -27,8 +27,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -409,3 +410,25 @@ def _short_cmd(cmd: str) -> str:
     """``.../dvc/__main__.py repro`` -> ``dvc repro``."""
     head, _, rest = cmd.partition(" ")
     return f"dvc {rest}".strip() if head.endswith(("__main__.py", "dvc")) else cmd
+
+
+def holding_project_lock(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate ``f(project_path, ...)`` to run holding the project lock (:func:`hold_project_lock`).
+
+    What was cleared on the way in goes to the call's ``progress`` keyword, when it has one.
+    """
+    import functools
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def held(project_path: str | Path, *args: Any, **kwargs: Any) -> Any:
+            with hold_project_lock(Path(project_path).absolute(), operation) as cleared:
+                say = kwargs.get("progress")
+                for line in cleared:
+                    if say is not None:
+                        say(line)
+                return func(project_path, *args, **kwargs)
+
+        return held
+
+    return wrap
