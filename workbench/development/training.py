@@ -395,6 +395,8 @@ def run_experiment(
     for line in [*recover_interrupted_run(root), *_clear_stale_locks(root)]:
         if progress is not None:
             progress(line)
+    from workbench.versioning.git import refuse_unsafe_state
+    refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
     params = _checked_params(root, overrides, values=False)
     args = ["exp", "run"]
     if name:
@@ -487,6 +489,8 @@ def run_sweep(
     for line in recover_interrupted_run(root):
         if progress is not None:
             progress(line)
+    from workbench.versioning.git import refuse_unsafe_state
+    refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
     for point in points:
         try:
             _checked_params(root, {**fixed, **point})
