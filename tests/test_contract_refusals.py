@@ -172,3 +172,116 @@ def test_train_refuses_mid_rebase_before_dvc_runs(make_sample) -> None:
     assert not git(project, "for-each-ref", "refs/exps")  # no experiment either
     line = attempt(project, step=("train", "--sweep", "model.params.C=0.5,1"))
     assert "a rebase is in progress" in line
+
+
+# --- outputs never overwrite what git or DVC keeps (item 6) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployed_template(tmp_path_factory) -> Path:
+    """A trained diagnosis project with v1.0.0 registered and in production (made once)."""
+    import os
+
+    from tests.conftest import _isolated_env
+    from tests.test_registry import VENV_BIN, add_evidence, build_trained_project
+    from workbench.versioning.registry import promote_model, register_model
+
+    base = tmp_path_factory.mktemp("outputs-template")
+    path = build_trained_project(base, tmp_path_factory)
+    env = {**_isolated_env(base / "home"), "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        add_evidence(path)
+        register_model(path)
+        promote_model(path, "v1.0.0", "production")
+    return path
+
+
+@pytest.fixture
+def deployed(deployed_template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dest = tmp_path / "diagnosis"
+    shutil.copytree(deployed_template, dest, symlinks=True)
+    return dest
+
+
+def batch_file(project: Path, folder: Path) -> Path:
+    import pandas as pd
+
+    frame = pd.read_parquet(project / "data/prepared/test.parquet").drop(columns=["diagnosis"]).head(25)
+    out = folder / "batch.csv"
+    frame.to_csv(out, index=False)
+    return out
+
+
+def bytes_of(path: Path) -> dict[str, bytes]:
+    if path.is_dir():
+        return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {path.name: path.read_bytes()} if path.is_file() else {}
+
+
+@pytest.mark.parametrize("target, why", [
+    ("data/breast_cancer.csv", "tracked by DVC (data/breast_cancer.csv.dvc names it)"),  # the issue's case
+    ("data/prepared/test.parquet", "tracked by DVC (dvc.yaml names it)"),  # a stage's out
+    ("lookup.csv", "tracked by git"),  # committed
+    ("labels/staged.csv", "tracked by git"),  # staged, not committed yet
+    (".dvc/config.csv", "inside .dvc/"),
+    (".git/predictions.csv", "inside .git/"),
+])
+def test_predict_output_refuses_what_git_or_dvc_keeps(deployed: Path, tmp_path: Path, target: str,
+                                                      why: str) -> None:
+    batch = batch_file(deployed, tmp_path)
+    commit_file(deployed, "lookup.csv", "code,label\n1,a\n", "a lookup table")
+    (deployed / "labels").mkdir()
+    (deployed / "labels/staged.csv").write_text("id,label\n1,0\n")
+    git(deployed, "add", "labels/staged.csv")
+    full = deployed / target
+    before, before_head = bytes_of(full), head(deployed)
+    status = git(deployed, "status", "--porcelain", "--untracked-files=all")
+    done = run_cli("predict", str(batch), "--output", target, cwd=deployed)
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"--output {target} would overwrite what the project versions" in line and why in line
+    assert bytes_of(full) == before  # nothing written
+    assert head(deployed) == before_head
+    assert git(deployed, "status", "--porcelain", "--untracked-files=all") == status
+    assert not list(full.parent.glob(f".{full.name}.*.tmp"))
+
+
+def test_predict_output_to_a_new_path_still_works(deployed: Path, tmp_path: Path) -> None:
+    batch = batch_file(deployed, tmp_path)
+    (deployed / "predictions").mkdir()
+    done = run_cli("predict", str(batch), "--output", "predictions/scored.csv", cwd=deployed)
+    assert done.returncode == 0, done.stderr
+    assert (deployed / "predictions/scored.csv").read_text().count("\n") == 26
+    outside = tmp_path / "scored.csv"  # and outside any repository
+    assert run_cli("predict", str(batch), "--output", str(outside), cwd=deployed).returncode == 0
+
+
+@pytest.mark.parametrize("target, why", [
+    ("data", "holds data/breast_cancer.csv, which DVC tracks"),  # a folder holding tracked data
+    ("models", "holds models/model.skops, which DVC tracks (dvc.yaml)"),
+    ("data/prepared", "holds data/prepared/train.parquet, which DVC tracks"),
+    ("reports", "holds reports/"),
+    (".", "holds"),
+    (".dvc/bundle", "inside .dvc/"),
+    (".git/bundle", "inside .git/"),
+])
+def test_bundle_output_refuses_what_git_or_dvc_keeps(deployed: Path, target: str, why: str) -> None:
+    full = deployed / target
+    before, before_head = bytes_of(full), head(deployed)
+    done = run_cli("model", "bundle", "v1.0.0", "--output", target, cwd=deployed)
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"--output {target} would overwrite what the project versions" in line and why in line
+    assert bytes_of(full) == before and head(deployed) == before_head
+
+
+def test_bundle_output_to_a_new_folder_still_works(deployed: Path, tmp_path: Path) -> None:
+    done = run_cli("model", "bundle", "v1.0.0", "--output", str(tmp_path / "bundle"), cwd=deployed)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "bundle" / "model.skops").is_file()
