@@ -302,11 +302,14 @@ class Project:
                 f"'git checkout -- {CONFIG_NAME}'"
             )
         version = data.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and isinstance(version, int) and not isinstance(version, bool):
             raise WorkbenchError(
                 f"{CONFIG_NAME} has schema_version {version}, this workbench reads "
                 f"{SCHEMA_VERSION}: upgrade mlops-workbench"
             )
+        from workbench.config import check_workbench_config
+
+        check_workbench_config(data, CONFIG_NAME)  # every key the workbench reads, typed (one line)
         return data
 
     def read_charter(self) -> Charter:
