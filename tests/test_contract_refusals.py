@@ -285,3 +285,25 @@ def test_bundle_output_to_a_new_folder_still_works(deployed: Path, tmp_path: Pat
     done = run_cli("model", "bundle", "v1.0.0", "--output", str(tmp_path / "bundle"), cwd=deployed)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "bundle" / "model.skops").is_file()
+
+
+def test_a_detached_head_left_by_a_killed_train_names_the_repair(make_sample) -> None:
+    """DVC detaches HEAD while ``dvc exp run`` runs; a train killed then leaves it detached."""
+    import sys
+
+    from workbench.development.pipeline import configure_pipeline
+
+    project = make_sample("diagnosis")
+    configure_pipeline(project)
+    # the journal a real train writes before DVC starts, by a process that is gone now
+    script = ("import sys; from pathlib import Path; from workbench.development.training import _begin_journal; "
+              "root = Path(sys.argv[1]); _begin_journal(root, (root / 'params.yaml').read_bytes(), {})")
+    subprocess.run([sys.executable, "-c", script, str(project)], check=True)
+    git(project, "switch", "-q", "--detach", "HEAD")  # what DVC does during the run
+    line = attempt(project)
+    assert "HEAD is detached because a train was interrupted" in line and "mlops-workbench exp list" in line
+    done = run_cli("exp", "list", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert git(project, "symbolic-ref", "HEAD").strip() == "refs/heads/main"  # put back
+    done = run_cli("charter", "set", "--problem", "Triage aspirates sooner.", "-C", str(project))
+    assert done.returncode == 0, done.stderr

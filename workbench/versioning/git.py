@@ -203,6 +203,9 @@ def repo_state(root: Path, gdir: Path | None = None) -> str | None:
     except OSError:
         head_text = "ref: "
     if not head_text.startswith("ref: "):
+        if (gdir / "mlops-workbench" / "exp-run.json").exists():  # training's journal of a killed run
+            return ("HEAD is detached because a train was interrupted: run 'mlops-workbench exp list' "
+                    "(it puts the project back as it was), then run the step again")
         return (f"HEAD is detached (at {head_text[:7]}), so a commit would be on no branch: "
                 "switch to your branch (git switch BRANCH, or git switch -c NEW-BRANCH to keep "
                 "commits made here), then run the step again")
