@@ -307,3 +307,12 @@ def test_a_detached_head_left_by_a_killed_train_names_the_repair(make_sample) ->
     assert git(project, "symbolic-ref", "HEAD").strip() == "refs/heads/main"  # put back
     done = run_cli("charter", "set", "--problem", "Triage aspirates sooner.", "-C", str(project))
     assert done.returncode == 0, done.stderr
+
+
+def test_model_register_refuses_a_detached_head(deployed: Path) -> None:
+    commit_file(deployed, "notes.txt", "a note\n", "notes")  # a commit that holds the model, unregistered
+    git(deployed, "switch", "-q", "--detach", "HEAD")
+    tags = git(deployed, "tag", "--list")
+    line = attempt(deployed, step=("model", "register", "--no-push"))
+    assert line.startswith(PREFIX + "HEAD is detached")
+    assert git(deployed, "tag", "--list") == tags  # no version tag on a commit of no branch
