@@ -248,7 +248,7 @@ def test_small_reference_uses_ks_and_chi_squared_with_thresholds_from_workbench_
     assert report["thresholds"]["drift_share"] == 0.25 and report["reasons"][0].startswith("dataset drift")
     (path / "workbench.yaml").write_text(config + "monitoring:\n  drift_share: lots\n")
     _one_line_error(run_cli("monitor", "-q", INCOMING["diagnosis"], cwd=path),
-                    "monitoring.drift_share in workbench.yaml is 'lots'")
+                    "workbench.yaml: monitoring.drift_share holds 'lots' (text); it should be a number >= 0")
 
 
 # --- the prediction log ---------------------------------------------------------------------------

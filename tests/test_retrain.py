@@ -200,7 +200,7 @@ def test_bad_input_is_one_line_and_writes_nothing(project, tmp_path):
     before = _state(path)
     for command in (["retrain", "--data", INCOMING], ["monitor", INCOMING]):
         error = one_line_error(run_cli(*command, "-q", cwd=path))
-        assert "retraining.policy in workbench.yaml is 'sometimes': use manual or automatic" in error
+        assert "workbench.yaml: retraining.policy holds 'sometimes' (text); it should be manual or automatic" in error
         assert _state(path) == before and not (path / "monitoring").exists()
 
     # manual policy: a report that recommends action suggests retraining, and retrains nothing

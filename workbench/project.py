@@ -239,6 +239,24 @@ def dump_config(config: dict[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=88)
 
 
+_CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})(?: |$)", re.MULTILINE)
+
+
+def refuse_conflict_markers(name: str, text: str) -> None:
+    """A file left with git's conflict markers by a merge, rebase or stash pop: say how to resolve it.
+
+    ``git checkout -- FILE`` does not work on an unmerged file, so the hint is the one that does.
+    """
+    match = _CONFLICT_MARKER.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        raise WorkbenchError(
+            f"{name} has unresolved merge conflict markers (line {line}): resolve the conflict in "
+            f"{name} (keep the lines you want, delete the <<<<<<< ======= >>>>>>> lines), then "
+            f"git add {name}"
+        )
+
+
 class Project:
     """A workbench project rooted at ``path`` (nothing is read until a method asks)."""
 
@@ -266,9 +284,11 @@ class Project:
                 "run 'mlops-workbench new PATH' or open the folder that has it"
             )
         try:
+            text = self.config_path.read_text(encoding="utf-8")
+            refuse_conflict_markers(CONFIG_NAME, text)
             # libyaml's loader when PyYAML has it: ten times faster, and this runs before the first paint
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            data = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+            data = yaml.load(text, Loader=loader)  # noqa: S506 (safe)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" at line {where.line + 1}" if where is not None else ""
@@ -282,11 +302,14 @@ class Project:
                 f"'git checkout -- {CONFIG_NAME}'"
             )
         version = data.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and isinstance(version, int) and not isinstance(version, bool):
             raise WorkbenchError(
                 f"{CONFIG_NAME} has schema_version {version}, this workbench reads "
                 f"{SCHEMA_VERSION}: upgrade mlops-workbench"
             )
+        from workbench.config import check_workbench_config
+
+        check_workbench_config(data, CONFIG_NAME)  # every key the workbench reads, typed (one line)
         return data
 
     def read_charter(self) -> Charter:

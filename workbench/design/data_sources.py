@@ -90,6 +90,28 @@ def _inside(path: Path, root: Path) -> Path | None:
         return None
 
 
+def refuse_untrackable_name(given: str, rel: str) -> None:
+    """Refuse a name git's ``.gitignore`` cannot hold as DVC writes it (and git cannot show plainly).
+
+    DVC lists a tracked file in ``.gitignore`` by name: a newline splits that entry (the raw
+    data is then left untracked in git, one ``git add`` from being committed), a trailing
+    space is dropped by git (same result), and other control characters make names people
+    cannot read or type. Each part of the path is checked.
+    """
+    from workbench.errors import WorkbenchError
+
+    for part in rel.split("/"):
+        bad = next((ch for ch in part if ord(ch) < 32 or ord(ch) == 127), None)
+        if bad is not None:
+            what = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(
+                bad, f"the control character {bad!r}")
+            raise WorkbenchError(f"{given!r}: the name {part!r} holds {what}, which git and DVC cannot "
+                                 "track faithfully: rename it without control characters, then add it")
+        if part != part.rstrip():
+            raise WorkbenchError(f"{given!r}: the name {part!r} ends with a space, which git drops from "
+                                 "DVC's .gitignore entry: rename it without the trailing space, then add it")
+
+
 def add_data(
     project_path: str | Path,
     path: str | Path,
@@ -127,6 +149,10 @@ def add_data(
     if inside is not None and (not inside.parts or inside.parts[0] in (".git", ".dvc")):
         raise WorkbenchError(f"{given} is the project itself or its .git/.dvc folder: "
                              "give a data file or a folder of data files")
+    if src.is_dir() and _inside(project.path, src) is not None:
+        raise WorkbenchError(f"{given} contains the project itself ({project.path}): give a data "
+                             "file or a folder that holds only data files")
+    refuse_untrackable_name(given, src.name if inside is None else inside.as_posix())
 
     # 1. validate every file completely (readable, not empty, consistent rows)
     files = data_files(src, given)

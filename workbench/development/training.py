@@ -852,6 +852,8 @@ def run_experiment(
         for line in [*cleared, *recover_interrupted_run(root), *_clear_stale_locks(root)]:
             if progress is not None:
                 progress(line)
+        from workbench.versioning.git import refuse_unsafe_state
+        refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
         resolved = _resolve(root, overrides, values=False)
         params = resolved.params
         args = ["exp", "run"]
@@ -932,6 +934,8 @@ def run_sweep(
     for line in recover_interrupted_run(root):
         if progress is not None:
             progress(line)
+    from workbench.versioning.git import refuse_unsafe_state
+    refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
     for point in points:
         try:
             _checked_params(root, {**fixed, **point})

@@ -188,11 +188,14 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None) -
 
     from workbench.development.evidence import evidence_at
     from workbench.development.stages import TRUSTED_TYPES
+    from workbench.versioning.outputs import refuse_versioned_output
     from workbench.versioning.registry import ARTIFACT, model_bytes_at, resolve_version, show_file
 
     project_path = Path(project_path).absolute()
     target, registry = resolve_version(project_path, version)
     out = Path(output).absolute() if output else project_path / CACHE_DIR / f"{ARTIFACT}-{target.version}"
+    if output:
+        refuse_versioned_output(out)  # a bundle replaces its folder: never one git or DVC keeps
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_bundle(out))):
         raise WorkbenchError(f"{out} exists and is not a serving bundle: choose another --output or empty it")
     commit = target.commit

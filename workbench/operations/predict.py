@@ -467,6 +467,7 @@ def score_file(project_path: Path, input_path: Path, output_path: Path, *, versi
     import time
 
     from workbench.operations.bundle import ensure_bundle
+    from workbench.versioning.outputs import refuse_versioned_output
     from workbench.versioning.registry import resolve_version
 
     started = time.perf_counter()
@@ -476,6 +477,7 @@ def score_file(project_path: Path, input_path: Path, output_path: Path, *, versi
         raise WorkbenchError("--output is the input file: write the predictions to another file")
     if not output_path.parent.is_dir():
         raise WorkbenchError(f"the folder of {output_path} does not exist: create it or choose another --output")
+    refuse_versioned_output(output_path)  # never over data, a model or a file git or DVC keeps
     target, _ = resolve_version(project_path, version, stage)
     frame = read_batch(input_path)
     taken = [c for c in ("prediction", "score") if c in frame.columns]

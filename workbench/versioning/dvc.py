@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -67,10 +68,35 @@ class DvcRun:
 
     def last_error_line(self) -> str:
         lines = [ln.strip() for ln in self.output.splitlines() if ln.strip()]
+        invalid = invalid_file_line(lines)
+        if invalid:
+            return invalid
         for line in reversed(lines):
             if line.startswith("ERROR"):
                 return line.removeprefix("ERROR:").strip()
         return lines[-1] if lines else f"exit code {self.returncode}"
+
+
+_INVALID = re.compile(r"""^(?:ERROR:\s*)?'(?:\./)?(.+?)' validation failed""")
+_WHERE = re.compile(r"^(.+?), in (.+?), line (\d+)")
+
+
+def invalid_file_line(lines: Sequence[str]) -> str | None:
+    """DVC's schema error for a .dvc pointer or dvc.yaml (a multi-line box) as one line and a way out."""
+    for i, line in enumerate(lines):
+        found = _INVALID.match(line)
+        if not found:
+            continue
+        name = found.group(1)
+        detail = next((m for m in (_WHERE.match(ln) for ln in lines[i + 1:i + 3]) if m), None)
+        what = f" ({detail.group(2)} at line {detail.group(3)}: {detail.group(1)})" if detail else ""
+        if name.endswith(".dvc"):
+            data = name[:-len(".dvc")]
+            return (f"{name} is not a valid DVC pointer{what}: track the data again (dvc add {data}), "
+                    f"or put back the committed pointer if you edited it (git checkout HEAD -- {name})")
+        return (f"{name} is not valid for DVC{what}: fix it by hand or put back the committed one "
+                f"(git checkout HEAD -- {name})")
+    return None
 
 
 def run_dvc(

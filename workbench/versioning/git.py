@@ -136,6 +136,10 @@ def changed_paths(root: Path, paths: Iterable[str]) -> dict[str, str]:
     return result
 
 
+#: git's two-letter status codes of a path with an unresolved merge conflict.
+UNMERGED = frozenset({"DD", "AU", "UD", "UA", "DU", "AA", "UU"})
+
+
 def refuse_dirty(root: Path, paths: Sequence[str], *, allow_untracked: Iterable[str] = ()) -> None:
     """Raise :class:`DirtyPathError` if any path carries uncommitted edits.
 
@@ -146,11 +150,87 @@ def refuse_dirty(root: Path, paths: Sequence[str], *, allow_untracked: Iterable[
     for path, code in changed_paths(root, paths).items():
         if code == "??" and path in allowed:
             continue
+        if code in UNMERGED:
+            raise DirtyPathError(_conflict_hint(path))
         what = "is not committed yet" if code == "??" else "has uncommitted edits"
         raise DirtyPathError(
             f"{path} {what}: commit or move your changes first "
             f"(git add {path} && git commit), then run the step again"
         )
+
+
+def _conflict_hint(path: str) -> str:
+    # `git checkout -- PATH` fails on an unmerged path, and `git add` alone is what marks it resolved.
+    return (f"{path} has an unresolved merge conflict: resolve the conflict in {path} "
+            f"(edit out the <<<<<<< ======= >>>>>>> markers), then git add {path}, "
+            "then run the step again")
+
+
+# (file or folder in the git dir, what is in progress, the command, how to finish, how to abort)
+_IN_PROGRESS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("rebase-merge", "a rebase", "git rebase", "git rebase --continue", "git rebase --abort"),
+    ("rebase-apply/applying", "a patch series", "git am", "git am --continue", "git am --abort"),
+    ("rebase-apply", "a rebase", "git rebase", "git rebase --continue", "git rebase --abort"),
+    ("MERGE_HEAD", "a merge", "git merge", "git commit", "git merge --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick", "git cherry-pick --continue",
+     "git cherry-pick --abort"),
+    ("REVERT_HEAD", "a revert", "git revert", "git revert --continue", "git revert --abort"),
+    ("sequencer/todo", "a cherry-pick or revert of several commits", "git cherry-pick/revert",
+     "git cherry-pick --continue or git revert --continue",
+     "git cherry-pick --abort or git revert --abort"),
+)
+
+
+def repo_state(root: Path, gdir: Path | None = None) -> str | None:
+    """Why a step must not commit now, as one line naming the state and the way out; None if safe.
+
+    Unsafe: a merge, rebase (either backend), ``git am``, cherry-pick, revert or bisect in
+    progress, a detached HEAD, or paths with unresolved conflicts. A commit made then is
+    lost or misplaced (``git rebase --abort`` drops it; a detached HEAD's commit is on no
+    branch). Reads the git dir's state files as ``git status`` does; one subprocess for
+    the conflicts.
+    """
+    gdir = Path(gdir) if gdir is not None else git_dir(root)
+    for marker, what, command, finish, abort in _IN_PROGRESS:
+        if (gdir / marker).exists():
+            return (f"{what} is in progress ({command}): finish it ({finish}) or abort it ({abort}), "
+                    "then run the step again")
+    if (gdir / "BISECT_LOG").exists():
+        return ("a bisect is in progress (git bisect): end it (git bisect reset), "
+                "then run the step again")
+    try:
+        head_text = (gdir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        head_text = "ref: "
+    if not head_text.startswith("ref: "):
+        if (gdir / "mlops-workbench" / "exp-run.json").exists():  # training's journal of a killed run
+            return ("HEAD is detached because a train was interrupted: run 'mlops-workbench exp list' "
+                    "(it puts the project back as it was), then run the step again")
+        return (f"HEAD is detached (at {head_text[:7]}), so a commit would be on no branch: "
+                "switch to your branch (git switch BRANCH, or git switch -c NEW-BRANCH to keep "
+                "commits made here), then run the step again")
+    unmerged = [rec.partition("\t")[2] for rec in run_git(root, "ls-files", "--unmerged", "-z", "--full-name",
+                                                           check=False).split("\0") if "\t" in rec]
+    if unmerged:
+        return _conflict_hint(unmerged[0])
+    return None
+
+
+def refuse_unsafe_state(path: Path, gdir: Path | None = None) -> None:
+    """Raise a one-line :class:`WorkbenchError` when :func:`repo_state` finds the repository unsafe.
+
+    ``path`` is any folder in the repository (the project may be a subfolder of it); a
+    folder outside any repository passes (the callers say what is missing themselves).
+    """
+    if gdir is None:
+        out = run_git(Path(path), "rev-parse", "--show-toplevel", "--absolute-git-dir", check=False)
+        parts = out.splitlines()
+        if len(parts) != 2:
+            return
+        path, gdir = Path(parts[0]), Path(parts[1])
+    why = repo_state(Path(path), gdir)
+    if why:
+        raise WorkbenchError(why)
 
 
 def format_message(title: str, summary: str, step_id: str, role: str, body: str = "") -> str:

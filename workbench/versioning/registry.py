@@ -419,6 +419,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
 
     project_path = Path(project_path).absolute()
     root, who, role = _context(project_path, role)
+    git.refuse_unsafe_state(root)  # HEAD mid-rebase or detached is not the commit to register
     wanted = parse_version(version) if version else None
     head = resolve_commit(project_path)
     lock_rel = (project_path / "dvc.lock").resolve().relative_to(root).as_posix()

@@ -344,6 +344,7 @@ def begin_step(
         raise WorkbenchError(f"{project_path} is not inside a git repository: create the project first")
     who = git.identity(project_path)
     gdir = git.git_dir(root)
+    git.refuse_unsafe_state(root, gdir)  # mid-rebase/merge or detached: a commit now would be lost
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, step_title(step_id)) as lock:
         tx = StepTransaction(
