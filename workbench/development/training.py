@@ -380,10 +380,14 @@ def run_experiment(
     set_params: Mapping[str, Any] | None = None,
     *,
     name: str | None = None,
+    include: Sequence[str] = (),
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ExperimentResult:
     """Check the overrides, then ``dvc exp run -S key=value ...`` in the workspace.
+
+    ``include``: project-relative paths the caller changed on purpose that belong in the
+    experiment (retraining's data pointer); DVC captures modified tracked files anyway.
 
     Returns the experiment's name (from DVC) and the metrics it wrote. On cancel DVC is
     interrupted like Ctrl-C and :class:`CancelledError` is raised.
