@@ -136,6 +136,11 @@ def test_rejected_candidate_leaves_head_reproducible_and_the_workspace_clean(pro
     assert good["validation"]["passed"] is True and good["rejected"] is None
     assert git(path, "status", "--porcelain", "--untracked-files=all") == ""
     assert head_file(path, "dvc.lock") == before["dvc.lock"]  # not on the branch before the promote
+    # the newest report is the candidate's: check still judges the model HEAD holds, by its own report
+    verdict = check(path)
+    item = next(i for i in verdict["checks"] if i["name"] == "validation")
+    assert verdict["exit_code"] == 0 and item["severity"] == "ok", verdict
+    assert f"the newest report is for experiment {good['experiment']}, not on the branch" in item["detail"]
     done = run_cli("exp", "promote", good["experiment"], "--quiet", cwd=path)
     assert done.returncode == 0, done.stdout + done.stderr
     promoted = set(git(path, "show", "--name-only", "--format=", "HEAD").split())

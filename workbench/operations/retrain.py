@@ -689,7 +689,8 @@ def recover_interrupted_retrain(project_path: str | Path, progress: Progress | N
     pointer = str(journal.get("pointer") or "")
     if journal.get("phase") in ("data", "experiment") and pointer:
         changed = _restore_workspace(root, files, existed, pointer, progress)
-        messages.append("the workspace put back as HEAD has it" + (f": {', '.join(changed)}" if changed else ""))
+        messages.append("the data pointer, the data and the pipeline's files put back as they were before the "
+                        "retrain (HEAD's)" + (f": {', '.join(changed)}" if changed else ""))
     elif journal.get("phase") == "validation":
         from workbench.development.evidence import VALIDATION_FILE, read_json
 

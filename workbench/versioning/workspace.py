@@ -73,6 +73,12 @@ def restore_to_head(root: Path, git_paths: Sequence[str], created: Iterable[str]
     return changed
 
 
+def file_history(root: Path, rel: str, limit: int = 50) -> list[str]:
+    """The commits (newest first, at most ``limit``) that changed project-relative ``rel``."""
+    out = git.run_git(root, "log", f"-{limit}", "--format=%H", "--", rel, check=False)
+    return [line for line in out.splitlines() if line.strip()]
+
+
 def _md5(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
@@ -130,4 +136,4 @@ def output_at(root: Path, rev: str, rel: str, md5: str, dest: Path) -> Path:
     return dest
 
 
-__all__ = ["at_head", "cache_file", "dirty_paths", "output_at", "restore_to_head"]
+__all__ = ["at_head", "cache_file", "dirty_paths", "file_history", "output_at", "restore_to_head"]
