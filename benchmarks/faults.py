@@ -22,12 +22,13 @@ A trial, on a fresh copy of a sample project:
    DVC's ``.dvc/tmp/rwlock``) is cleared by it with a message on stderr.
 
 Operations: ``charter set``, ``usecase score``, ``data add`` of a CSV from outside the
-project, ``train`` on the diagnosis sample's pipeline, and ``exp promote`` when the
-experiments module has it (it does not yet: promotion is left out until it lands).
-A ``train`` trial runs with the user's staged and unstaged edits present: both must come
-back byte-identical, HEAD must not move, and HEAD must still reproduce from a fresh clone
-(``git clone`` + ``dvc pull``, and ``dvc repro`` matching HEAD's metrics when HEAD has a
-dvc.lock).
+project, ``train`` on the diagnosis sample's pipeline, ``exp promote``, and ``retrain`` on
+the diagnosis sample's labelled Q2 batch with a model in production (HEAD must keep its
+pipeline and data: only validation reports may be committed, and a killed retrain's journal
+puts the workspace back on the next run). A ``train`` trial runs with the user's staged and
+unstaged edits present: both must come back byte-identical, HEAD must not move, and HEAD
+must still reproduce from a fresh clone (``git clone`` + ``dvc pull``, and ``dvc repro``
+matching HEAD's metrics when HEAD has a dvc.lock).
 """
 
 from __future__ import annotations
@@ -156,6 +157,68 @@ OPERATIONS: dict[str, Operation] = {
 if promote_available():
     OPERATIONS["exp promote"] = Operation("exp promote", "diagnosis", "training", _promote_args,
                                           _pipeline_and_experiment, refuses_repeat=True)
+
+
+# --- retrain: a candidate on new data, validated against production -------------------------
+
+RETRAIN_GATES = {"success_metric": {"enabled": False}, "baseline": {"enabled": False},
+                 "no_regression": {"enabled": True, "tolerance": 0.1}, "slices": {"enabled": False},
+                 "fairness": {"enabled": False}, "reproducibility": {"enabled": False}}
+
+
+def _production_model(project: Path) -> None:
+    """The diagnosis pipeline, a promoted model in production (GTO), only the no_regression gate."""
+    import gto.api
+    import yaml
+
+    _configure_pipeline(project)
+    config = yaml.safe_load((project / "workbench.yaml").read_text(encoding="utf-8"))
+    config["gates"] = RETRAIN_GATES
+    (project / "workbench.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    git_out(project, "commit", "-q", "-m", "Only the no_regression gate", "--", "workbench.yaml")
+    for args in (["train", "--quiet", "--name", "production"], ["exp", "promote", "production", "--quiet"]):
+        done = run_cli(args, project)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} for the retrain trials failed: {done.stderr.strip()}")
+    gto.api.register(str(project), "model", "HEAD", version="v1.0.0")
+    gto.api.assign(str(project), "model", "production", version="v1.0.0")
+
+
+def _retrain_args(project: Path, outside: Path, trial: int) -> list[str]:
+    return ["retrain", "--data", "incoming/breast_cancer_2026_q2.csv"]
+
+
+_REPORTS = {"reports/validation.json", "reports/validation.md"}
+
+
+def _retrain_consistency(project: Path, op: Operation, before: Snapshot) -> tuple[str, list[str]]:
+    """A retrain commits validation reports only (HEAD's pipeline and data stay: HEAD reproduces as
+    before); the user's files and the tracked files are as before, or a journal puts them back."""
+    now = snapshot(project)
+    problems: list[str] = []
+    commits = git_out(project, "rev-list", f"{before.head}..HEAD").split()
+    touched = set(git_out(project, "diff", "--name-only", before.head, "HEAD").split())
+    if touched - _REPORTS:
+        problems.append(f"HEAD's pipeline or data changed: {', '.join(sorted(touched - _REPORTS))}")
+    gdir = git_dir(project)
+    journaled = any((gdir / "mlops-workbench" / name).exists()
+                    for name in ("retrain.json", "exp-run.json", "step-journal/journal.json"))
+    changed = sorted(rel for rel in set(before.files) | set(now.files)
+                     if before.files.get(rel) != now.files.get(rel) and rel not in _REPORTS
+                     and not _ignored(project, rel))
+    if now.tracked_status != before.tracked_status or changed:
+        if journaled:
+            return "interrupted (journal)", problems
+        problems.append(f"not put back: {', '.join(changed[:5]) or now.tracked_status!r}")
+    return ("committed" if commits else "rolled back"), problems
+
+
+CUSTOM_CONSISTENCY: dict[str, Callable[[Path, Operation, Snapshot], tuple[str, list[str]]]] = {
+    "retrain": _retrain_consistency}
+# dvc exp run (inside retrain) unstages the user's staged edits until the experiment runner moves
+# them aside, so its trials keep the README edit unstaged, as the train trials do
+OPERATIONS["retrain"] = Operation("retrain", "diagnosis", "validation", _retrain_args, _production_model,
+                                  staged_edit=False)
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -345,6 +408,8 @@ def fsck(project: Path) -> tuple[bool, str]:
 
 def consistency(project: Path, op: Operation, before: Snapshot) -> tuple[str, list[str]]:
     """('rolled back' | 'committed' | 'experiment' | ..., problems) of the workspace after a kill."""
+    if op.name in CUSTOM_CONSISTENCY:
+        return CUSTOM_CONSISTENCY[op.name](project, op, before)
     now = snapshot(project)
     problems: list[str] = []
     if op.step is None:

@@ -5,11 +5,13 @@ exit codes and its JSON) is in :mod:`workbench.operations.retrain`.
 
 Usage::
 
-    mlops-workbench retrain [--data PATH] [--name EXP] [--json] [-q] [--role ROLE] [-C PATH]
+    mlops-workbench retrain [--data PATH] [--name EXP] [--allow-duplicates] [--json] [-q] [--role ROLE] [-C PATH]
+    mlops-workbench retrain discard EXP [--json] [-q] [-C PATH]
 
 Exit codes: 0 the candidate passes the gates (the promotion commands are printed, never
-run), 1 a gate fails, 2 unusable input (one line on stderr, nothing written or committed),
-130 cancelled (Ctrl-C).
+run), 1 a gate fails (the candidate is rejected: what was kept and where is printed),
+2 unusable input (one line on stderr, nothing written or committed), 130 cancelled (Ctrl-C).
+``retrain discard EXP`` removes a candidate's experiment: exit 0, or 2 for an unknown one.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, can
 def print_result(result: Any) -> None:
     """The text form of a :class:`~workbench.operations.retrain.RetrainResult` (also used by ``monitor``)."""
     d = result.data
-    print(f"New data version: {d.source} v{d.version} (+{d.rows_added:,} rows from {d.display}, "
-          f"{d.rows_before:,} -> {d.rows_before + d.rows_added:,}; md5 {d.md5[:12]}; commit {(d.commit or '')[:7]})")
+    dup = f", {d.rows_duplicate:,} already in the source" if d.rows_duplicate else ""
+    print(f"New data version: {d.source} v{d.version} (+{d.rows_added:,} rows from {d.display}{dup}, "
+          f"{d.rows_before:,} -> {d.rows_before + d.rows_added:,}; md5 {d.md5[:12]}), in experiment "
+          f"{result.experiment} only: the branch gets it when the experiment is promoted")
     shown = "  ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     print(f"Experiment: {result.experiment}  {shown}")
     for gate in result.gates:
@@ -38,18 +42,32 @@ def print_result(result: Any) -> None:
             print(f"  {line}")
     else:
         print(f"Validation: FAILED{where}: {', '.join(result.failed_gates)}. Not proposed for promotion.")
+        undo = f" (commit {result.rejected_commit[:7]} put the current model's validation report back)" \
+            if result.rejected_commit else ""
+        print(f"Rejected: HEAD keeps its data, pipeline and model{undo}; the workspace is as it was. Kept:")
+        for line in result.kept:
+            print(f"  {line}")
     for message in result.messages:
         print(f"note: {message}", file=sys.stderr)
 
 
 @command("retrain")
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from workbench.operations.retrain import retrain
+    from workbench.operations.retrain import discard_candidate, retrain
 
     progress = None if args.quiet else _progress(args)
+    if getattr(args, "retrain_command", None) == "discard":
+        done = discard_candidate(_project_path(args), args.experiment, progress=progress)
+        if args.json:
+            _print_json(done.to_json())
+        else:
+            print(f"Discarded experiment {done.experiment} ({done.commit[:7]}): removed from refs/exps")
+            for message in done.messages:
+                print(f"note: {message}", file=sys.stderr)
+        return 0
     with cancel_on_interrupt() as cancel:
         result = retrain(_project_path(args), args.data, name=args.name, role=args.role,
-                         progress=progress, cancel=cancel)
+                         allow_duplicates=args.allow_duplicates, progress=progress, cancel=cancel)
     if args.json:
         _print_json(result.to_json())
     else:
@@ -65,9 +83,18 @@ def _extend(sub: Any) -> None:
                    help="labelled new data (CSV/TSV/Parquet with the training source's columns; default: the "
                    "latest monitoring report's batch, when it has labels)")
     p.add_argument("--name", metavar="EXP", help="the experiment's name (default: retrain-vK, K the data version)")
+    p.add_argument("--allow-duplicates", action="store_true",
+                   help="append incoming rows that are already in the training source (left out by default)")
     p.add_argument("--role", help="the role you act in for the commits")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    inner = p.add_subparsers(dest="retrain_command", metavar="ACTION")
+    d = inner.add_parser("discard", help="remove a retraining candidate's experiment (dvc exp remove)")
+    d.add_argument("experiment", metavar="EXP", help="the candidate's experiment name (e.g. retrain-v2)")
+    d.add_argument("-C", "--project", metavar="PATH", default=argparse.SUPPRESS,
+                   help="the project folder (default: the current folder)")
+    d.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the result as JSON")
+    d.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
 
 
 EXTENSIONS.append(_extend)

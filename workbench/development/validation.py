@@ -12,7 +12,7 @@ validation when the section is absent; every key may be edited by hand)::
     gates:
       success_metric: {enabled: true}               # the charter's success metric and its targets
       baseline: {metric: recall, margin: 0.05}      # beat scikit-learn's dummy model by a margin
-      no_regression: {tolerance: 0.02}              # no metric worse than production by more
+      no_regression: {tolerance: 0.02}              # no metric worse than production by more than 2%
       slices: {column: age_group, metric: recall, floor: 0.85, min_rows: 20}
       fairness: {column: age_group, metric: recall, max_difference: 0.1, min_rows: 20}
       reproducibility: {enabled: true}              # retrain: the same metrics, exactly
@@ -24,8 +24,14 @@ way it does:
   train split and scored by the same ``evaluate`` stage, so the comparison differs in
   the model alone.
 - *no_regression*: the production model is the version GTO's registry puts in the
-  ``production`` stage (``model#production#N`` tags); its ``metrics.json`` is read
-  from git at the tagged commit. With no production version the gate is skipped.
+  ``production`` stage (``model#production#N`` tags); its model bytes are read as the
+  tagged commit's ``dvc.lock`` records them (DVC cache, else remote) and both models are
+  scored by the evaluate stage on the same, current test rows in one run, so a new test
+  split cannot pass for a regression or fail a good retrain. The tolerance is relative
+  (0.02: no metric more than 2% worse) and knows each metric's direction; it may be set
+  per metric (``no_regression: {tolerance: 0.02, per_metric: {rmse: 0.05}}``). With no
+  production version the gate is skipped; a production model that predicts another
+  target, or needs columns the test rows lack, is shown but not judged.
 - *slices* and *fairness*: the column may be anything in the data, not only a feature
   (sensitive columns are kept out of the features on purpose), so the test rows are
   found again with the prepare stage's own seeded split and checked against the
@@ -82,7 +88,7 @@ GATE_TITLES = {
 GATE_KEYS: dict[str, tuple[str, ...]] = {
     "success_metric": ("enabled",),
     "baseline": ("enabled", "metric", "margin"),
-    "no_regression": ("enabled", "tolerance", "metrics"),
+    "no_regression": ("enabled", "tolerance", "metrics", "per_metric"),
     "slices": ("enabled", "column", "metric", "floor", "min_rows"),
     "fairness": ("enabled", "column", "metric", "max_difference", "min_rows"),
     "reproducibility": ("enabled",),
@@ -314,6 +320,18 @@ def check_gates(raw: Any, *, task: str, defaults: dict[str, Any]) -> dict[str, A
                     raise WorkbenchError(f"gates.no_regression.metrics {gate.get('metrics')!r} must list "
                                          f"{task} metrics: use some of {', '.join(all_metrics)}")
                 gate["metrics"] = [str(m) for m in metrics]
+            per_metric = gate.get("per_metric")
+            if per_metric is not None:
+                if not isinstance(per_metric, dict):
+                    raise WorkbenchError(f"gates.no_regression.per_metric {per_metric!r} must map metrics to "
+                                         "tolerances, like 'per_metric: {rmse: 0.05}'")
+                checked: dict[str, float] = {}
+                for metric, value in per_metric.items():
+                    if str(metric) not in all_metrics:
+                        raise WorkbenchError(f"gates.no_regression.per_metric names {metric!r}, not a {task} "
+                                             f"metric: use some of {', '.join(all_metrics)}")
+                    checked[str(metric)] = _number(f"gates.no_regression.per_metric.{metric}", value, minimum=0)
+                gate["per_metric"] = checked
         out[name] = gate
     return out
 
@@ -916,45 +934,141 @@ def production_model(project_path: Path) -> dict[str, Any] | None:
             "tag": tags[-1] if tags else None}
 
 
-def _regression_gate(settings: dict[str, Any], root: Path, metrics: dict[str, float]) -> GateResult:
+#: The direction of each metric for ``no_regression`` (LOWER_IS_BETTER: lower is better).
+HIGHER_IS_BETTER = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+                              "average_precision", "r2"})
+
+
+def metric_direction(metric: str) -> str | None:
+    """``higher`` or ``lower`` (is better), None for a metric the workbench does not know."""
+    if metric in LOWER_IS_BETTER or metric in ("mse", "mape", "brier_score"):
+        return "lower"
+    return "higher" if metric in HIGHER_IS_BETTER else None
+
+
+def _regression_skip(why: str, tolerance: float, production: dict[str, Any] | None = None,
+                     passed: bool | None = None) -> GateResult:
+    return GateResult("no_regression", passed, None, tolerance, why,
+                      extra={"production": production} if production else {})
+
+
+def _regression_gate(settings: dict[str, Any], root: Path, snap: _Snapshot, work: Path,
+                     progress: Progress | None = None, cancel: threading.Event | None = None) -> GateResult:
+    """Candidate and production scored on the same current test rows in one run; relative tolerances."""
+    from workbench.development.stages import PARAMS_FILE, TEST_FILE
+    from workbench.versioning.workspace import output_at
+
     tolerance = settings["tolerance"]
+    per_metric = dict(settings.get("per_metric") or {})
     production = production_model(root)
     if production is None:
-        return GateResult("no_regression", None, None, tolerance, "no production model yet")
+        return _regression_skip("no production model yet", tolerance)
+    name = f"production {production['version']}"
     git_root, prefix = _git_prefix(root)
-    text = _show(git_root, production["commit"], prefix + "metrics.json")
+    sha = production["commit"]
+    prod_params = _load_yaml(_show(git_root, sha, prefix + PARAMS_FILE), f"params.yaml of {name}")
+    prod_md5 = _lock_md5s(_load_yaml(_show(git_root, sha, prefix + "dvc.lock"),
+                                     f"dvc.lock of {name}")).get(MODEL_FILE)
+    if not prod_md5 or not prod_params.get("features"):
+        return _regression_skip(f"{name} has no model or params.yaml at {sha[:7]}: nothing to compare",
+                                tolerance, production)
+    production = {**production, "digest": f"md5:{prod_md5}"}
+    if str(prod_params.get("target")) != str(snap.params.get("target")):
+        return _regression_skip(f"{name} predicts {prod_params.get('target')!r}, this model "
+                                f"{snap.params.get('target')!r}: not comparable, not judged", tolerance, production)
+    import pyarrow.parquet as pq
+
+    test_file = snap.folder / TEST_FILE
+    columns = set(pq.ParquetFile(test_file).schema_arrow.names)
+    missing = sorted(c for c in prod_params["features"] if c not in columns)
+    if missing:
+        return _regression_skip(f"{name} needs column(s) {', '.join(missing[:6])} that the current test rows "
+                                "lack: not comparable, not judged", tolerance, production)
+    folder = work / "no_regression"
+    prod_lock = _lock_md5s(_load_yaml(_show(git_root, sha, prefix + "dvc.lock"), f"dvc.lock of {name}"))
     try:
-        prod = {k: float(v) for k, v in json.loads(text or "").items()
-                if isinstance(v, int | float) and not isinstance(v, bool)}
-    except (ValueError, AttributeError):
-        return GateResult("no_regression", None, None, tolerance,
-                          f"production {production['version']} has no metrics.json at "
-                          f"{production['commit'][:7]}: nothing to compare")
-    wanted = settings.get("metrics") or sorted(set(prod) & set(metrics))
+        output_at(root, sha, MODEL_FILE, prod_md5, folder / "production" / MODEL_FILE)
+        seen_md5 = prod_lock.get(STAGE_FILES[0])
+        seen = (output_at(root, sha, STAGE_FILES[0], seen_md5, folder / "production-train.parquet")
+                if seen_md5 else None)
+    except WorkbenchError as exc:
+        return _regression_skip(f"{name} could not be read, so nothing was compared: {exc}",
+                                tolerance, production, passed=False)
+    # The current test rows, less those production was trained on (a new split of grown data
+    # mixes them in, and a model scored on rows it has seen looks better than it is).
+    import pandas as pd
+
+    test = pd.read_parquet(test_file)
+    left_out = 0
+    if seen is not None:
+        trained_on = pd.read_parquet(seen)
+        common = [c for c in test.columns if c in trained_on.columns]
+        known = set(pd.util.hash_pandas_object(trained_on[common], index=False).to_numpy().tolist())
+        keep = ~pd.util.hash_pandas_object(test[common], index=False).isin(known).to_numpy()
+        left_out = int((~keep).sum())
+        test = test[keep].reset_index(drop=True)
+    test_rows = len(test)
+    if test_rows == 0:
+        return _regression_skip(f"every current test row was in the training rows of {name}: nothing left to "
+                                "compare on, not judged", tolerance, production)
+    jobs = []
+    for job, params in (("candidate", snap.params), ("production", prod_params)):
+        _write_params(folder / job, params)
+        for rel in STAGE_FILES:  # evaluate reads the train rows too (for the monitoring reference)
+            (folder / job / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(snap.folder / rel, folder / job / rel)
+        test.to_parquet(folder / job / TEST_FILE, index=False)
+        jobs.append({"id": f"no_regression_{job}", "dir": str(folder / job), "stages": ["evaluate"]})
+    (folder / "candidate" / MODEL_FILE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(snap.folder / MODEL_FILE, folder / "candidate" / MODEL_FILE)
+    _say(progress, f"scoring this model and {name} on the same {test_rows} test rows")
+    outcome = _run_jobs(jobs, progress, cancel)
+    scores: dict[str, dict[str, float]] = {}
+    for job in ("candidate", "production"):
+        error = outcome.get(f"no_regression_{job}")
+        got = _read_metrics(folder / job / "metrics.json") if error is None else None
+        if got is None:
+            who = "this model" if job == "candidate" else name
+            return _regression_skip(f"{who} could not be scored on the current test rows: {error}", tolerance,
+                                    production, passed=False)
+        scores[job] = got
+    cand, prod = scores["candidate"], scores["production"]
+    wanted = settings.get("metrics") or sorted(set(prod) & set(cand))
     details, worse = [], []
     for metric in wanted:
-        value, before = metrics.get(metric), prod.get(metric)
-        if value is None or before is None:
-            details.append({"metric": metric, "value": value, "production": before, "change": None,
-                            "passed": None})
+        value, before = cand.get(metric), prod.get(metric)
+        direction = metric_direction(metric)
+        tol = float(per_metric.get(metric, tolerance))
+        row: dict[str, Any] = {"metric": metric, "direction": f"{direction} is better" if direction else "unknown",
+                               "candidate": value, "production": before, "change": None,
+                               "relative_change": None, "tolerance": tol, "passed": None}
+        details.append(row)
+        if value is None or before is None or direction is None:
             continue
-        change = _better(metric, value, before)
-        ok = change >= -tolerance - 1e-12
-        details.append({"metric": metric, "value": value, "production": before,
-                        "change": round(change, 6), "passed": ok})
+        better = before - value if direction == "lower" else value - before
+        # relative to production's score (absolute when that is 0, where a ratio means nothing)
+        relative = better / abs(before) if abs(before) > 1e-12 else better
+        ok = relative >= -tol - 1e-12
+        row.update(change=round(value - before, 6), relative_change=round(relative, 6), passed=ok)
         if not ok:
-            worse.append(f"{metric} {_fmt(value)} vs {_fmt(before)}")
-    name = f"production {production['version']}"
-    values = {d["metric"]: d["value"] for d in details}
-    if not any(d["passed"] is not None for d in details):
-        return GateResult("no_regression", None, values, tolerance,
-                          f"no metric in common with {name}: nothing to compare", tuple(details))
+            worse.append(f"{metric} {_fmt(value)} vs {_fmt(before)} ({abs(relative):.1%} worse, "
+                         f"tolerance {tol * 100:g}%)")
+    values = {d["metric"]: d["candidate"] for d in details}
+    threshold = {d["metric"]: d["tolerance"] for d in details}
+    extra = {"production": production, "test_rows": test_rows, "left_out_rows": left_out, "relative": True}
+    judged = [d for d in details if d["passed"] is not None]
+    if not judged:
+        return GateResult("no_regression", None, values, threshold,
+                          f"no metric in common with {name}: nothing to compare", tuple(details), extra=extra)
+    where = f"both scored on the same {test_rows} test rows" + (
+        f", {left_out} rows {name} was trained on left out" if left_out else "")
     if worse:
-        why = f"worse than {name} by more than {tolerance:g}: {'; '.join(worse)}"
+        why = f"worse than {name} by more than the tolerance ({where}): {'; '.join(worse)}"
     else:
-        why = f"no metric worse than {name} by more than {tolerance:g}"
-    return GateResult("no_regression", not worse, values, tolerance, why, tuple(details),
-                      extra={"production": production})
+        others = ", ".join(f"{m} {t * 100:g}%" for m, t in per_metric.items() if m in values)
+        why = (f"no metric worse than {name} by more than {tolerance * 100:g}%" + (f" ({others})" if others else "")
+               + f", {where}")
+    return GateResult("no_regression", not worse, values, threshold, why, tuple(details), extra=extra)
 
 
 def _model_file_problem(snap: _Snapshot) -> str | None:
@@ -1106,7 +1220,7 @@ def validate(
         # The cheap gates first, so a charter metric or slice metric that cannot work fails early.
         success = (_success_gate(config, snap.metrics) if settings["success_metric"]["enabled"]
                    else _skipped("success_metric"))
-        regression = (_regression_gate(settings["no_regression"], root, snap.metrics)
+        regression = (_regression_gate(settings["no_regression"], root, snap, work, progress, cancel)
                       if settings["no_regression"]["enabled"] else _skipped("no_regression"))
         scored = None
         group_gates: list[GateResult] = []

@@ -216,21 +216,40 @@ def _check_data(root: Path) -> CheckItem:
 
 
 def _check_validation(root: Path) -> CheckItem:
-    from workbench.development.evidence import VALIDATION_FILE, model_digest, read_json
+    """The validation of the model HEAD holds (its dvc.lock), not of a candidate validated since.
 
-    model = model_digest(root)
+    ``validate EXPERIMENT`` (and ``retrain``) commit a report about an experiment that is not
+    on the branch yet; the report that counts is then the newest committed one for HEAD's model.
+    """
+    from workbench.development.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
+                                                model_digest_at, read_json)
+    from workbench.versioning.git import has_head
+    from workbench.versioning.workspace import file_history
+
+    model = (model_digest_at(root, "HEAD") if has_head(root) else None) or model_digest(root)
     if model is None:
         return CheckItem("validation", SKIP, "no trained model yet")
     report = read_json(root, VALIDATION_FILE)
     if report is None:
         return CheckItem("validation", FAIL, "the current model has not been validated (mlops-workbench validate)")
+    note = ""
     if (report.get("model") or {}).get("digest") != model:
-        return CheckItem("validation", FAIL, "the validation report is for another model (mlops-workbench validate)")
+        other = (report.get("model") or {}).get("experiment")
+        for commit in file_history(root, VALIDATION_FILE):
+            older = _json_of(commit_reader(root, commit)(VALIDATION_FILE))
+            if older and (older.get("model") or {}).get("digest") == model:
+                report = older
+                note = (f" (report of commit {commit[:7]}; the newest report is for "
+                        f"{'experiment ' + other if other else 'another model'}, not on the branch)")
+                break
+        else:
+            return CheckItem("validation", FAIL, "the validation report is for another model (mlops-workbench validate)")
     if not report.get("passed"):
         failed = [g.get("name", "?") for g in report.get("gates") or [] if g.get("passed") is False]
-        return CheckItem("validation", FAIL, "failing gates: " + (", ".join(failed) or "see reports/validation.md"))
+        return CheckItem("validation", FAIL, "failing gates: " + (", ".join(failed) or "see reports/validation.md")
+                         + note)
     gates = report.get("gates") or []
-    return CheckItem("validation", OK, f"{sum(g.get('passed') is True for g in gates)} gate(s) pass")
+    return CheckItem("validation", OK, f"{sum(g.get('passed') is True for g in gates)} gate(s) pass{note}")
 
 
 def _check_monitoring(root: Path) -> CheckItem:
