@@ -419,6 +419,9 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
 
     project_path = Path(project_path).absolute()
     root, who, role = _context(project_path, role)
+    from workbench.versioning.locks import recover_stale_locks as _busy_first
+
+    _busy_first(project_path, git.git_dir(root))  # a running train (HEAD detached by DVC) is "busy"
     git.refuse_unsafe_state(root)  # HEAD mid-rebase or detached is not the commit to register
     wanted = parse_version(version) if version else None
     head = resolve_commit(project_path)

@@ -344,9 +344,12 @@ def begin_step(
         raise WorkbenchError(f"{project_path} is not inside a git repository: create the project first")
     who = git.identity(project_path)
     gdir = git.git_dir(root)
-    git.refuse_unsafe_state(root, gdir)  # mid-rebase/merge or detached: a commit now would be lost
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, step_title(step_id)) as lock:
+        # After the lock: while another process's train runs, DVC keeps HEAD detached, and
+        # the second writer must hear "busy", not "detached". Mid-rebase/merge or detached
+        # for real, a commit now would be lost.
+        git.refuse_unsafe_state(root, gdir)
         tx = StepTransaction(
             project_path=project_path.resolve(), root=root, step_id=step_id,
             role=resolve_role(project_path, step_id, who, role), summary=summary,
