@@ -274,8 +274,10 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
         (f"{header}\n{first}\n1,2\n", "CSV line 3 has fewer fields than the header row"),
         (f"{header}\n{first},7\n", "CSV line 2 has more fields than the header row"),
         (f"{header}\n{wrong}\n", "record 0, field 'mean_radius': Input should be a valid number"),
-        (f"{header}\n", "must be a JSON list of one or more records"),
+        (f"{header}\n", "the CSV body has a header row but no records"),
         ("", "the CSV body is empty"),
+        (f"{header},mean_radius\n{first},1.0\n", "names the column(s) 'mean_radius' more than once"),
+        (f"patient_id,patient_id,{header}\nP1,P2,{first}\n", "names the column(s) 'patient_id' more than once"),
     ]
     for text, expected in cases:
         status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
@@ -291,10 +293,24 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
     assert status == 422 and "not UTF-8" in answer["error"]
 
     status, answer = request(port, "/predict", json.dumps(records).encode(),
-                             {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d
+                             {"Content-Type": "application/vnd.team+json"})  # a +json type is JSON
     assert status == 200 and answer["predictions"] == as_json[1]["predictions"]
     status, answer = request(port, "/predict", b"<records/>", {"Content-Type": "application/xml"})
     assert status == 415 and "'application/xml'" in answer["error"] and "text/csv" in answer["error"]
+    # what a cross-site page can send without a preflight is not read as JSON (issue 15): curl -d's
+    # form type, text/plain, and a bare body are 415 naming the type, and nothing is logged
+    before = request(port, "/metadata")[1]["records"]
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", "text/plain; charset=utf-8",
+                  "application/csv", "multipart/form-data; boundary=x"):
+        status, answer = request(port, "/predict", json.dumps(records).encode(), {"Content-Type": ctype})
+        assert status == 415 and f"Content-Type {ctype!r}" in answer["error"], (ctype, answer)
+        assert "application/json" in answer["error"] and "text/csv" in answer["error"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # no Content-Type at all
+    conn.request("POST", "/predict", body=json.dumps(records).encode())
+    resp = conn.getresponse()
+    assert resp.status == 415 and "has no Content-Type" in json.loads(resp.read())["error"]
+    conn.close()
+    assert request(port, "/metadata")[1]["records"] == before
     spec = request(port, "/openapi.json")[1]
     content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
     assert set(content) == {"application/json", "text/csv"}

@@ -12,31 +12,53 @@ Decisions:
 
 - Binds 127.0.0.1 unless ``--host`` says otherwise: a model is data about people, and a
   service on every interface is a choice someone should make on purpose.
+- Who may call it. On a loopback bind (127.0.0.0/8, ::1, localhost) a request whose
+  ``Host`` is not a loopback name or address is 421 (a DNS-rebinding page sends its own
+  name), and on every bind a request whose ``Origin`` is neither a loopback origin nor one
+  given with ``--cors-origin`` is 403, before its body is read: a web page the user visits
+  cannot feed the prediction log that monitoring and retraining read. No CORS headers are
+  sent unless ``--cors-origin URL`` names the page that may call it. A bind beyond
+  loopback (``--host 0.0.0.0``, a LAN address) needs a token, from ``--token-file PATH``
+  or ``$MLOPS_WORKBENCH_TOKEN``, or the service refuses to start; with a token every
+  request but ``GET /health`` needs ``Authorization: Bearer <token>`` (compared in
+  constant time; 401 without it). A token given on a loopback bind is enforced too.
 - ``/predict`` reads the raw body and validates it with one pydantic-core call against
   the schema built from the training features (:mod:`workbench.operations.predict`):
   malformed JSON, a wrong type, a missing or unknown field, NaN or infinity get 422 with
   the record and field named; a body over ``max_body_bytes`` (default 1 MiB) gets 413
   before it is read. Finite numbers the model's arithmetic cannot take (1e308 through a
   scaler overflows to infinity) are 422 too: the input, not the service, is wrong.
-  Unexpected failures are 500 with one line, never a dead service.
-- Content types: JSON (also with no Content-Type, or the form type ``curl -d`` sends), or
-  CSV (``text/csv``: a header row, then a record per line, typed by the features' kinds
-  and checked by the same schema, as MLflow's scoring server takes both; columns that are
-  not features are left out, as in batch scoring); anything else is 415 naming the type.
+  Unexpected failures are 500 with one line, never a dead service or a traceback.
+- Content types: JSON only as ``application/json`` (or a ``+json`` type), CSV only as
+  ``text/csv`` (a header row, then a record per line, typed by the features' kinds and
+  checked by the same schema, as MLflow's scoring server takes both; columns that are not
+  features are left out, as in batch scoring; a column named twice, or a header with no
+  records, is 422). Anything else, and a body with no Content-Type, is 415 naming the
+  type: ``text/plain`` and the form type are what a cross-site page can send without
+  asking, so ``curl`` needs ``-H 'Content-Type: application/json'`` (or ``--json``).
+- The prediction log is part of monitoring: a prediction whose record cannot be written
+  (a full disk, an unwritable folder) is not served. The answer is 503 with one line
+  naming the reason, ``/health`` answers 503 ``{"status": "degraded", "reason"}`` and
+  ``/metadata`` counts ``log_failures`` until a record is written again.
 - Speed: no FastAPI body model and no ``jsonable_encoder`` on the hot path (the body is
   validated from bytes, the answer is serialised with orjson), and the scorer's prebuilt
-  fast path skips pandas for single records. The handler runs on the event loop: scoring
-  is CPU-bound and short, and a thread hop would cost more than it saves.
+  fast path skips pandas for single records. Scoring runs in a small thread pool, so the
+  event loop keeps answering ``/health`` and ``/metadata`` while the model works.
 - Every scored record is appended as one JSON line to
   ``<log-dir>/predictions-YYYY-MM-DD.jsonl`` (UTC day): ``{"at", "version", "request",
   "input", "prediction", "score"?}``. The default log dir is the project's
   ``monitoring/predictions/``; it holds a ``.gitignore`` of ``*`` so logs never reach git
   by accident (monitoring reads them, or a team tracks them with ``dvc add``). Lines are
   written with one ``os.write`` on an ``O_APPEND`` descriptor per request, so several
-  services can share a folder without interleaving.
+  services (or workers) can share a folder without interleaving; a write a full disk
+  cuts short is ended with a newline by the next one, so monitoring skips the fragment.
 """
 
 
+import errno
+import functools
+import hmac
+import ipaddress
 import os
 import socket
 import sys
@@ -60,6 +82,7 @@ class PredictionLog:
         self.folder = Path(folder) if folder is not None else None
         self._day = ""
         self._fd = -1
+        self._torn = False
 
     def open(self) -> None:
         """Create the folder (with its ``.gitignore``) so a bad --log-dir fails at start, not per request."""
@@ -80,19 +103,31 @@ class PredictionLog:
         return None if self.folder is None or not self._day else self.folder / f"predictions-{self._day}.jsonl"
 
     def _reopen(self, day: str) -> None:
+        fd = os.open(self.folder / f"predictions-{day}.jsonl",  # type: ignore[operator]
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if self._fd >= 0:
             os.close(self._fd)
-        self._day = day
-        self._fd = os.open(self.folder / f"predictions-{day}.jsonl",  # type: ignore[operator]
-                           os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd, self._day = fd, day
 
     def write(self, now: datetime, data: bytes) -> None:
+        """Append ``data`` (whole lines) with one ``write``; raises OSError when it is not all written.
+
+        A write cut short (a full disk) leaves a fragment without its newline: the next
+        write starts with one, so the fragment is a line of its own that monitoring skips
+        rather than the start of the next record.
+        """
         if self.folder is None:
             return
         day = now.strftime("%Y-%m-%d")
         if day != self._day:
             self._reopen(day)
-        os.write(self._fd, data)
+        if self._torn:
+            data = b"\n" + data
+        written = os.write(self._fd, data)
+        if written < len(data):
+            self._torn = True
+            raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes were written")
+        self._torn = False
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -100,20 +135,84 @@ class PredictionLog:
             self._fd = -1
 
 
-#: Content types read as JSON: JSON itself, none at all, and the form type ``curl -d`` sends
-#: by default (a person trying the service from a shell should not need ``-H``).
-_JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
-_CSV_TYPES = ("text/csv", "application/csv")
+TOKEN_ENV = "MLOPS_WORKBENCH_TOKEN"
+MIN_TOKEN_CHARS = 16
 
 
 def body_kind(content_type: str | None) -> str | None:
-    """``json``, ``csv``, or None for a Content-Type the service does not read (a 415)."""
+    """``json``, ``csv``, or None for a Content-Type the service does not read (a 415).
+
+    JSON is ``application/json`` or any ``+json`` type, CSV is ``text/csv``; nothing else,
+    not even no Content-Type: ``text/plain``, the form type and a bare body are what a web
+    page of another site can POST without the browser asking first.
+    """
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media in _JSON_TYPES or media.endswith("+json"):
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return "json"
-    if media in _CSV_TYPES:
+    if media == "text/csv":
         return "csv"
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or host name is this machine only: localhost, 127.0.0.0/8, ::1."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]")
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.lru_cache(maxsize=256)
+def loopback_host_header(value: bytes) -> bool:
+    """Whether a ``Host`` header names this machine (a loopback name or address, any port)."""
+    text = value.decode("latin-1").strip()
+    if text.startswith("["):
+        name, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else ("x" if rest else "")
+    else:
+        name, _, port = text.partition(":")
+    return (port == "" or port.isdigit()) and is_loopback(name)
+
+
+@functools.lru_cache(maxsize=256)
+def origin_allowed(value: bytes, extra: tuple[str, ...]) -> bool:
+    """Whether a browser's ``Origin`` may call the service: a loopback origin or one of ``extra``."""
+    from urllib.parse import urlsplit
+
+    text = value.decode("latin-1").strip()
+    if text.rstrip("/") in extra:
+        return True
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and parts.hostname is not None and is_loopback(parts.hostname)
+    except ValueError:
+        return False
+
+
+def read_token(token_file: Path | None, environ: dict[str, str] | None = None) -> str | None:
+    """The bearer token from ``--token-file`` (first) or ``$MLOPS_WORKBENCH_TOKEN``; None when neither is given."""
+    environ = os.environ if environ is None else environ
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise WorkbenchError(f"cannot read the token file {token_file} ({reason}): give a file holding "
+                                 "one token, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                                 ) from None
+        where = f"the token file {token_file}"
+    elif environ.get(TOKEN_ENV):
+        token, where = environ[TOKEN_ENV].strip(), f"${TOKEN_ENV}"
+    else:
+        return None
+    if len(token) < MIN_TOKEN_CHARS or not all(33 <= ord(c) < 127 for c in token):
+        raise WorkbenchError(f"{where} holds no usable token: use at least {MIN_TOKEN_CHARS} printable ASCII "
+                             "characters without spaces, e.g. from: "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return token
 
 
 def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] | str:
@@ -138,6 +237,11 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
     reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[arg-type]
     records: list[dict[str, Any]] = []
     try:
+        names = reader.fieldnames or []
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            return (f"the CSV header row names the column(s) {', '.join(repr(n) for n in twice)} more than once: "
+                    "give each column once")
         for row in reader:
             if None in row or short in row.values():
                 return (f"CSV line {reader.line_num} has {'more' if None in row else 'fewer'} fields than "
@@ -158,17 +262,26 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
         return f"the CSV body could not be read (line {reader.line_num}: {exc}): send plain CSV text"
     if reader.fieldnames is None:
         return "the CSV body is empty: send a header row of feature names, then one record per line"
+    if not records:
+        return "the CSV body has a header row but no records: send one record per line after the header"
     return records
 
 
 def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> Any:
+               max_body_bytes: int = MAX_BODY_BYTES, token: str | None = None, check_host: bool = True,
+               cors_origins: tuple[str, ...] = (), threads: int = 2) -> Any:
     """The ASGI app serving ``scorer`` (a :class:`workbench.operations.predict.Scorer`).
 
-    A FastAPI app (routes, OpenAPI spec, /docs) behind a thin ASGI front that answers
-    ``POST /predict`` itself: the same code as the FastAPI route, minus Starlette's request
-    object, routing and middleware, which are a third of the per-request cost here.
+    A FastAPI app (routes, OpenAPI spec, /docs) behind a thin ASGI front that checks who is
+    calling (Host, Origin, token: see the module docstring) and answers ``POST /predict``
+    itself: the same code as the FastAPI route, minus Starlette's request object, routing
+    and middleware, which are a third of the per-request cost here. ``check_host`` is for
+    loopback binds; ``threads`` is the size of the scoring pool.
     """
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     import orjson
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
@@ -180,19 +293,29 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     version = str(meta.get("version") or "unversioned")
     artifact = str(meta.get("artifact") or "model")
     log = log or PredictionLog(None)
-    counters = {"requests": 0, "records": 0, "rejected": 0, "failed": 0}
+    counters = {"requests": 0, "records": 0, "rejected": 0, "failed": 0, "log_failures": 0}
+    state: dict[str, str | None] = {"degraded": None}
+    lock = threading.Lock()  # counters and the log: scoring runs in the pool's threads
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="score")
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     item_schema = scorer.adapter.json_schema()
     for ref in item_schema.pop("$defs", {}).values():  # inline the record: no $ref for clients to chase
         item_schema["items"] = ref
     json_type = "application/json"
     too_big = f"the body is larger than {max_body_bytes} bytes: send fewer records per request"
+    expected = f"Bearer {token}".encode() if token else None
+    allowed = tuple(o.rstrip("/") for o in cors_origins)
+    cors_values = {o.encode(): o.encode() for o in allowed}
 
     def dump(data: Any) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
+    def count(key: str) -> None:
+        with lock:
+            counters[key] += 1
+
     def refuse(status: int, line: str, detail: list[dict[str, Any]] | None = None) -> tuple[int, bytes]:
-        counters["rejected"] += 1
+        count("rejected")
         return status, dump({"error": line, "detail": detail or [{"loc": ["body"], "msg": line,
                                                                  "type": "value_error"}]})
 
@@ -214,14 +337,13 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
                 break
         return None if seen > max_body_bytes else bytes(parts)
 
-    def score(body: bytes | None, content_type: str | None = None) -> tuple[int, bytes]:
-        """Status and JSON answer of one /predict body (logs the scored records)."""
-        kind = body_kind(content_type)
-        if kind is None:
-            return refuse(415, f"the body's Content-Type is {content_type!r}: send JSON "
-                               "(application/json) or CSV with a header row (text/csv)")
-        if body is None:
-            return refuse(413, too_big)
+    def unsupported(content_type: str | None) -> tuple[int, bytes]:
+        said = "no Content-Type" if not content_type else f"Content-Type {content_type!r}"
+        return refuse(415, f"the body has {said}: send JSON as application/json (curl: "
+                           "-H 'Content-Type: application/json') or CSV with a header row as text/csv")
+
+    def score(body: bytes, kind: str) -> tuple[int, bytes]:
+        """Status and JSON answer of one /predict body (logs the scored records); runs in the pool."""
         try:
             if kind == "csv":
                 rows = csv_records(body, scorer.features)
@@ -240,20 +362,38 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             return refuse(422, f"the model cannot score these values ({first}): check the units and "
                                "magnitudes of the numeric fields")
         except Exception as exc:  # noqa: BLE001 - the service stays up; the caller gets one line
-            counters["failed"] += 1
+            count("failed")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return 500, dump({"error": f"the model could not score these records: {first}"})
-        counters["requests"] += 1
-        counters["records"] += len(records)
-        if log.folder is not None:
-            now = datetime.now(timezone.utc)
-            at = now.isoformat(timespec="milliseconds")
-            n = counters["requests"]
-            log.write(now, b"".join(
-                orjson.dumps({"at": at, "version": version, "request": n, "input": rec, **pred},
-                             option=orjson.OPT_APPEND_NEWLINE)
-                for rec, pred in zip(records, predictions, strict=True)))
+        with lock:
+            n = counters["requests"] + 1
+            if log.folder is not None:
+                now = datetime.now(timezone.utc)
+                at = now.isoformat(timespec="milliseconds")
+                try:
+                    log.write(now, b"".join(
+                        orjson.dumps({"at": at, "version": version, "request": n, "input": rec, **pred},
+                                     option=orjson.OPT_APPEND_NEWLINE)
+                        for rec, pred in zip(records, predictions, strict=True)))
+                except (OSError, TypeError) as exc:
+                    counters["log_failures"] += 1
+                    reason = getattr(exc, "strerror", None) or str(exc)
+                    where = log.path or log.folder
+                    state["degraded"] = f"the prediction log {where} cannot be written ({reason})"
+                    return 503, dump({"error": f"{state['degraded']}: predictions are not served without "
+                                               "their record; free space or fix the log folder, then retry"})
+                state["degraded"] = None
+            counters["requests"] = n
+            counters["records"] += len(records)
         return 200, dump({"model": artifact, "version": version, "predictions": predictions})
+
+    async def predict_body(body: bytes | None, content_type: str | None) -> tuple[int, bytes]:
+        kind = body_kind(content_type)
+        if kind is None:
+            return unsupported(content_type)
+        if body is None:
+            return refuse(413, too_big)
+        return await asyncio.get_running_loop().run_in_executor(pool, score, body, kind)
 
     app = FastAPI(title=f"{artifact} {version}", version=version, docs_url="/docs", redoc_url=None,
                   description="Predictions of a model registered with mlops-workbench.")
@@ -271,17 +411,25 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
         "responses": {
             "200": {"description": "one prediction per record", "content": {json_type: {"schema": prediction_schema}}},
             "413": {"description": "body too large", "content": {json_type: {"schema": error_schema}}},
-            "415": {"description": "neither JSON nor CSV", "content": {json_type: {"schema": error_schema}}},
+            "415": {"description": "neither application/json nor text/csv",
+                    "content": {json_type: {"schema": error_schema}}},
             "422": {"description": "invalid records (the field is named)",
+                    "content": {json_type: {"schema": error_schema}}},
+            "503": {"description": "the prediction log cannot be written",
                     "content": {json_type: {"schema": error_schema}}},
         }})
     async def predict(request: Request) -> Response:
-        status, content = score(await read_body(request.headers.get("content-length"), request.stream()),
-                                request.headers.get("content-type"))
+        status, content = await predict_body(
+            await read_body(request.headers.get("content-length"), request.stream()),
+            request.headers.get("content-type"))
         return Response(content, status_code=status, media_type=json_type)
 
     @app.get("/health")
     async def health() -> Response:
+        reason = state["degraded"]
+        if reason:
+            return Response(dump({"status": "degraded", "version": version, "reason": reason}),
+                            status_code=503, media_type=json_type)
         return Response(dump({"status": "ok", "version": version}), media_type=json_type)
 
     @app.get("/metadata")
@@ -294,15 +442,77 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             "features": [{"name": k, "type": v} for k, v in scorer.features.items()],
             "classes": scorer.classes, "started_at": started, "fast_path": scorer.fast is not None,
             "log": str(log.path) if log.path else None, "max_body_bytes": max_body_bytes,
+            "degraded": state["degraded"], "token_required": token is not None, "pid": os.getpid(),
             **counters,
         }), media_type=json_type)
 
+    async def answer(send: Any, status: int, content: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(content)).encode()), *extra]})
+        await send({"type": "http.response.body", "body": content})
+
+    def error(line: str) -> bytes:
+        return dump({"error": line})
+
     async def front(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+        if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
-        content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)
+        host = origin = auth = length = content_type = None
+        for k, v in scope["headers"]:
+            if k == b"host":
+                host = v
+            elif k == b"origin":
+                origin = v
+            elif k == b"authorization":
+                auth = v
+            elif k == b"content-length":
+                length = v
+            elif k == b"content-type":
+                content_type = v
+        path, method = scope["path"], scope["method"]
+        if check_host and (host is None or not loopback_host_header(host)):
+            count("rejected")
+            said = "no Host header" if host is None else f"the Host {host.decode('latin-1')!r}"
+            await answer(send, 421, error(f"{said} is not this machine: the service listens on loopback "
+                                          "and answers http://127.0.0.1 or http://localhost only"), [])
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        if origin is not None:
+            if not origin_allowed(origin, allowed):
+                count("rejected")
+                await answer(send, 403, error(f"requests from the web page {origin.decode('latin-1')!r} "
+                                              "are refused: start the service with --cors-origin URL to allow "
+                                              "a page to call it"), [])
+                return
+            cors = cors_values.get(origin.rstrip(b"/"))
+            if cors is not None:
+                extra = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+                if method == "OPTIONS":  # a preflight: the browser asks before a JSON POST
+                    await answer(send, 204, b"", [*extra, (b"access-control-allow-methods", b"GET, POST"),
+                                                  (b"access-control-allow-headers", b"Authorization, Content-Type"),
+                                                  (b"access-control-max-age", b"600")])
+                    return
+        if expected is not None and not (path == "/health" and method in ("GET", "HEAD")) and (
+                auth is None or not hmac.compare_digest(auth, expected)):
+            count("rejected")
+            await answer(send, 401, error("this service needs its token: send 'Authorization: Bearer <token>' "
+                                          f"(the token of --token-file or ${TOKEN_ENV})"),
+                         [*extra, (b"www-authenticate", b'Bearer realm="mlops-workbench"')])
+            return
+        if path != "/predict" or method != "POST":
+            if not extra:
+                await app(scope, receive, send)
+                return
+
+            async def send_with_cors(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+                await send(message)
+
+            await app(scope, receive, send_with_cors)
+            return
 
         async def chunks() -> Any:
             while True:
@@ -313,13 +523,13 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
                 if not message.get("more_body", False):
                     return
 
-        status, content = score(await read_body(length, chunks()), content_type)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(content)).encode())]})
-        await send({"type": "http.response.body", "body": content})
+        ctype = content_type.decode("latin-1") if content_type is not None else None
+        status, content = await predict_body(
+            await read_body(length.decode("latin-1") if length is not None else None, chunks()), ctype)
+        await answer(send, status, content, extra)
 
     front.fastapi = app  # type: ignore[attr-defined]
+    front.pool = pool  # type: ignore[attr-defined]
     return front
 
 
@@ -362,7 +572,8 @@ def prepare(project_path: Path | None, *, bundle: Path | None = None, version: s
 
 def serve(project_path: Path | None, *, bundle: Path | None = None, version: str | None = None,
           stage: str | None = None, host: str = "127.0.0.1", port: int = 8000, log_dir: Path | None = None,
-          max_body_bytes: int = MAX_BODY_BYTES, say: Callable[[str], None] | None = None) -> int:
+          max_body_bytes: int = MAX_BODY_BYTES, token_file: Path | None = None,
+          cors_origins: tuple[str, ...] = (), say: Callable[[str], None] | None = None) -> int:
     """Serve a registered version (or a bundle folder) until Ctrl-C / SIGTERM; returns 0."""
     import uvicorn
 
@@ -371,19 +582,27 @@ def serve(project_path: Path | None, *, bundle: Path | None = None, version: str
     check_port(host, port)
     if max_body_bytes < 1024:
         raise WorkbenchError(f"--max-body-bytes {max_body_bytes} is too small: use at least 1024")
+    origins = tuple(check_origin(o) for o in cors_origins)
+    token = read_token(token_file)
+    loopback = is_loopback(host)
+    if token is None and not loopback:
+        raise WorkbenchError(f"--host {host} is reachable from other machines and needs a token: put one in a "
+                             f"file and pass --token-file PATH (or set ${TOKEN_ENV}); clients then send "
+                             "'Authorization: Bearer <token>'")
     folder, label = prepare(project_path, bundle=bundle, version=version, stage=stage)
     scorer = Scorer.load(folder)
     if log_dir is None:
         log_dir = (Path(project_path or ".").absolute() if bundle is None else Path.cwd()) / LOG_DIR
     log = PredictionLog(Path(log_dir))
     log.open()
-    app = create_app(scorer, stage=label, log=log, max_body_bytes=max_body_bytes)
+    app = create_app(scorer, stage=label, log=log, max_body_bytes=max_body_bytes, token=token,
+                     check_host=loopback, cors_origins=origins)
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     version_label = scorer.metadata.get("version", "?")
     say(f"Serving model {version_label}{f' ({label})' if label else ''} at http://{_url_host(host)}:{port}  "
         f"POST /predict, GET /health, GET /metadata; logging to {log.path}; Ctrl-C stops")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        say(f"note: listening on {host}: reachable from other machines; there is no authentication")
+    if token is not None:
+        say(f"note: listening on {host}; every request but GET /health needs 'Authorization: Bearer <token>'")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             server_header=False, lifespan="off")
     server = uvicorn.Server(config)
@@ -391,10 +610,29 @@ def serve(project_path: Path | None, *, bundle: Path | None = None, version: str
     try:
         server.run()
     finally:
+        app.pool.shutdown(wait=False, cancel_futures=True)
         log.close()
     if not server.started and time.monotonic() - started < 5:
         raise WorkbenchError(f"the service could not start on {host}:{port}: see the lines above")
     return 0
+
+
+def check_origin(origin: str) -> str:
+    """A ``--cors-origin`` value as browsers send it (scheme://host[:port]), or a one-line refusal."""
+    from urllib.parse import urlsplit
+
+    text = origin.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises on a port that is not a number
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not (
+            parts.path or parts.query or parts.fragment or parts.username)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise WorkbenchError(f"--cors-origin {origin!r} is not a web origin: give scheme://host[:port], "
+                             "e.g. --cors-origin https://dashboard.example.com")
+    return text
 
 
 def _url_host(host: str) -> str:
