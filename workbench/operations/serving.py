@@ -51,7 +51,8 @@ Decisions:
   by accident (monitoring reads them, or a team tracks them with ``dvc add``). Lines are
   written with one ``os.write`` on an ``O_APPEND`` descriptor per request, so several
   services (or workers) can share a folder without interleaving; a write a full disk
-  cuts short is ended with a newline by the next one, so monitoring skips the fragment.
+  cuts short is truncated away again (or, when another writer came after it, ended with a
+  newline by the next write, so monitoring skips the fragment).
 """
 
 
@@ -112,9 +113,10 @@ class PredictionLog:
     def write(self, now: datetime, data: bytes) -> None:
         """Append ``data`` (whole lines) with one ``write``; raises OSError when it is not all written.
 
-        A write cut short (a full disk) leaves a fragment without its newline: the next
-        write starts with one, so the fragment is a line of its own that monitoring skips
-        rather than the start of the next record.
+        A write cut short (a full disk) is cut off the file again, so the records of a refused
+        request are not in the log; when another writer appended after it meanwhile, the
+        fragment stays, and the next write starts with a newline, so the fragment is a line of
+        its own that monitoring skips rather than the start of the next record.
         """
         if self.folder is None:
             return
@@ -125,9 +127,20 @@ class PredictionLog:
             data = b"\n" + data
         written = os.write(self._fd, data)
         if written < len(data):
-            self._torn = True
-            raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes were written")
+            self._torn = not self._undo(written)
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {written} of {len(data)} bytes written")
         self._torn = False
+
+    def _undo(self, written: int) -> bool:
+        """Cut the part of a short write off again when nothing was appended after it (True if so)."""
+        try:
+            end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: the end of what was just written
+            if os.fstat(self._fd).st_size != end:
+                return False
+            os.ftruncate(self._fd, end - written)
+            return True
+        except OSError:
+            return False
 
     def close(self) -> None:
         if self._fd >= 0:
