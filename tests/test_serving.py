@@ -131,7 +131,8 @@ def test_bundle_has_model_schema_card_metadata_and_dockerfile(project_copy, tmp_
     result = json.loads(done.stdout)
     assert result["path"] == str(out) and result["card"] == "reviewed"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile"])
+        ["model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile",
+         "README.md"])
     lock = yaml.safe_load((path / "dvc.lock").read_text())
     md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.skops")
     assert hashlib.md5((out / "model.skops").read_bytes()).hexdigest() == md5

@@ -295,3 +295,34 @@ def test_a_token_protected_service_on_a_non_loopback_address(deployed, namespace
         assert status == 403
     finally:
         stop(proc)
+
+
+def test_the_bundles_container_command_needs_the_token_its_readme_describes(deployed, tmp_path):  # noqa: F811
+    """The Dockerfile's ENTRYPOINT, run as Docker would (paths mapped), with and without a token."""
+    import re
+
+    path = deployed["path"]
+    out = tmp_path / "bundle"
+    assert run_cli("model", "bundle", "v1.0.0", "--output", str(out), cwd=path).returncode == 0
+    docker = (out / "Dockerfile").read_text()
+    readme = (out / "README.md").read_text()
+    assert "--token-file /run/secrets/model.token" in docker and "MLOPS_WORKBENCH_TOKEN" in docker
+    assert "--token-file /run/secrets/model.token" in readme and "Authorization: Bearer" in readme
+    assert "Content-Type: application/json" in readme and "415" in readme and "503" in readme
+    entry = json.loads(re.search(r"^ENTRYPOINT (\[.*?\])$", docker, re.M | re.S).group(1).replace("\\\n", ""))
+    mapped = [str(out) if a == "/srv/bundle" else str(tmp_path / "predictions") if a == "/srv/predictions" else a
+              for a in entry]
+    assert mapped[:2] == ["mlops-workbench", "serve"] and mapped[mapped.index("--host") + 1] == "0.0.0.0"
+    args = mapped[2:mapped.index("--host")] + mapped[mapped.index("--log-dir"):]
+    done = run_cli(*mapped[1:mapped.index("--port") + 1], str(free_port()), *mapped[mapped.index("--log-dir"):],
+                   cwd=tmp_path, env={"MLOPS_WORKBENCH_TOKEN": ""})
+    assert done.returncode == 2 and "needs a token" in one_line_error(done)
+    token_file = tmp_path / "model.token"
+    token_file.write_text(TOKEN + "\n")
+    records, _ = sample_records(path, 2)
+    proc, port = start([*args, "--token-file", str(token_file)], cwd=tmp_path, host="0.0.0.0",
+                       env={"MLOPS_WORKBENCH_TOKEN": ""})
+    try:
+        check_token_rules("127.0.0.1", port, json.dumps(records).encode())
+    finally:
+        stop(proc)
