@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RPS_TARGET = 2.0
 ADDED_P50_MS = 1.0
+HEALTH_P99_MS = 50.0
 DEFAULT_MLFLOW = "/tmp/mlflow-bench-venv/bin/python"
 
 _LUA = """wrk.method = "POST"
@@ -114,6 +115,37 @@ def wrk(url: str, lua: Path, connections: int, seconds: int) -> dict[str, float]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     return {"rps": rps, "p50": p50, "p99": p99}
+
+
+def health_under_load(port: int, lua: Path, seconds: int, clients: int = 50) -> dict[str, float]:
+    """p50/p99 (ms) of GET /health, one at a time, while ``clients`` wrk connections post predictions."""
+    import http.client
+
+    load = subprocess.Popen(["wrk", "-t2", f"-c{clients}", f"-d{seconds + 2}s", "-s", str(lua),
+                             f"http://127.0.0.1:{port}/predict"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # let the load build up
+        times: list[float] = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at:
+            t = time.perf_counter()
+            conn.request("GET", "/health")
+            resp = conn.getresponse()
+            resp.read()
+            times.append(time.perf_counter() - t)
+            if resp.status != 200:
+                raise RuntimeError(f"/health answered {resp.status} under load")
+            time.sleep(0.005)
+        conn.close()
+    finally:
+        out = load.communicate(timeout=seconds + 60)[0]
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw error answers under the health load:\n{out}")
+    times.sort()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"p50": times[len(times) // 2] * 1000, "p99": times[int(len(times) * 0.99)] * 1000,
+            "n": len(times), "rps": rps}
 
 
 def build_project(base: Path) -> Path:
@@ -204,7 +236,14 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}/predict"
         wrk(url, lua, 8, 2)  # warm up
         ours = {c: wrk(url, lua, c, args.seconds) for c in (1, 8)}
+        health = health_under_load(port, lua, args.seconds)
         stop(serve)
+        print(f"GET /health under 50 predict clients ({health['rps']:.0f} predictions/s): {health['n']} probes, "
+              f"p50 {health['p50']:.2f} ms, p99 {health['p99']:.2f} ms", flush=True)
+        verdict = "ok" if health["p99"] <= HEALTH_P99_MS else "MISS"
+        ok &= verdict == "ok"
+        line("serve GET /health p99 under 50 concurrent predict clients", f"{health['p99']:.2f} ms",
+             f"{health['rps']:.0f} predictions/s alongside", "-", f"<= {HEALTH_P99_MS:.0f} ms", verdict)
         for c, r in ours.items():
             print(f"mlops-workbench serve, {c} connection(s): {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, "
                   f"p99 {r['p99']:.2f} ms", flush=True)
