@@ -618,6 +618,49 @@ def test_two_services_on_one_project_never_tear_a_line(project_copy, deployed, t
     assert len(pids_requests) > 10
 
 
+def test_two_workers_share_the_port_the_counters_and_one_log_of_whole_lines(project_copy, deployed, tmp_path):
+    """--workers 2 (issue 15 item 8): both processes answer, /metadata counts for the service, the
+    log is one file of whole lines, and a kill -9 of the first process takes the other one down."""
+    import signal
+    import threading
+
+    import psutil
+
+    path = project_copy
+    records, _ = sample_records(path, 70)
+    bodies = [json.dumps(records[:n]).encode() for n in (70, 1, 29, 1, 55)]
+    proc, port = start_server(["-C", str(path), "--workers", "2"], cwd=tmp_path, env=deployed["env"])
+    try:
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 1
+        sent: list[int] = []
+        threads = [threading.Thread(target=_hammer, args=(port, bodies, time.monotonic() + 8, sent))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        pids = set()
+        while any(t.is_alive() for t in threads):
+            pids.add(request(port, "/metadata")[1]["pid"])
+            time.sleep(0.05)
+        meta = request(port, "/metadata")[1]
+        assert pids == {proc.pid, workers[0].pid}  # both processes answered
+        total = sum(len(json.loads(bodies[i])) for i in sent)
+        assert meta["workers"] == 2 and meta["records"] == total and meta["requests"] == len(sent)
+        good, bad = json_lines(Path(meta["log"]))
+        assert not bad and len(good) == total
+        assert len({g["request"] for g in good}) == len(sent)  # one request number per request, service-wide
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        workers[0].wait(timeout=30)  # the worker went with it
+    finally:
+        stop(proc)
+    with socket.socket() as probe:  # nobody listens on the port any more
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+    line = one_line_error(run_cli("serve", "-C", str(path), "--workers", "0", "--port", str(free_port()), cwd=path))
+    assert "--workers 0 is not possible here: use 1-32" in line
+
+
 def test_a_tampered_model_is_refused_on_load(project_copy, tmp_path):
     import skops.io as sio
     from sklearn.preprocessing import FunctionTransformer

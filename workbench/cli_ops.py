@@ -13,7 +13,7 @@ Usage::
     mlops-workbench model history [--json]
     mlops-workbench model bundle VERSION [--output DIR] [--json]
     mlops-workbench serve [--stage production | --version V | --bundle DIR] [--host 127.0.0.1] [--port 8000]
-        [--log-dir DIR] [--max-body-bytes N] [--token-file PATH] [--cors-origin URL]
+        [--log-dir DIR] [--max-body-bytes N] [--token-file PATH] [--cors-origin URL] [--workers N]
     mlops-workbench predict INPUT --output OUTPUT [--version V | --stage S] [--json]
 
 JSON (schema 1)::
@@ -132,7 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  stage=args.stage, host=args.host, port=args.port,
                  log_dir=Path(args.log_dir) if args.log_dir else None, max_body_bytes=args.max_body_bytes,
                  token_file=Path(args.token_file) if args.token_file else None,
-                 cors_origins=tuple(args.cors_origin or ()))
+                 cors_origins=tuple(args.cors_origin or ()), workers=args.workers)
 
 
 @command("predict")
@@ -210,6 +210,8 @@ def _extend(sub: Any) -> None:
                    "in this file (or in $MLOPS_WORKBENCH_TOKEN); needed for a --host beyond loopback")
     p.add_argument("--cors-origin", action="append", metavar="URL", help="a web page origin allowed to call "
                    "the service from a browser, e.g. https://dash.example.com (repeatable; default: none)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes sharing the port, "
+                   "counters and log (default: 1; 2 uses both cores of a 2-core machine)")
 
     p = sub.add_parser("predict", help="batch-score a CSV/Parquet file with a registered model")
     _add_project_option(p)

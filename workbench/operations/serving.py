@@ -151,6 +151,60 @@ class PredictionLog:
             self._fd = -1
 
 
+class SharedState:
+    """The live counters and the degraded reason of every worker of one service.
+
+    In shared memory made before the workers are forked, so ``/metadata`` and ``/health``
+    answer for the whole service whichever worker takes the request. Each worker adds to
+    its own ``slot``; request numbers (the log's ``request``) come from one shared sequence.
+    """
+
+    KEYS = ("requests", "records", "rejected", "failed", "log_failures")
+
+    def __init__(self, workers: int = 1) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self.slot = 0
+        self._counts = multiprocessing.RawArray("q", len(self.KEYS) * workers)
+        self._sequence = multiprocessing.RawValue("q", 0)
+        self._reason = multiprocessing.RawArray("c", 1024)
+        self._lock = multiprocessing.Lock()
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[self.slot * len(self.KEYS) + self.KEYS.index(key)] += n
+
+    def next_request(self) -> int:
+        with self._lock:
+            self._sequence.value += 1
+            return int(self._sequence.value)
+
+    def scored(self, records: int) -> None:
+        with self._lock:
+            base = self.slot * len(self.KEYS)
+            self._counts[base] += 1
+            self._counts[base + 1] += records
+            if self._reason[0] != b"\0":
+                self._reason[0] = b"\0"
+
+    def totals(self) -> dict[str, int]:
+        with self._lock:
+            counts = list(self._counts)
+        k = len(self.KEYS)
+        return {key: sum(counts[i::k]) for i, key in enumerate(self.KEYS)}
+
+    @property
+    def degraded(self) -> str | None:
+        value = self._reason.value
+        return value.decode("utf-8", "replace") if value else None
+
+    def fail_log(self, reason: str) -> None:
+        with self._lock:
+            self._counts[self.slot * len(self.KEYS) + self.KEYS.index("log_failures")] += 1
+            self._reason.value = reason.encode("utf-8")[:1023]
+
+
 TOKEN_ENV = "MLOPS_WORKBENCH_TOKEN"
 MIN_TOKEN_CHARS = 16
 
@@ -285,14 +339,15 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
 
 def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, token: str | None = None, check_host: bool = True,
-               cors_origins: tuple[str, ...] = (), threads: int = 1) -> Any:
+               cors_origins: tuple[str, ...] = (), threads: int = 1, shared: SharedState | None = None) -> Any:
     """The ASGI app serving ``scorer`` (a :class:`workbench.operations.predict.Scorer`).
 
     A FastAPI app (routes, OpenAPI spec, /docs) behind a thin ASGI front that checks who is
     calling (Host, Origin, token: see the module docstring) and answers ``POST /predict``
     itself: the same code as the FastAPI route, minus Starlette's request object, routing
     and middleware, which are a third of the per-request cost here. ``check_host`` is for
-    loopback binds; ``threads`` is the size of the scoring pool.
+    loopback binds; ``threads`` is the size of the scoring pool; ``shared`` holds the counters
+    (one per service: the workers of :func:`serve` share it).
     """
     import asyncio
     import threading
@@ -309,9 +364,8 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     version = str(meta.get("version") or "unversioned")
     artifact = str(meta.get("artifact") or "model")
     log = log or PredictionLog(None)
-    counters = {"requests": 0, "records": 0, "rejected": 0, "failed": 0, "log_failures": 0}
-    state: dict[str, str | None] = {"degraded": None}
-    lock = threading.Lock()  # counters and the log: scoring runs in the pool's threads
+    shared = shared or SharedState(1)
+    lock = threading.Lock()  # the log: scoring runs in the pool's threads
     pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="score")
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     item_schema = scorer.adapter.json_schema()
@@ -326,9 +380,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     def dump(data: Any) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
-    def count(key: str) -> None:
-        with lock:
-            counters[key] += 1
+    count = shared.add
 
     def refuse(status: int, line: str, detail: list[dict[str, Any]] | None = None) -> tuple[int, bytes]:
         count("rejected")
@@ -381,26 +433,23 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             count("failed")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return 500, dump({"error": f"the model could not score these records: {first}"})
-        with lock:
-            n = counters["requests"] + 1
-            if log.folder is not None:
-                now = datetime.now(timezone.utc)
-                at = now.isoformat(timespec="milliseconds")
-                try:
-                    log.write(now, b"".join(
-                        orjson.dumps({"at": at, "version": version, "request": n, "input": rec, **pred},
-                                     option=orjson.OPT_APPEND_NEWLINE)
-                        for rec, pred in zip(records, predictions, strict=True)))
-                except (OSError, TypeError) as exc:
-                    counters["log_failures"] += 1
-                    reason = getattr(exc, "strerror", None) or str(exc)
-                    where = log.path or log.folder
-                    state["degraded"] = f"the prediction log {where} cannot be written ({reason})"
-                    return 503, dump({"error": f"{state['degraded']}: predictions are not served without "
-                                               "their record; free space or fix the log folder, then retry"})
-                state["degraded"] = None
-            counters["requests"] = n
-            counters["records"] += len(records)
+        if log.folder is not None:
+            now = datetime.now(timezone.utc)
+            at = now.isoformat(timespec="milliseconds")
+            n = shared.next_request()
+            try:
+                data = b"".join(orjson.dumps({"at": at, "version": version, "request": n, "input": rec, **pred},
+                                             option=orjson.OPT_APPEND_NEWLINE)
+                                for rec, pred in zip(records, predictions, strict=True))
+                with lock:
+                    log.write(now, data)
+            except (OSError, TypeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                line = f"the prediction log {log.path or log.folder} cannot be written ({reason})"
+                shared.fail_log(line)
+                return 503, dump({"error": f"{line}: predictions are not served without their record; "
+                                           "free space or fix the log folder, then retry"})
+        shared.scored(len(records))
         return 200, dump({"model": artifact, "version": version, "predictions": predictions})
 
     async def predict_body(body: bytes | None, content_type: str | None) -> tuple[int, bytes]:
@@ -442,7 +491,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
 
     @app.get("/health")
     async def health() -> Response:
-        reason = state["degraded"]
+        reason = shared.degraded
         if reason:
             return Response(dump({"status": "degraded", "version": version, "reason": reason}),
                             status_code=503, media_type=json_type)
@@ -458,8 +507,8 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             "features": [{"name": k, "type": v} for k, v in scorer.features.items()],
             "classes": scorer.classes, "started_at": started, "fast_path": scorer.fast is not None,
             "log": str(log.path) if log.path else None, "max_body_bytes": max_body_bytes,
-            "degraded": state["degraded"], "token_required": token is not None, "pid": os.getpid(),
-            **counters,
+            "degraded": shared.degraded, "token_required": token is not None, "pid": os.getpid(),
+            "workers": shared.workers, **shared.totals(),
         }), media_type=json_type)
 
     async def answer(send: Any, status: int, content: bytes, extra: list[tuple[bytes, bytes]]) -> None:
@@ -589,8 +638,13 @@ def prepare(project_path: Path | None, *, bundle: Path | None = None, version: s
 def serve(project_path: Path | None, *, bundle: Path | None = None, version: str | None = None,
           stage: str | None = None, host: str = "127.0.0.1", port: int = 8000, log_dir: Path | None = None,
           max_body_bytes: int = MAX_BODY_BYTES, token_file: Path | None = None,
-          cors_origins: tuple[str, ...] = (), say: Callable[[str], None] | None = None) -> int:
-    """Serve a registered version (or a bundle folder) until Ctrl-C / SIGTERM; returns 0."""
+          cors_origins: tuple[str, ...] = (), workers: int = 1, say: Callable[[str], None] | None = None) -> int:
+    """Serve a registered version (or a bundle folder) until Ctrl-C / SIGTERM; returns 0.
+
+    ``workers`` > 1 forks that many processes after the model is loaded (POSIX): they share
+    the listening socket, the counters (:class:`SharedState`) and the log file, whose lines
+    stay whole because each is one ``write`` on an ``O_APPEND`` descriptor.
+    """
     import uvicorn
 
     from workbench.operations.predict import Scorer
@@ -598,6 +652,9 @@ def serve(project_path: Path | None, *, bundle: Path | None = None, version: str
     check_port(host, port)
     if max_body_bytes < 1024:
         raise WorkbenchError(f"--max-body-bytes {max_body_bytes} is too small: use at least 1024")
+    if not 1 <= workers <= MAX_WORKERS or (workers > 1 and not hasattr(os, "fork")):
+        raise WorkbenchError(f"--workers {workers} is not possible here: use 1-{MAX_WORKERS} "
+                             f"(this machine has {os.cpu_count()} cores; more than one needs fork)")
     origins = tuple(check_origin(o) for o in cors_origins)
     token = read_token(token_file)
     loopback = is_loopback(host)
@@ -611,26 +668,107 @@ def serve(project_path: Path | None, *, bundle: Path | None = None, version: str
         log_dir = (Path(project_path or ".").absolute() if bundle is None else Path.cwd()) / LOG_DIR
     log = PredictionLog(Path(log_dir))
     log.open()
-    app = create_app(scorer, stage=label, log=log, max_body_bytes=max_body_bytes, token=token,
-                     check_host=loopback, cors_origins=origins)
+    shared = SharedState(workers)
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     version_label = scorer.metadata.get("version", "?")
     say(f"Serving model {version_label}{f' ({label})' if label else ''} at http://{_url_host(host)}:{port}  "
-        f"POST /predict, GET /health, GET /metadata; logging to {log.path}; Ctrl-C stops")
+        f"POST /predict, GET /health, GET /metadata; logging to {log.path}"
+        f"{f'; {workers} worker processes' if workers > 1 else ''}; Ctrl-C stops")
     if token is not None:
         say(f"note: listening on {host}; every request but GET /health needs 'Authorization: Bearer <token>'")
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            server_header=False, lifespan="off")
-    server = uvicorn.Server(config)
+    sockets = [_listen(host, port)] if workers > 1 else None
+
+    def run() -> Any:
+        app = create_app(scorer, stage=label, log=log, max_body_bytes=max_body_bytes, token=token,
+                         check_host=loopback, cors_origins=origins, shared=shared)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                server_header=False, lifespan="off")
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=sockets)
+        finally:
+            app.pool.shutdown(wait=False, cancel_futures=True)
+        return server
+
+    children = []
+    for slot in range(1, workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until told to stop, and stop when the first process dies
+            code = 0
+            try:
+                _die_with_parent()
+                shared.slot = slot
+                run()
+            except BaseException:  # noqa: BLE001 - a worker never returns into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
     started = time.monotonic()
     try:
-        server.run()
+        server = run()
     finally:
-        app.pool.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(children)
         log.close()
     if not server.started and time.monotonic() - started < 5:
         raise WorkbenchError(f"the service could not start on {host}:{port}: see the lines above")
     return 0
+
+
+MAX_WORKERS = 32
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket the workers share."""
+    family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        raise WorkbenchError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the first process dies (even by kill -9)."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent is already gone
+        os._exit(0)
+
+
+def _stop_workers(children: list[int]) -> None:
+    import signal
+
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 15
+    for pid in children:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.05)
 
 
 def check_origin(origin: str) -> str:
