@@ -728,7 +728,8 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise WorkbenchError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port") from None
-    sock.listen(2048)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it (no 40 ms
+    sock.listen(2048)                                            # Nagle + delayed-ACK stall per answer)
     sock.set_inheritable(True)
     return sock
 
