@@ -318,6 +318,67 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
     assert "415" in spec["paths"]["/predict"]["post"]["responses"]
 
 
+def test_a_big_csv_body_is_read_by_columns_and_scores_and_logs_like_json(deployed):
+    """1,200 rows (over CSV_FRAME_LINES): read by pyarrow and scored as a frame (issue 15 item 9),
+    with the same answers, log lines and refusals as the record path."""
+    import csv
+    import io
+
+    from workbench.operations.serving import CSV_FRAME_LINES
+
+    path, port = deployed["path"], deployed["port"]
+    base, _ = sample_records(path, 10_000)
+    records = [dict(base[i % len(base)]) for i in range(1200)]
+    assert len(records) > CSV_FRAME_LINES
+    for i in range(0, 1200, 97):
+        records[i]["mean_radius"] = None  # missing values: empty cells
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["patient_id", *records[0]], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({"patient_id": f"P{i}", **r} for i, r in enumerate(records))
+    body = out.getvalue().encode()
+    from workbench.development.stages import read_params
+    from workbench.operations.serving import csv_frame
+
+    features = read_params(path)["features"]
+    frame, read = csv_frame(body, features)  # this body takes the column-wise path
+    assert len(frame) == 1200 and read == records
+    assert csv_frame(body.replace(b"\n", b"\n", 1).replace(b",", b",twelve,", 1), features) is None
+    want = []
+    for i in range(0, 1200, 300):  # JSON in bodies under the 1 MiB limit
+        status, answer = post(port, records[i:i + 300])
+        assert status == 200, answer
+        want += answer["predictions"]
+    log = Path(request(port, "/metadata")[1]["log"])
+    lines_before = len(log.read_text().splitlines())
+    status, answer = request(port, "/predict", body, {"Content-Type": "text/csv"})
+    assert status == 200, answer
+    got = answer["predictions"]
+    assert [g["prediction"] for g in got] == [w["prediction"] for w in want]
+    assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], rel=1e-9, abs=1e-12)
+    logged = [json.loads(ln) for ln in log.read_text().splitlines()[lines_before:]]
+    assert [ln["input"] for ln in logged] == records and len({ln["request"] for ln in logged}) == 1
+
+    lines = body.decode().splitlines()
+    header = lines[0].split(",")
+    col = header.index("mean_texture")
+    for bad, expected in (("twelve", "record 1099, field 'mean_texture': Input should be a valid number"),
+                          ("nan", "record 1099, field 'mean_texture'"), ("1e400", "record 1099, field 'mean_texture'"),
+                          ("2e15", "record 1099, field 'mean_texture': Input should be less than or equal to")):
+        cells = lines[1100].split(",")
+        cells[col] = bad
+        text = "\n".join([*lines[:1100], ",".join(cells), *lines[1101:]]) + "\n"
+        status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
+        assert status == 422 and expected in answer["error"], (bad, answer)
+    short = "\n".join([*lines[:1100], lines[1100].rsplit(",", 1)[0], *lines[1101:]]) + "\n"
+    status, answer = request(port, "/predict", short.encode(), {"Content-Type": "text/csv"})
+    assert status == 422 and "CSV line 1101 has fewer fields" in answer["error"], answer
+    twice = "\n".join([lines[0] + ",mean_area", *(ln + ",1.0" for ln in lines[1:])]) + "\n"
+    status, answer = request(port, "/predict", twice.encode(), {"Content-Type": "text/csv"})
+    assert status == 422 and "'mean_area' more than once" in answer["error"], answer
+    assert len(log.read_text().splitlines()) == lines_before + 1200  # the refused bodies were not logged
+
+
 def test_fuzzing_from_the_openapi_spec_never_breaks_the_service(deployed):
     """Schema-driven fuzzing (schemathesis-style, seeded): every answer is 200, 413 or 422, never 5xx."""
     port = deployed["port"]

@@ -33,7 +33,9 @@ Decisions:
   ``text/csv`` (a header row, then a record per line, typed by the features' kinds and
   checked by the same schema, as MLflow's scoring server takes both; columns that are not
   features are left out, as in batch scoring; a column named twice, or a header with no
-  records, is 422). Anything else, and a body with no Content-Type, is 415 naming the
+  records, is 422; a body of ``CSV_FRAME_LINES`` lines or more is read column-wise by
+  pyarrow and scored as a frame, falling back to the record path, which names the line or
+  field, at the first doubt). Anything else, and a body with no Content-Type, is 415 naming the
   type: ``text/plain`` and the form type are what a cross-site page can send without
   asking, so ``curl`` needs ``-H 'Content-Type: application/json'`` (or ``--json``).
 - The prediction log is part of monitoring: a prediction whose record cannot be written
@@ -337,6 +339,60 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
     return records
 
 
+#: CSV bodies of at least this many lines are read by pyarrow into columns and scored as a frame
+CSV_FRAME_LINES = 1000
+
+
+def csv_frame(body: bytes, features: dict[str, str]) -> tuple[Any, list[dict[str, Any]]] | None:
+    """A big CSV body as (feature frame, records), read column-wise by pyarrow; None to take the record path.
+
+    Only a body the record path would accept comes out of here: any doubt (a missing,
+    doubled or unreadable column, a short row, a value that is not a number, NaN or
+    infinity, a magnitude over the schema's bound, a datetime feature) returns None, and
+    :func:`csv_records` then names the line or field as for a small body.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    from workbench.operations.predict import MAX_ABS
+
+    if "datetime" in features.values():
+        return None
+    import io
+
+    types = {n: pa.float64() if k == "numeric" else pa.string() for n, k in features.items()}
+    try:
+        table = pcsv.read_csv(io.BytesIO(body), read_options=pcsv.ReadOptions(use_threads=False),
+                              convert_options=pcsv.ConvertOptions(
+                                  column_types=types, include_columns=list(features), null_values=[""],
+                                  strings_can_be_null=True, quoted_strings_can_be_null=False))
+        header = pcsv.read_csv(io.BytesIO(body.split(b"\n", 1)[0] + b"\n"),
+                               convert_options=pcsv.ConvertOptions(column_types={})).column_names \
+            if table.num_rows else []
+    except (pa.ArrowInvalid, pa.ArrowKeyError, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if not table.num_rows or len(set(header)) != len(header):
+        return None
+    cols: dict[str, Any] = {}
+    for name, kind in features.items():
+        column = table.column(name)
+        if kind == "numeric":
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            present = ~np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False))
+            if not np.all(np.isfinite(values[present])) or np.any(np.abs(values[present]) > MAX_ABS):
+                return None
+            cols[name] = values
+        else:
+            texts = column.to_pylist()
+            cols[name] = np.array([("" if v is None else v) if kind == "text" else (float("nan") if v is None else v)
+                                   for v in texts], dtype=object)
+    import pandas as pd
+
+    return pd.DataFrame(cols), table.to_pylist()
+
+
 def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, token: str | None = None, check_host: bool = True,
                cors_origins: tuple[str, ...] = (), threads: int = 1, shared: SharedState | None = None) -> Any:
@@ -412,19 +468,29 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
 
     def score(body: bytes, kind: str) -> tuple[int, bytes]:
         """Status and JSON answer of one /predict body (logs the scored records); runs in the pool."""
+        frame = None
         try:
-            if kind == "csv":
+            if kind == "csv" and body.count(b"\n") >= CSV_FRAME_LINES:
+                read = csv_frame(body, scorer.features)
+                if read is not None:
+                    frame, records = read
+            if frame is None and kind == "csv":
                 rows = csv_records(body, scorer.features)
                 if isinstance(rows, str):
                     return refuse(422, rows)
                 records = scorer.parse_python(rows)
-            else:
+            elif frame is None:
                 records = scorer.parse(body)
         except ValidationError as exc:
             detail, line = error_lines(exc)
             return refuse(422, line, detail)
         try:
-            predictions = scorer.predict_records(records)
+            if frame is not None:  # a big CSV body: the pipeline on the frame, as batch predict does
+                labels, scores = scorer.predict_frame(frame)
+                predictions = [{"prediction": v} for v in labels] if scores is None else [
+                    {"prediction": v, "score": p} for v, p in zip(labels, scores, strict=True)]
+            else:
+                predictions = scorer.predict_records(records)
         except ValueError as exc:  # valid JSON the model cannot take, e.g. 1e308 overflowing the scaler
             first = (str(exc).strip().splitlines() or ["invalid values"])[0]
             return refuse(422, f"the model cannot score these values ({first}): check the units and "
@@ -439,7 +505,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             n = shared.next_request()
             try:
                 data = b"".join(orjson.dumps({"at": at, "version": version, "request": n, "input": rec, **pred},
-                                             option=orjson.OPT_APPEND_NEWLINE)
+                                             option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
                                 for rec, pred in zip(records, predictions, strict=True))
                 with lock:
                     log.write(now, data)
