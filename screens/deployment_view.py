@@ -221,7 +221,8 @@ class DeploymentView(VerticalScroll):
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "workbench", "serve", "-C", str(self.path), "--version", version,
                  "--port", str(self.port)], cwd=self.path, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_own_session_dies_with_parent, env={**os.environ})
+                stdin=subprocess.DEVNULL, preexec_fn=_own_session_dies_with_parent,
+                env={k: v for k, v in os.environ.items() if k != "MLOPS_WORKBENCH_TOKEN"})  # loopback: no token
         self.serving_version = version
         self.metadata = None
         set_disabled(self, {"#dep-start": True, "#dep-stop": False})

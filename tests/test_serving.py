@@ -131,7 +131,8 @@ def test_bundle_has_model_schema_card_metadata_and_dockerfile(project_copy, tmp_
     result = json.loads(done.stdout)
     assert result["path"] == str(out) and result["card"] == "reviewed"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile"])
+        ["model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile",
+         "README.md"])
     lock = yaml.safe_load((path / "dvc.lock").read_text())
     md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.skops")
     assert hashlib.md5((out / "model.skops").read_bytes()).hexdigest() == md5
@@ -274,8 +275,10 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
         (f"{header}\n{first}\n1,2\n", "CSV line 3 has fewer fields than the header row"),
         (f"{header}\n{first},7\n", "CSV line 2 has more fields than the header row"),
         (f"{header}\n{wrong}\n", "record 0, field 'mean_radius': Input should be a valid number"),
-        (f"{header}\n", "must be a JSON list of one or more records"),
+        (f"{header}\n", "the CSV body has a header row but no records"),
         ("", "the CSV body is empty"),
+        (f"{header},mean_radius\n{first},1.0\n", "names the column(s) 'mean_radius' more than once"),
+        (f"patient_id,patient_id,{header}\nP1,P2,{first}\n", "names the column(s) 'patient_id' more than once"),
     ]
     for text, expected in cases:
         status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
@@ -291,14 +294,89 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
     assert status == 422 and "not UTF-8" in answer["error"]
 
     status, answer = request(port, "/predict", json.dumps(records).encode(),
-                             {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d
+                             {"Content-Type": "application/vnd.team+json"})  # a +json type is JSON
     assert status == 200 and answer["predictions"] == as_json[1]["predictions"]
     status, answer = request(port, "/predict", b"<records/>", {"Content-Type": "application/xml"})
     assert status == 415 and "'application/xml'" in answer["error"] and "text/csv" in answer["error"]
+    # what a cross-site page can send without a preflight is not read as JSON (issue 15): curl -d's
+    # form type, text/plain, and a bare body are 415 naming the type, and nothing is logged
+    before = request(port, "/metadata")[1]["records"]
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", "text/plain; charset=utf-8",
+                  "application/csv", "multipart/form-data; boundary=x"):
+        status, answer = request(port, "/predict", json.dumps(records).encode(), {"Content-Type": ctype})
+        assert status == 415 and f"Content-Type {ctype!r}" in answer["error"], (ctype, answer)
+        assert "application/json" in answer["error"] and "text/csv" in answer["error"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # no Content-Type at all
+    conn.request("POST", "/predict", body=json.dumps(records).encode())
+    resp = conn.getresponse()
+    assert resp.status == 415 and "has no Content-Type" in json.loads(resp.read())["error"]
+    conn.close()
+    assert request(port, "/metadata")[1]["records"] == before
     spec = request(port, "/openapi.json")[1]
     content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
     assert set(content) == {"application/json", "text/csv"}
     assert "415" in spec["paths"]["/predict"]["post"]["responses"]
+
+
+def test_a_big_csv_body_is_read_by_columns_and_scores_and_logs_like_json(deployed):
+    """1,200 rows (over CSV_FRAME_LINES): read by pyarrow and scored as a frame (issue 15 item 9),
+    with the same answers, log lines and refusals as the record path."""
+    import csv
+    import io
+
+    from workbench.operations.serving import CSV_FRAME_LINES
+
+    path, port = deployed["path"], deployed["port"]
+    base, _ = sample_records(path, 10_000)
+    records = [dict(base[i % len(base)]) for i in range(1200)]
+    assert len(records) > CSV_FRAME_LINES
+    for i in range(0, 1200, 97):
+        records[i]["mean_radius"] = None  # missing values: empty cells
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["patient_id", *records[0]], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({"patient_id": f"P{i}", **r} for i, r in enumerate(records))
+    body = out.getvalue().encode()
+    from workbench.development.stages import read_params
+    from workbench.operations.serving import csv_frame
+
+    features = read_params(path)["features"]
+    frame, read = csv_frame(body, features)  # this body takes the column-wise path
+    assert len(frame) == 1200 and read == records
+    assert csv_frame(body.replace(b"\n", b"\n", 1).replace(b",", b",twelve,", 1), features) is None
+    want = []
+    for i in range(0, 1200, 300):  # JSON in bodies under the 1 MiB limit
+        status, answer = post(port, records[i:i + 300])
+        assert status == 200, answer
+        want += answer["predictions"]
+    log = Path(request(port, "/metadata")[1]["log"])
+    lines_before = len(log.read_text().splitlines())
+    status, answer = request(port, "/predict", body, {"Content-Type": "text/csv"})
+    assert status == 200, answer
+    got = answer["predictions"]
+    assert [g["prediction"] for g in got] == [w["prediction"] for w in want]
+    assert [g["score"] for g in got] == pytest.approx([w["score"] for w in want], rel=1e-9, abs=1e-12)
+    logged = [json.loads(ln) for ln in log.read_text().splitlines()[lines_before:]]
+    assert [ln["input"] for ln in logged] == records and len({ln["request"] for ln in logged}) == 1
+
+    lines = body.decode().splitlines()
+    header = lines[0].split(",")
+    col = header.index("mean_texture")
+    for bad, expected in (("twelve", "record 1099, field 'mean_texture': Input should be a valid number"),
+                          ("nan", "record 1099, field 'mean_texture'"), ("1e400", "record 1099, field 'mean_texture'"),
+                          ("2e15", "record 1099, field 'mean_texture': Input should be less than or equal to")):
+        cells = lines[1100].split(",")
+        cells[col] = bad
+        text = "\n".join([*lines[:1100], ",".join(cells), *lines[1101:]]) + "\n"
+        status, answer = request(port, "/predict", text.encode(), {"Content-Type": "text/csv"})
+        assert status == 422 and expected in answer["error"], (bad, answer)
+    short = "\n".join([*lines[:1100], lines[1100].rsplit(",", 1)[0], *lines[1101:]]) + "\n"
+    status, answer = request(port, "/predict", short.encode(), {"Content-Type": "text/csv"})
+    assert status == 422 and "CSV line 1101 has fewer fields" in answer["error"], answer
+    twice = "\n".join([lines[0] + ",mean_area", *(ln + ",1.0" for ln in lines[1:])]) + "\n"
+    status, answer = request(port, "/predict", twice.encode(), {"Content-Type": "text/csv"})
+    assert status == 422 and "'mean_area' more than once" in answer["error"], answer
+    assert len(log.read_text().splitlines()) == lines_before + 1200  # the refused bodies were not logged
 
 
 def test_fuzzing_from_the_openapi_spec_never_breaks_the_service(deployed):
@@ -374,6 +452,274 @@ def test_monitor_reads_the_log_the_service_writes(deployed):
     assert report["batch"]["rows"] == meta["records"] and report["batch"]["versions"] == ["v1.0.0"]
     assert {f["name"] for f in report["features"]} >= set(records[0])
     assert git(path, "status", "--porcelain", "--untracked-files=all").strip() == ""  # --dry-run
+
+
+# --- faults: the prediction log (issue 15 items 4 and 6) -----------------------------------
+
+
+def post_body(port: int, body: bytes) -> tuple[int, dict[str, Any]]:
+    return request(port, "/predict", body)
+
+
+def json_lines(path: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The log's records and its lines that are not records."""
+    good, bad = [], []
+    for raw_line in path.read_bytes().split(b"\n"):
+        if not raw_line.strip():
+            continue
+        try:
+            good.append(json.loads(raw_line))
+        except ValueError:
+            bad.append(raw_line)
+    return good, bad
+
+
+def assert_degraded(port: int, reason: str) -> None:
+    status, health = request(port, "/health")
+    assert status == 503 and health["status"] == "degraded", health
+    assert "the prediction log" in health["reason"] and reason in health["reason"], health
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (root can mount one); None when mounting is impossible here."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    yield mount if done.returncode == 0 else None
+    if done.returncode == 0:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_503_with_one_line_and_health_degraded_until_it_has_room(deployed, small_disk, tmp_path):
+    """A real full file system: scoring stops with 503 (no traceback), /health says why, and the
+    service recovers by itself once there is room; a line the disk cut short is a line of its own."""
+    path = deployed["path"]
+    records, _ = sample_records(path, 60)
+    one, many = json.dumps(records[:1]).encode(), json.dumps(records).encode()
+    if small_disk is None:  # no mount here: a log file that is /dev/full
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        from datetime import datetime, timezone
+
+        (logs / f"predictions-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl").symlink_to("/dev/full")
+    else:
+        logs = small_disk / "logs"
+    proc, port = start_server(["-C", str(path), "--log-dir", str(logs)], cwd=tmp_path, env=deployed["env"])
+    filler = None if small_disk is None else small_disk / "filler"
+
+    def fill(leave: int = 0) -> None:  # fill the disk to the last byte, then give back ``leave`` bytes
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        if leave:
+            os.truncate(filler, filler.stat().st_size - leave)
+
+    try:
+        if filler is not None:
+            assert post_body(port, one)[0] == 200
+            fill(leave=8192)  # room for part of the big body, not all of it
+        status, answer = post_body(port, many)
+        assert status == 503, answer
+        line = answer["error"]
+        assert "cannot be written (No space left on device" in line and "\n" not in line, line
+        assert "Traceback" not in json.dumps(answer)
+        assert_degraded(port, "No space left on device")
+        meta = request(port, "/metadata")[1]
+        assert meta["log_failures"] == 1 and "No space left on device" in meta["degraded"]
+        if filler is None:
+            assert post_body(port, one)[0] == 503 and meta["records"] == 0
+            return
+        assert meta["records"] == 1  # what was not logged was not served
+        assert len(json_lines(Path(meta["log"]))[0]) == 1  # and the part the disk took was cut off again
+        assert post_body(port, one)[0] == 200  # it fits: the service is whole again by itself
+        assert request(port, "/health") == (200, {"status": "ok", "version": "v1.0.0"})
+        fill()  # (the log file's last page may still hold a line: the big body does not fit)
+        assert post_body(port, many)[0] == 503
+        assert_degraded(port, "No space left on device")
+        filler.unlink()
+        status, answer = post_body(port, one)
+        assert status == 200 and len(answer["predictions"]) == 1
+        assert request(port, "/health")[1]["status"] == "ok"
+        meta = request(port, "/metadata")[1]
+        good, bad = json_lines(Path(meta["log"]))
+        assert len(good) == meta["records"] == 3 and meta["log_failures"] == 2 and not bad
+    finally:
+        stop(proc)
+
+
+def test_an_unwritable_log_folder_is_refused_at_start_and_503_while_serving(deployed, tmp_path):
+    path = deployed["path"]
+    # at start: a log dir whose parent is a file, and a read-only folder (a read-only bind mount:
+    # root writes through permissions)
+    (tmp_path / "afile").write_text("x")
+    line = one_line_error(run_cli("serve", "-C", str(path), "--port", str(free_port()),
+                                  "--log-dir", str(tmp_path / "afile" / "logs"), cwd=tmp_path))
+    assert "cannot write prediction logs to" in line and "choose a writable --log-dir" in line
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(readonly), str(readonly)], capture_output=True).returncode == 0
+    try:
+        if mounted and subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)],
+                                      capture_output=True).returncode == 0:
+            line = one_line_error(run_cli("serve", "-C", str(path), "--port", str(free_port()),
+                                          "--log-dir", str(readonly), cwd=tmp_path))
+            assert f"cannot write prediction logs to {readonly} (Read-only file system)" in line
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(readonly)], capture_output=True)
+
+    # while serving: the log file becomes unwritable (immutable: root cannot write it either)
+    records, _ = sample_records(path, 2)
+    body = json.dumps(records).encode()
+    logs = tmp_path / "logs"
+    proc, port = start_server(["-C", str(path), "--log-dir", str(logs)], cwd=tmp_path, env=deployed["env"])
+    log = None
+    try:
+        assert post_body(port, body)[0] == 200
+        log = Path(request(port, "/metadata")[1]["log"])
+        if subprocess.run(["chattr", "+i", str(log)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not possible on this file system")
+        status, answer = post_body(port, body)
+        assert status == 503 and "cannot be written (Operation not permitted)" in answer["error"], answer
+        assert_degraded(port, "Operation not permitted")
+        subprocess.run(["chattr", "-i", str(log)], check=True)
+        assert post_body(port, body)[0] == 200
+        assert request(port, "/health") == (200, {"status": "ok", "version": "v1.0.0"})
+        assert len(json_lines(log)[0]) == 4 and not json_lines(log)[1]
+    finally:
+        if log is not None:
+            subprocess.run(["chattr", "-i", str(log)], capture_output=True)
+        stop(proc)
+
+
+def _hammer(port: int, bodies: list[bytes], stop_at: float, sent: list[int]) -> None:
+    i = 0
+    while time.monotonic() < stop_at:
+        try:
+            status, _ = post_body(port, bodies[i % len(bodies)])
+        except OSError:
+            return  # the service was killed
+        if status == 200:
+            sent.append(i % len(bodies))
+        i += 1
+
+
+def test_kill_9_mid_write_leaves_at_most_a_half_line_that_monitor_skips(project_copy, deployed, tmp_path):
+    import signal
+    import threading
+
+    path = project_copy
+    records, _ = sample_records(path, 80)
+    bodies = [json.dumps(records[:n]).encode() for n in (80, 33, 7, 61)]  # writes of 5-70 KB: many pages
+    proc, port = start_server(["-C", str(path)], cwd=tmp_path, env=deployed["env"])
+    try:
+        sent: list[int] = []
+        threads = [threading.Thread(target=_hammer, args=(port, bodies, time.monotonic() + 30, sent))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(sent) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        stop(proc)
+    log = next((path / "monitoring" / "predictions").glob("predictions-*.jsonl"))
+    lines = [ln for ln in log.read_bytes().split(b"\n") if ln.strip()]
+    for raw_line in lines[:-1]:
+        json.loads(raw_line)  # every line but the last is whole
+    last_whole = True
+    try:
+        json.loads(lines[-1])
+    except ValueError:
+        last_whole = False
+    done = subprocess.run([sys.executable, "-m", "workbench", "monitor", "--all", "--dry-run", "--json"],
+                          cwd=path, capture_output=True, text=True, env={**os.environ, **deployed["env"]},
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode in (0, 3), done.stderr
+    report = json.loads(done.stdout)
+    assert report["batch"]["rows"] == len(lines) - (0 if last_whole else 1) >= 20 * 7
+    assert last_whole or any("half-written last line" in n for n in report["notes"]), report["notes"]
+
+
+def test_two_services_on_one_project_never_tear_a_line(project_copy, deployed, tmp_path):
+    import threading
+
+    path = project_copy
+    records, _ = sample_records(path, 90)
+    bodies = [json.dumps(records[:n]).encode() for n in (90, 41, 3, 67, 12)]
+    servers = [start_server(["-C", str(path)], cwd=tmp_path, env=deployed["env"]) for _ in range(2)]
+    try:
+        sent: list[int] = []
+        stop_at = time.monotonic() + 8
+        threads = [threading.Thread(target=_hammer, args=(port, bodies, stop_at, sent))
+                   for _, port in servers for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        metas = [request(port, "/metadata")[1] for _, port in servers]
+    finally:
+        for proc, _ in servers:
+            stop(proc)
+    assert metas[0]["log"] == metas[1]["log"] and metas[0]["pid"] != metas[1]["pid"]
+    good, bad = json_lines(Path(metas[0]["log"]))
+    assert not bad
+    total = sum(json.loads(bodies[i]).__len__() for i in sent)
+    assert len(good) == total == metas[0]["records"] + metas[1]["records"] and metas[0]["records"] > 0
+    pids_requests = {(g["request"], g["at"]) for g in good}
+    assert len(pids_requests) > 10
+
+
+def test_two_workers_share_the_port_the_counters_and_one_log_of_whole_lines(project_copy, deployed, tmp_path):
+    """--workers 2 (issue 15 item 8): both processes answer, /metadata counts for the service, the
+    log is one file of whole lines, and a kill -9 of the first process takes the other one down."""
+    import signal
+    import threading
+
+    import psutil
+
+    path = project_copy
+    records, _ = sample_records(path, 70)
+    bodies = [json.dumps(records[:n]).encode() for n in (70, 1, 29, 1, 55)]
+    proc, port = start_server(["-C", str(path), "--workers", "2"], cwd=tmp_path, env=deployed["env"])
+    try:
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 1
+        sent: list[int] = []
+        threads = [threading.Thread(target=_hammer, args=(port, bodies, time.monotonic() + 8, sent))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        pids = set()
+        while any(t.is_alive() for t in threads):
+            pids.add(request(port, "/metadata")[1]["pid"])
+            time.sleep(0.05)
+        meta = request(port, "/metadata")[1]
+        assert pids == {proc.pid, workers[0].pid}  # both processes answered
+        total = sum(len(json.loads(bodies[i])) for i in sent)
+        assert meta["workers"] == 2 and meta["records"] == total and meta["requests"] == len(sent)
+        good, bad = json_lines(Path(meta["log"]))
+        assert not bad and len(good) == total
+        assert len({g["request"] for g in good}) == len(sent)  # one request number per request, service-wide
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        workers[0].wait(timeout=30)  # the worker went with it
+    finally:
+        stop(proc)
+    with socket.socket() as probe:  # nobody listens on the port any more
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+    line = one_line_error(run_cli("serve", "-C", str(path), "--workers", "0", "--port", str(free_port()), cwd=path))
+    assert "--workers 0 is not possible here: use 1-32" in line
 
 
 def test_a_tampered_model_is_refused_on_load(project_copy, tmp_path):

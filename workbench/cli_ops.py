@@ -14,7 +14,7 @@ Usage::
     mlops-workbench model history [--json]
     mlops-workbench model bundle VERSION [--output DIR] [--json]
     mlops-workbench serve [--stage production | --version V | --bundle DIR] [--host 127.0.0.1] [--port 8000]
-        [--log-dir DIR] [--max-body-bytes N]
+        [--log-dir DIR] [--max-body-bytes N] [--token-file PATH] [--cors-origin URL] [--workers N]
     mlops-workbench predict INPUT --output OUTPUT [--version V | --stage S] [--json]
 
 JSON (schema 1)::
@@ -135,7 +135,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(_project_path(args), bundle=Path(args.bundle) if args.bundle else None, version=args.version,
                  stage=args.stage, host=args.host, port=args.port,
-                 log_dir=Path(args.log_dir) if args.log_dir else None, max_body_bytes=args.max_body_bytes)
+                 log_dir=Path(args.log_dir) if args.log_dir else None, max_body_bytes=args.max_body_bytes,
+                 token_file=Path(args.token_file) if args.token_file else None,
+                 cors_origins=tuple(args.cors_origin or ()), workers=args.workers)
 
 
 @command("predict")
@@ -212,6 +214,12 @@ def _extend(sub: Any) -> None:
     p.add_argument("--log-dir", metavar="DIR", help="where prediction logs go (default: monitoring/predictions)")
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, metavar="N",
                    help="refuse request bodies larger than this with 413 (default: 1048576)")
+    p.add_argument("--token-file", metavar="PATH", help="require 'Authorization: Bearer <token>' with the token "
+                   "in this file (or in $MLOPS_WORKBENCH_TOKEN); needed for a --host beyond loopback")
+    p.add_argument("--cors-origin", action="append", metavar="URL", help="a web page origin allowed to call "
+                   "the service from a browser, e.g. https://dash.example.com (repeatable; default: none)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes sharing the port, "
+                   "counters and log (default: 1; 2 uses both cores of a 2-core machine)")
 
     p = sub.add_parser("predict", help="batch-score a CSV/Parquet file with a registered model")
     _add_project_option(p)

@@ -10,7 +10,9 @@
     model_card.md     the reviewed card of that commit (or a stub saying there is none)
     requirements.txt  the pinned libraries the model was trained with, plus the workbench
     Dockerfile        an image that serves the bundle with ``mlops-workbench serve --bundle``
-                      (built by whoever has Docker; not built here)
+                      (built by whoever has Docker; not built here); on 0.0.0.0, so it needs a token
+    README.md         how to run it (the token: a mounted --token-file or $MLOPS_WORKBENCH_TOKEN)
+                      and how to call it
 
 Everything is read from git objects and DVC at the version's commit, never from the
 workspace, so a bundle of v1.2.0 is the same whatever is checked out. The folder is built
@@ -38,7 +40,8 @@ from workbench.errors import WorkbenchError
 
 BUNDLE_SCHEMA = 1
 CACHE_DIR = ".workbench/cache/bundles"
-FILES = ("model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile")
+FILES = ("model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile",
+         "README.md")
 _PINNED = ("scikit-learn", "skops", "numpy", "scipy", "pandas", "pyarrow")
 
 
@@ -150,8 +153,15 @@ def _requirements(env: dict[str, Any]) -> str:
 
 def _dockerfile(version: str, python: str) -> str:
     major_minor = ".".join(python.split(".")[:2]) if python else "3.11"
-    return f"""# Serves model {version} with the mlops-workbench prediction service.
-# Build and run (needs Docker):  docker build -t model:{version} . && docker run -p 8000:8000 model:{version}
+    return f"""# Serves model {version} with the mlops-workbench prediction service (see README.md).
+# Build:  docker build -t model:{version} .
+# The container listens on 0.0.0.0, so the service needs a token (it refuses to start without one);
+# clients send "Authorization: Bearer <token>" (GET /health stays open). Make one:
+#   python -c 'import secrets; print(secrets.token_urlsafe(32))' > model.token
+# Run with the token from a file (kept out of the image and of 'docker inspect'):
+#   docker run -p 8000:8000 -v "$PWD/model.token:/run/secrets/model.token:ro" model:{version} \\
+#       --token-file /run/secrets/model.token
+# or from the environment:  docker run -p 8000:8000 -e MLOPS_WORKBENCH_TOKEN="$(cat model.token)" model:{version}
 FROM python:{major_minor}-slim
 WORKDIR /srv
 COPY requirements.txt /srv/requirements.txt
@@ -162,8 +172,61 @@ VOLUME /srv/predictions
 USER nobody
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
-CMD ["mlops-workbench", "serve", "--bundle", "/srv/bundle", "--host", "0.0.0.0", "--port", "8000", \\
-     "--log-dir", "/srv/predictions"]
+ENTRYPOINT ["mlops-workbench", "serve", "--bundle", "/srv/bundle", "--host", "0.0.0.0", "--port", "8000", \\
+            "--log-dir", "/srv/predictions"]
+"""
+
+
+def _readme(version: str, schema: dict[str, Any]) -> str:
+    """The bundle's README.md: how to serve it and how to call it."""
+    features = schema.get("features") or []
+    values = {"numeric": 1.0, "categorical": "a", "text": "some words", "datetime": "2024-05-01T12:00:00"}
+    example = {f["name"]: values.get(str(f.get("type"))) for f in features[:3]}
+    shown = json.dumps([example])[:-2] + (", ...}]" if len(features) > 3 else "}]")
+    names = ", ".join(f"`{f['name']}` ({f['type']})" for f in features)
+    return f"""# Serving bundle of model {version}
+
+Files: `model.skops` (the model, checked against the registry's digest when loaded),
+`schema.json` (the features and the JSON Schema of one record), `metadata.json` (version,
+commit, metrics, approver), `model_card.md`, `requirements.txt`, `Dockerfile`.
+
+Features: {names}.
+
+## Run it
+
+On this machine (loopback only, no token needed):
+
+    mlops-workbench serve --bundle .
+
+In a container (listens on 0.0.0.0, so a token is required; the service refuses to start
+without one):
+
+    docker build -t model:{version} .
+    python -c 'import secrets; print(secrets.token_urlsafe(32))' > model.token
+    docker run -p 8000:8000 -v "$PWD/model.token:/run/secrets/model.token:ro" model:{version} \\
+        --token-file /run/secrets/model.token
+    # or: docker run -p 8000:8000 -e MLOPS_WORKBENCH_TOKEN="$(cat model.token)" model:{version}
+
+Every request but `GET /health` then needs `Authorization: Bearer <token>` (401 without it).
+Prediction logs go to the volume `/srv/predictions`, one JSON line per scored record.
+
+## Call it
+
+    curl -H 'Content-Type: application/json' -H "Authorization: Bearer $(cat model.token)" \\
+        -d '{shown}' http://127.0.0.1:8000/predict
+
+- `POST /predict`: a JSON list of records as `application/json`, or CSV with a header row as
+  `text/csv`. Any other Content-Type (also none, `text/plain`, or the form type `curl -d`
+  sends by default) is 415. Invalid records are 422 naming the record and field; a body over
+  1 MiB is 413.
+- `GET /health`: `{{"status": "ok"}}`, or 503 `{{"status": "degraded", "reason": ...}}` while
+  the prediction log cannot be written; predictions are then refused with 503, since a
+  prediction without its record would be invisible to monitoring.
+- `GET /metadata`: version, commit, metrics, features and live counters. `GET /docs`: the spec.
+
+Requests from a web page of another site (an `Origin` header that is not this machine) are
+refused with 403 unless the service was started with `--cors-origin https://your.page`. On a loopback bind a `Host` header that
+is not this machine is refused with 421 (DNS rebinding).
 """
 
 
@@ -253,6 +316,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None) -
         "model_card.md": (card if card is not None else _stub_card(target.version, commit, metadata)).encode(),
         "requirements.txt": _requirements(env).encode(),
         "Dockerfile": _dockerfile(target.version, str(env.get("python") or "")).encode(),
+        "README.md": _readme(target.version, schema).encode(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
