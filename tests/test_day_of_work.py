@@ -119,7 +119,7 @@ def test_a_day_of_work_keeps_the_users_edits_and_head_reproducible(project, tmp_
     assert _user_state(path) == morning
 
     # promote the first run: one commit of pipeline files
-    done = run_cli("exp", "promote", "day-c05", "-q", cwd=path, env=_env())
+    done = run_cli("exp", "promote", "day-c05", cwd=path, env=_env())
     assert done.returncode == 0, done.stdout + done.stderr
     assert _user_state(path) == morning
 
@@ -145,7 +145,7 @@ def test_a_day_of_work_keeps_the_users_edits_and_head_reproducible(project, tmp_
     done = run_cli("retrain", "--data", INCOMING, "--json", "-q", cwd=path, env=_env())
     assert done.returncode == 0, done.stdout + done.stderr
     candidate = json.loads(done.stdout)["experiment"]
-    done = run_cli("exp", "promote", candidate, "-q", cwd=path, env=_env())
+    done = run_cli("exp", "promote", candidate, cwd=path, env=_env())
     assert done.returncode == 0, done.stdout + done.stderr
     assert _user_state(path) == morning
 
