@@ -1,0 +1,162 @@
+"""``sync`` on real clones of a real bare git repository (file://), with real DVC remotes: a folder
+and a real S3-compatible store (SeaweedFS on 127.0.0.1, tests/seaweed.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_cli
+from tests.seaweed import seaweed  # noqa: F401  (the session fixture)
+
+VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
+PATH_ENV = {"PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+
+
+def one_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+    assert done.returncode == code, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("  ")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def clone(url: str, dest: Path, name: str, email: str) -> Path:
+    subprocess.run(["git", "clone", "-q", url, str(dest)], check=True, capture_output=True)
+    git(dest, "config", "user.name", name)
+    git(dest, "config", "user.email", email)
+    return dest
+
+
+def head(path: Path) -> str:
+    return git(path, "rev-parse", "HEAD").strip()
+
+
+def sync(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("sync", *args, cwd=path, env={**PATH_ENV, **(env or {})})
+
+
+def sync_json(path: Path, *args: str, code: int = 0, env: dict[str, str] | None = None) -> dict:
+    done = sync(path, "--json", *args, env=env)
+    assert done.returncode == code, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def shared(project, tmp_path):
+    """(bare remote URL, first clone = the project that pushed it)."""
+    bare = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    url = bare.as_uri()
+    done = run_cli("remote", "set", "--git", url, cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert sync(project).returncode == 0
+    return url, project
+
+
+def commit_file(path: Path, rel: str, text: str, subject: str) -> None:
+    (path / rel).write_text(text, encoding="utf-8")
+    git(path, "add", rel)
+    git(path, "commit", "-q", "-m", f"{subject}\n\nWorkbench-Step: requirements\nWorkbench-Role: data_scientist")
+
+
+# --- bad input and refusals ---------------------------------------------------------------------
+
+
+def test_sync_without_a_remote_is_one_line(project):
+    line = one_line(sync(project), 2)
+    assert "no shared git remote" in line and "remote set --git" in line
+
+
+def test_dry_run_shows_the_three_way_status_and_changes_nothing(shared, tmp_path):
+    url, alice = shared
+    bob = clone(url, tmp_path / "bob", "Bob ML", "bob@example.com")
+    commit_file(bob, "notes.md", "from bob\n", "Notes: bob's")
+    assert sync(bob).returncode == 0
+    commit_file(alice, "alice.md", "from alice\n", "Notes: alice's")
+    git(alice, "tag", "-a", "model@v9.0.0", "-m", "Registering artifact model version v9.0.0")
+    before = head(alice)
+    data = sync_json(alice, "--dry-run")
+    assert data["dry_run"] and data["status"]["commits"] == {"ahead": 1, "behind": 1}
+    assert data["status"]["registry_tags"]["only_here"] == ["model@v9.0.0"]
+    assert head(alice) == before and not (alice / "notes.md").exists()
+    assert "model@v9.0.0" not in git(Path(url.removeprefix("file://")), "tag", "--list")
+    # the real sync: a rebase of alice's own commit onto bob's, then the push
+    data = sync_json(alice)
+    assert data["pulled"] == "rebase" and (alice / "notes.md").read_text() == "from bob\n"
+    assert git(alice, "log", "-1", "--format=%s").strip() == "Notes: alice's"
+    remote = Path(url.removeprefix("file://"))
+    assert git(remote, "rev-parse", "main").strip() == head(alice)
+    assert "model@v9.0.0" in git(remote, "tag", "--list")
+
+
+def test_conflicting_workbench_yaml_edits_stop_with_the_file_named_and_nothing_changed(shared, tmp_path):
+    url, alice = shared
+    bob = clone(url, tmp_path / "bob", "Bob ML", "bob@example.com")
+    text = (bob / "workbench.yaml").read_text()
+    commit_file(bob, "workbench.yaml", text.replace("recall >= 0.7", "recall >= 0.9"), "Requirements: bob")
+    assert sync(bob).returncode == 0
+    commit_file(alice, "workbench.yaml", text.replace("recall >= 0.7", "recall >= 0.5"), "Requirements: alice")
+    (alice / "scratch.txt").write_text("my own untracked work\n")
+    before = head(alice)
+    done = sync(alice)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "workbench.yaml" in done.stderr and "git pull --rebase" in done.stderr
+    assert head(alice) == before and "recall >= 0.5" in (alice / "workbench.yaml").read_text()
+    assert git(alice, "status", "--porcelain").strip() == "?? scratch.txt"
+    assert not (Path(git(alice, "rev-parse", "--absolute-git-dir").strip()) / "rebase-merge").exists()
+    assert git(alice, "worktree", "list").count("\n") == 1
+    data = sync_json(alice, "--json", code=1)
+    assert data["conflicts"] == ["workbench.yaml"] and not data["in_sync"]
+
+
+def test_uncommitted_edits_in_a_file_the_pull_changes_are_refused_by_name(shared, tmp_path):
+    url, alice = shared
+    bob = clone(url, tmp_path / "bob", "Bob ML", "bob@example.com")
+    commit_file(bob, "README.md", "# Churn\n\nrewritten by bob\n", "Project: readme")
+    assert sync(bob).returncode == 0
+    (alice / "README.md").write_text("alice's unsaved draft\n")
+    before = head(alice)
+    line = one_line(sync(alice), 2)
+    assert "README.md" in line and "uncommitted" in line
+    assert head(alice) == before and (alice / "README.md").read_text() == "alice's unsaved draft\n"
+    # an edit elsewhere does not block: the pull goes through and the edit stays
+    (alice / "README.md").write_text(git(alice, "show", "HEAD:README.md"))
+    (alice / ".gitignore").write_text((alice / ".gitignore").read_text() + "# mine\n")
+    assert sync(alice).returncode == 0
+    assert "rewritten by bob" in (alice / "README.md").read_text()
+    assert (alice / ".gitignore").read_text().endswith("# mine\n")
+
+
+def test_a_remote_that_rejects_pushes_is_one_line(shared):
+    url, alice = shared
+    hook = Path(url.removeprefix("file://")) / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are closed for the release freeze' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    commit_file(alice, "alice.md", "x\n", "Notes: alice")
+    line = one_line(sync(alice), 1)
+    assert "rejected the push" in line and "release freeze" in line
+
+
+def test_sync_is_busy_while_another_workbench_writes(shared):
+    from workbench.versioning.locks import ProjectLock
+
+    _url, alice = shared
+    gdir = Path(git(alice, "rev-parse", "--absolute-git-dir").strip())
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from workbench.versioning.locks import ProjectLock\n"
+        f"lock = ProjectLock(Path({str(gdir)!r}), 'Training & experiments').acquire()\n"
+        "print('held', flush=True); sys.stdin.read()")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = one_line(sync(alice), 75)
+        assert "busy" in line
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert ProjectLock(gdir, "x").acquire() is not None
