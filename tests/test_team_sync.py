@@ -160,3 +160,102 @@ def test_sync_is_busy_while_another_workbench_writes(shared):
         holder.stdin.close()
         holder.wait(timeout=30)
     assert ProjectLock(gdir, "x").acquire() is not None
+
+
+# --- three people, one bare repository, one real S3 store ---------------------------------------
+
+DS = ("Kwame Mensah", "kwame.mensah@example.com")
+MLE = ("Ines Duarte", "ines.duarte@example.com")
+BO = ("Dr. Helen Marsh", "helen.marsh@example.com")
+
+
+def as_person(path: Path, who: tuple[str, str]) -> Path:
+    git(path, "config", "user.name", who[0])
+    git(path, "config", "user.email", who[1])
+    return path
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def s3_project(seaweed, tmp_path: Path, prefix: str, monkeypatch) -> tuple[str, str, Path]:  # noqa: F811
+    """A diagnosis project made by the data scientist with a bare git remote and an S3 DVC remote."""
+    for key, value in seaweed.env().items():
+        monkeypatch.setenv(key, value)
+    bare = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    url = bare.as_uri()
+    s3url = f"s3://{seaweed.bucket}/{prefix}"
+    ds = tmp_path / "ds" / "diagnosis"
+    (tmp_path / "ds").mkdir()
+    done = ok(run_cli("new", str(ds), "--sample", "diagnosis", "--git-remote", url, "--dvc-remote", s3url,
+                      "--dvc-endpoint", seaweed.endpoint, env=PATH_ENV))
+    assert "environment (AWS_ACCESS_KEY_ID" in done.stderr  # where the credentials come from
+    as_person(ds, DS)
+    return url, s3url, ds
+
+
+def test_three_roles_share_one_project_through_a_bare_repo_and_seaweedfs(seaweed, tmp_path, monkeypatch):  # noqa: F811
+    url, s3url, ds = s3_project(seaweed, tmp_path, "roles", monkeypatch)
+    remote = Path(url.removeprefix("file://"))
+    config = (ds / ".dvc" / "config").read_text()
+    assert s3url in config and seaweed.endpoint in config and seaweed.secret_key not in config
+    assert len(seaweed.keys("roles/")) >= 2  # `data add` pushed the sample's data through S3
+    # the data scientist trains and syncs the experiment
+    ok(run_cli("pipeline", cwd=ds, env=PATH_ENV))
+    ok(run_cli("train", "--name", "ds-first", "--quiet", cwd=ds, env=PATH_ENV))
+    data = sync_json(ds)
+    assert "1 experiment(s)" in data["pushed"] and data["in_sync"]
+    assert "ds-first" in git(remote, "for-each-ref", "refs/exps")
+    ok(run_cli("exp", "promote", "ds-first", "--quiet", cwd=ds, env=PATH_ENV))
+    assert sync_json(ds)["in_sync"]
+
+    # the ML engineer: a fresh clone, sync (data from S3), validate, register, sync
+    mle = clone(url, tmp_path / "mle" / "diagnosis", *MLE)
+    first = sync_json(mle)
+    assert first["status"]["experiments"]["only_there"] == ["ds-first"]
+    assert (mle / "models" / "model.skops").read_bytes() == (ds / "models" / "model.skops").read_bytes()
+    assert "ds-first" in git(mle, "for-each-ref", "refs/exps")
+    ok(run_cli("validate", "--quiet", "--role", "ml_engineer", cwd=mle, env=PATH_ENV))
+    ok(run_cli("model", "register", "--no-push", "--role", "ml_engineer", cwd=mle, env=PATH_ENV))
+    data = sync_json(mle)
+    assert "1 registry tag(s)" in data["pushed"]
+    assert git(remote, "tag", "--list").split() == ["model@v1.0.0"]
+
+    # the business owner: sync, review, approve, sync
+    bo = clone(url, tmp_path / "bo" / "diagnosis", *BO)
+    assert sync_json(bo)["in_sync"]
+    ok(run_cli("review", "approve", "-m", "fits the triage use", "--role", "business_owner", cwd=bo,
+               env=PATH_ENV))
+    assert "commit(s) on main" in " ".join(sync_json(bo)["pushed"])
+
+    # the data scientist syncs and sees the approval and the registered version
+    data = sync_json(ds)
+    assert data["pulled"] == "fast-forward" and "reports/review.json" in data["pulled_files"]
+    review = json.loads(ok(run_cli("review", "show", "--json", cwd=ds)).stdout)
+    assert review["decision"]["decision"] == "approved" and review["decision"]["reviewer"]["name"] == BO[0]
+    assert "model@v1.0.0" in git(ds, "tag", "--list")
+    status = json.loads(ok(run_cli("status", "--json", cwd=ds)).stdout)
+    assert status["team"]["last_steps"][0]["author"] == BO[0]
+    assert status["team"]["remote"]["ahead"] == 0 and status["team"]["remote"]["behind"] == 0
+
+    # two people register the same version number: the second sync refuses, naming the first
+    commit_file(mle, "mle.md", "engineer's notes\n", "Notes: engineer")
+    commit_file(ds, "ds.md", "scientist's notes\n", "Notes: scientist")
+    ok(run_cli("model", "register", "--version", "v1.1.0", "--no-push", cwd=mle, env=PATH_ENV))
+    ok(run_cli("model", "register", "--version", "v1.1.0", "--no-push", cwd=ds, env=PATH_ENV))
+    assert sync_json(mle)["in_sync"]
+    winner = git(remote, "rev-parse", "model@v1.1.0").strip()
+    done = sync(ds, "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    race = data["races"][0]
+    assert race["tag"] == "model@v1.1.0" and race["kind"] == "version" and MLE[0] in race["by"]
+    assert "model register" in race["redo"]
+    assert git(remote, "rev-parse", "model@v1.1.0").strip() == winner  # not overwritten
+    assert (ds / "mle.md").exists()  # the rest of the sync went through (rebase of ds's own commit)
+    assert git(remote, "log", "-1", "--format=%an", "main").strip() == DS[0]
+    text = sync(ds)
+    assert text.returncode == 1 and f"{MLE[0]}" in text.stderr and "refused: model@v1.1.0" in text.stderr

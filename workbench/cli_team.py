@@ -38,22 +38,24 @@ def cmd_remote(args: argparse.Namespace) -> int:
 
 
 def _status_lines(r: Any) -> list[str]:
-    lines = [f"{r.branch} vs origin ({r.remote}): {r.ahead} commit(s) ahead, {r.behind} behind"]
+    st = r.to_json()["status"]
+    c = st["commits"]
+    lines = [f"{r.branch} vs origin ({r.remote}): {c['ahead']} commit(s) ahead, {c['behind']} behind"]
 
     def some(label: str, items: list[str]) -> None:
         if items:
             shown = ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
             lines.append(f"  {label}: {shown}")
 
-    some("experiments only here", r.exps_here)
-    some("experiments only there", r.exps_there)
-    some("registry tags only here", r.tags_here)
-    some("registry tags only there", r.tags_there)
-    if r.notes != "in sync":
-        lines.append(f"  notes (refs/notes/workbench): {r.notes}")
-    if r.dvc_checked:
-        some("DVC objects missing on the remote", r.dvc_missing_remote)
-        some("DVC objects missing here", r.dvc_missing_local)
+    some("experiments only here", st["experiments"]["only_here"])
+    some("experiments only there", st["experiments"]["only_there"])
+    some("registry tags only here", st["registry_tags"]["only_here"])
+    some("registry tags only there", st["registry_tags"]["only_there"])
+    if st["notes"] != "in sync":
+        lines.append(f"  notes (refs/notes/workbench): {st['notes']}")
+    if st["dvc"]["checked"]:
+        some("DVC objects missing on the remote", st["dvc"]["missing_on_remote"])
+        some("DVC objects missing here", st["dvc"]["missing_locally"])
     return lines
 
 

@@ -114,18 +114,22 @@ class SyncResult:
     def exit_code(self) -> int:
         return 0 if self.in_sync else 1
 
-    def to_json(self) -> dict[str, Any]:
+    found: dict[str, Any] | None = None  # the three-way status as fetched, before any change
+
+    def status_json(self) -> dict[str, Any]:
         return {
-            "schema": 1, "branch": self.branch, "remote": self.remote, "dry_run": self.dry_run,
-            "in_sync": self.in_sync,
-            "status": {
                 "commits": {"ahead": self.ahead, "behind": self.behind},
                 "experiments": {"only_here": self.exps_here, "only_there": self.exps_there},
                 "registry_tags": {"only_here": self.tags_here, "only_there": self.tags_there},
                 "notes": self.notes,
                 "dvc": {"checked": self.dvc_checked, "missing_on_remote": self.dvc_missing_remote,
                         "missing_locally": self.dvc_missing_local},
-            },
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": 1, "branch": self.branch, "remote": self.remote, "dry_run": self.dry_run,
+            "in_sync": self.in_sync, "status": self.found or self.status_json(),
             "pulled": self.pulled, "pulled_files": self.pulled_files, "pipeline": self.pipeline,
             "pushed": self.pushed, "races": [r.to_json() for r in self.races],
             "conflicts": self.conflict_files, "messages": self.messages,
@@ -402,17 +406,24 @@ def _pull_refs(root: Path, state: dict[str, Any], result: SyncResult, races: lis
 
 
 def _after_pull(path: Path, result: SyncResult, cancel: threading.Event | None, progress: Progress | None) -> None:
+    """``dvc pull`` the data of what the pull brought (or what is missing here); then the pipeline's state."""
     touched = [f for f in result.pulled_files
                if f.endswith(".dvc") or Path(f).name in _PIPELINE_FILES]
-    if not touched:
+    if not touched and not result.dvc_missing_local:
         return
     remotes = read_remotes(path)
     if remotes.dvc_url:
-        run = dvc.run_dvc(["pull", "--quiet"], path, check=False, progress=progress, cancel=cancel)
+        if progress is not None:
+            progress(f"fetching data from {remotes.dvc_url}")
+        run = dvc.run_dvc(["pull"], path, check=False, progress=progress, cancel=cancel)
         if run.returncode != 0:
             line = s3_error_line(run.output, remotes)
             result.messages.append(line or f"dvc pull did not fetch everything ({run.last_error_line()}): "
                                    "run 'dvc pull' when the teammate who pushed has run sync")
+        else:
+            result.dvc_missing_local = []
+    if not touched:
+        return
     if any(Path(f).name in ("dvc.yaml", "params.yaml") or f.endswith(".dvc") for f in touched) \
             or "dvc.lock" in touched:
         run = dvc.run_dvc(["status", "--json"], path, check=False, cancel=cancel)
@@ -513,6 +524,7 @@ def sync(path: str | Path, *, dry_run: bool = False, progress: Progress | None =
         state = _three_way(root, branch, result)
         _dvc_cloud_status(path, result, cancel)
         races = _races(root, state, result)
+        result.found = json.loads(json.dumps(result.status_json()))
         if dry_run:
             result.races = races
             return result
@@ -521,16 +533,9 @@ def sync(path: str | Path, *, dry_run: bool = False, progress: Progress | None =
             result.races = races
             return result
         _pull_refs(root, state, result, races)
-        if old is not None:
-            _after_pull(path, result, cancel, progress)
+        _after_pull(path, result, cancel, progress)
         _push(path, root, branch, state, result, races, cancel, progress)
         result.races = races
-        result.tags_there = [t for t in result.tags_there if any(r.tag == t for r in races)]
-        result.tags_here = [t for t in result.tags_here if t in {r.tag for r in races}]
-        result.exps_here, result.exps_there = [], []
-        result.dvc_missing_remote = []
-        if result.notes != "in sync":
-            result.notes = "in sync"
         return result
 
 
