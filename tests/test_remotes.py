@@ -128,6 +128,11 @@ def test_wrong_s3_credentials_are_one_line_naming_the_setting(project, tmp_path,
                    "--endpoint", seaweed.endpoint, "--access-key-id", seaweed.access_key,
                    "--secret-access-key", "not-the-secret", cwd=project, env=PATH_ENV)
     assert done.returncode == 0, done.stderr
+    (project / "data").mkdir(exist_ok=True)
+    (project / "data" / "rows.csv").write_text("a,b\n1,x\n2,y\n")
+    subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/rows.csv"], cwd=project, check=True)
+    git(project, "add", "data/rows.csv.dvc", "data/.gitignore")
+    git(project, "commit", "-q", "-m", "Data: rows")
     head = git(project, "rev-parse", "HEAD")
     line = one_line(run_cli("sync", cwd=project, env=PATH_ENV), 2)
     assert "refused the credentials" in line and "secret_access_key" in line and "--secret-access-key" in line

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -259,3 +258,49 @@ def test_three_roles_share_one_project_through_a_bare_repo_and_seaweedfs(seaweed
     assert git(remote, "log", "-1", "--format=%an", "main").strip() == DS[0]
     text = sync(ds)
     assert text.returncode == 1 and f"{MLE[0]}" in text.stderr and "refused: model@v1.1.0" in text.stderr
+
+
+def test_the_store_killed_during_the_push_and_the_next_sync_finishes_the_job(seaweed, tmp_path, monkeypatch):  # noqa: F811
+    url, _s3url, ds = s3_project(seaweed, tmp_path, "killed", monkeypatch)
+    remote = Path(url.removeprefix("file://"))
+    assert sync(ds).returncode == 0
+    shared_head = head(ds)
+    # a data folder of many files (a few hundred objects to upload), tracked and committed by the user
+    big = ds / "data" / "images"
+    big.mkdir()
+    for i in range(400):
+        (big / f"img_{i:04d}.bin").write_bytes(os.urandom(8192) + i.to_bytes(4, "big"))
+    subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/images"], cwd=ds, check=True)
+    git(ds, "add", "data/images.dvc", "data/.gitignore")
+    git(ds, "commit", "-q", "-m", "Data: images")
+    before = len(seaweed.keys("killed/"))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "sync"], cwd=ds, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **PATH_ENV})
+    killed = False
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "pushing DVC objects to" in line and not killed:
+            while len(seaweed.keys("killed/")) == before:  # the push is under way: objects arrive
+                assert proc.poll() is None, "".join(lines)
+            seaweed.kill()
+            killed = True
+    out = proc.stdout.read() if proc.stdout else ""
+    assert proc.wait(timeout=300) == 1, out + "".join(lines)
+    errors = [ln for ln in lines if ln.startswith("mlops-workbench:")]
+    assert len(errors) == 1 and "Traceback" not in "".join(lines), "".join(lines)
+    assert "run sync again" in errors[0]
+    # the pointers were not shared without their data
+    assert git(remote, "rev-parse", "main").strip() == shared_head
+    seaweed.start()
+    data = sync_json(ds)
+    assert data["in_sync"] and git(remote, "rev-parse", "main").strip() == head(ds)
+    # nothing was lost: a fresh clone gets every file back from the store
+    fresh = clone(url, tmp_path / "fresh", *MLE)
+    subprocess.run([sys.executable, "-m", "dvc", "pull", "-q"], cwd=fresh, check=True)
+    for i in (0, 199, 399):
+        name = f"img_{i:04d}.bin"
+        assert (fresh / "data" / "images" / name).read_bytes() == (big / name).read_bytes()
+    assert len(list((fresh / "data" / "images").iterdir())) == 400

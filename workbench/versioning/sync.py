@@ -528,7 +528,7 @@ def sync(path: str | Path, *, dry_run: bool = False, progress: Progress | None =
         if dry_run:
             result.races = races
             return result
-        old = _pull_branch(root, gdir, branch, state, result)
+        _pull_branch(root, gdir, branch, state, result)
         if result.conflict_files:
             result.races = races
             return result
