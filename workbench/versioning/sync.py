@@ -241,7 +241,7 @@ def _dvc_cloud_status(path: Path, result: SyncResult, cancel: threading.Event | 
     remotes = read_remotes(path)
     if not remotes.dvc_url:
         return
-    run = dvc.run_dvc(["status", "-c", "--json"], path, check=False, cancel=cancel)
+    run = _watched_dvc(["status", "-c", "--json"], path, remotes, None, cancel)
     if run.returncode != 0:
         raise _dvc_failure("status -c", run.output, remotes)
     text = run.output.strip()
@@ -415,7 +415,7 @@ def _after_pull(path: Path, result: SyncResult, cancel: threading.Event | None, 
     if remotes.dvc_url:
         if progress is not None:
             progress(f"fetching data from {remotes.dvc_url}")
-        run = dvc.run_dvc(["pull"], path, check=False, progress=progress, cancel=cancel)
+        run = _watched_dvc(["pull"], path, remotes, progress, cancel)
         if run.returncode != 0:
             line = s3_error_line(run.output, remotes)
             result.messages.append(line or f"dvc pull did not fetch everything ({run.last_error_line()}): "
@@ -443,6 +443,56 @@ def _after_pull(path: Path, result: SyncResult, cancel: threading.Event | None, 
 
 # --- pushing ------------------------------------------------------------------------------
 
+#: A store whose endpoint refuses connections this many seconds in a row has gone away: DVC's
+#: S3 client would otherwise retry every object with back-off for many minutes.
+ENDPOINT_GONE_SECONDS = 8.0
+
+
+def _watched_dvc(args: list[str], path: Path, remotes: Any, progress: Progress | None,
+                 cancel: threading.Event | None) -> dvc.DvcRun:
+    """``dvc ARGS``, stopped when the S3 endpoint stops answering (or on the user's cancel)."""
+    import socket
+    import time
+    import urllib.parse
+
+    from workbench.errors import CancelledError
+
+    endpoint = urllib.parse.urlsplit(remotes.dvc_endpoint) if remotes.dvc_endpoint else None
+    if endpoint is None or not endpoint.hostname:
+        return dvc.run_dvc(args, path, check=False, progress=progress, cancel=cancel)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    stop, done = threading.Event(), threading.Event()
+    gone: list[bool] = []
+
+    def watch() -> None:
+        down_since: float | None = None
+        while not done.wait(0.5):
+            if cancel is not None and cancel.is_set():
+                stop.set()
+                return
+            try:
+                socket.create_connection((endpoint.hostname, port), timeout=2).close()
+                down_since = None
+            except OSError:
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since >= ENDPOINT_GONE_SECONDS:
+                    gone.append(True)
+                    stop.set()
+                    return
+
+    watcher = threading.Thread(target=watch, name="endpoint-watch", daemon=True)
+    watcher.start()
+    try:
+        return dvc.run_dvc(args, path, check=False, progress=progress, cancel=stop)
+    except CancelledError:
+        if gone:
+            raise SyncError(f"the DVC remote {remotes.dvc_url} at {remotes.dvc_endpoint} stopped answering during "
+                            f"dvc {args[0]}; nothing more was pushed: run sync again when it is back") from None
+        raise
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+
 
 def _push(path: Path, root: Path, branch: str, state: dict[str, Any], result: SyncResult, races: list[Race],
           cancel: threading.Event | None, progress: Progress | None) -> None:
@@ -451,7 +501,7 @@ def _push(path: Path, root: Path, branch: str, state: dict[str, Any], result: Sy
     if remotes.dvc_url and (result.dvc_missing_remote or result.ahead or result.pulled or not result.dvc_checked):
         if progress is not None:
             progress(f"pushing DVC objects to {remotes.dvc_url}")
-        run = dvc.run_dvc(["push"], path, check=False, progress=progress, cancel=cancel)
+        run = _watched_dvc(["push"], path, remotes, progress, cancel)
         if run.returncode != 0:
             raise _dvc_failure("push", run.output, remotes)
         if result.dvc_missing_remote:
@@ -461,7 +511,7 @@ def _push(path: Path, root: Path, branch: str, state: dict[str, Any], result: Sy
         args = ["exp", "push", GIT_REMOTE_NAME, *sorted(set(here_only))]
         if not remotes.dvc_url:
             args.insert(2, "--no-cache")
-        run = dvc.run_dvc(args, path, check=False, progress=progress, cancel=cancel)
+        run = _watched_dvc(args, path, remotes, progress, cancel)
         if run.returncode != 0:
             raise _dvc_failure("exp push", run.output, remotes)
         result.pushed.append(f"{len(set(here_only))} experiment(s)")
