@@ -84,6 +84,11 @@ def test_dry_run_shows_the_three_way_status_and_changes_nothing(shared, tmp_path
     assert data["dry_run"] and data["status"]["commits"] == {"ahead": 1, "behind": 1}
     assert data["status"]["registry_tags"]["only_here"] == ["model@v9.0.0"]
     assert head(alice) == before and not (alice / "notes.md").exists()
+    # status reads the last fetch (refs only): who pushed since, ahead/behind
+    team = json.loads(run_cli("status", "--json", cwd=alice).stdout)["team"]
+    assert team["remote"]["ahead"] == 1 and team["remote"]["behind"] == 1
+    assert team["remote"]["teammates_since_sync"] == ["Bob ML"]
+    assert "new from Bob ML" in run_cli("status", cwd=alice).stdout
     assert "model@v9.0.0" not in git(Path(url.removeprefix("file://")), "tag", "--list")
     # the real sync: a rebase of alice's own commit onto bob's, then the push
     data = sync_json(alice)
@@ -92,6 +97,16 @@ def test_dry_run_shows_the_three_way_status_and_changes_nothing(shared, tmp_path
     remote = Path(url.removeprefix("file://"))
     assert git(remote, "rev-parse", "main").strip() == head(alice)
     assert "model@v9.0.0" in git(remote, "tag", "--list")
+    # notes: both write one; each sync merges and shares them (refs/notes/workbench)
+    git(alice, "notes", "--ref=workbench", "add", "-m", "alice: baseline looks fine", "HEAD")
+    git(bob, "notes", "--ref=workbench", "add", "-m", "bob: check the dates", "HEAD~1")
+    assert sync_json(alice)["status"]["notes"] == "only here"
+    data = sync_json(bob)
+    assert data["status"]["notes"] == "diverged" and data["pulled"] == "fast-forward"
+    assert sync_json(alice)["status"]["notes"] == "behind"
+    assert "bob: check the dates" in git(alice, "log", "--notes=workbench", "-3")
+    assert "alice: baseline looks fine" in git(bob, "log", "--notes=workbench", "-3")
+    assert "model@v9.0.0" in git(bob, "tag", "--list")
 
 
 def test_conflicting_workbench_yaml_edits_stop_with_the_file_named_and_nothing_changed(shared, tmp_path):

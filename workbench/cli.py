@@ -177,6 +177,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"\nMLOps maturity: level {m.level} ({m.name})")
         if m.missing:
             print(f"  for level {m.level + 1}: add {', '.join(m.missing)}")
+    remote = (status.team or {}).get("remote") or {}
+    if remote.get("fetched"):
+        since = remote.get("teammates_since_sync") or []
+        print(f"\nTeam: {remote['ahead']} commit(s) ahead of origin, {remote['behind']} behind (last fetch)"
+              + (f"; new from {', '.join(since)}: run 'mlops-workbench sync'" if since else ""))
     return 0
 
 
