@@ -176,6 +176,22 @@ def test_sync_is_busy_while_another_workbench_writes(shared):
     assert ProjectLock(gdir, "x").acquire() is not None
 
 
+
+def test_a_stage_assigned_here_after_someone_else_moved_one_is_not_pushed(shared, tmp_path):
+    url, alice = shared
+    remote = Path(url.removeprefix("file://"))
+    bob = clone(url, tmp_path / "bob", "Bob ML", "bob@example.com")
+    git(bob, "tag", "-a", "model#production#1", "-m", "Assigning stage production to artifact model version v1.0.0")
+    assert sync(bob).returncode == 0
+    git(alice, "tag", "-a", "model#staging#1", "-m", "Assigning stage staging to artifact model version v1.0.0")
+    data = sync_json(alice, code=1)
+    race = data["races"][0]
+    assert race["tag"] == "model#staging#1" and race["kind"] == "stage" and race["theirs"] == "model#production#1"
+    assert race["by"].startswith("Bob ML") and "--stage staging" in race["redo"]
+    assert git(remote, "tag", "--list").split() == ["model#production#1"]
+    assert "model#production#1" in git(alice, "tag", "--list")  # theirs came in; ours stays here
+
+
 # --- three people, one bare repository, one real S3 store ---------------------------------------
 
 DS = ("Kwame Mensah", "kwame.mensah@example.com")
