@@ -192,6 +192,27 @@ def test_a_stage_assigned_here_after_someone_else_moved_one_is_not_pushed(shared
     assert "model#production#1" in git(alice, "tag", "--list")  # theirs came in; ours stays here
 
 
+
+def test_a_pull_that_changes_params_says_whether_the_pipeline_is_up_to_date(make_sample, tmp_path):
+    alice = make_sample("fraud_detection")
+    bare = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    ok(run_cli("remote", "set", "--git", bare.as_uri(), cwd=alice))
+    ok(run_cli("pipeline", cwd=alice, env=PATH_ENV))
+    ok(sync(alice))
+    bob = clone(bare.as_uri(), tmp_path / "bob", "Bob ML", "bob@example.com")
+    first = sync_json(bob)  # a fresh clone: the data comes from the DVC remote
+    assert first["status"]["dvc"]["missing_locally"] and (bob / "data" / "transactions.csv").exists()
+    text = (alice / "params.yaml").read_text()
+    assert "seed: 42" in text
+    commit_file(alice, "params.yaml", text.replace("seed: 42", "seed: 7", 1), "Data engineering: seed 7")
+    ok(sync(alice))
+    data = sync_json(bob)
+    assert data["pulled"] == "fast-forward" and data["pulled_files"] == ["params.yaml"]
+    assert data["pipeline"].startswith("not up to date") and "dvc repro" in data["pipeline"]
+    assert "dvc.lock" not in git(bob, "status", "--porcelain")  # never merged or rewritten by sync
+
+
 # --- three people, one bare repository, one real S3 store ---------------------------------------
 
 DS = ("Kwame Mensah", "kwame.mensah@example.com")
