@@ -14,7 +14,7 @@ from workbench import __version__
 from workbench.cli import COMMAND_NAMES, SUBCOMMANDS, _load_extensions, _plain_launch, build_parser
 
 STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers",
-               "workspace"]
+               "workspace", "team"]
 PROJECT_KEYS = ["name", "path", "task", "success_metric"]
 NEXT_STEP_KEYS = ["id", "title", "action", "command"]
 STEP_KEYS = ["id", "title", "phase", "state", "detail", "command"]
@@ -105,6 +105,7 @@ def test_status_json_shape(project: Path) -> None:
     assert data["next_step"]["id"] == "use_cases" and data["phase"] == "Design"
     assert list(data["last_step"]) == ENTRY_KEYS
     assert data["last_step"]["commit"] == git(project, "rev-parse", "HEAD").strip()
+    assert data["team"]["last_steps"][0]["author"] == "Ada Lovelace" and data["team"]["remote"]["url"] is None
     # -C gives the same answer from elsewhere.
     other = run_cli("status", "--json", "-C", str(project), cwd=project.parent)
     assert json.loads(other.stdout) == data

@@ -84,7 +84,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if args.sample:
         made = create_from_sample(args.sample, path, name=args.name, remote=args.remote,
-                                  in_outer_repo=args.in_outer_repo, progress=_progress(args))
+                                  in_outer_repo=args.in_outer_repo, git_remote=args.git_remote,
+                                  dvc_remote=args.dvc_remote, dvc_endpoint=args.dvc_endpoint,
+                                  progress=_progress(args))
     else:
         members = tuple(parse_member(m) for m in args.member or [])
         constraints: dict[str, Any] = {}
@@ -101,7 +103,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         )
         made = create_project(path, charter, description=args.description or "", remote=args.remote,
                               in_outer_repo=args.in_outer_repo, role=args.role,
-                              progress=_progress(args))
+                              git_remote=args.git_remote, dvc_remote=args.dvc_remote,
+                              dvc_endpoint=args.dvc_endpoint, progress=_progress(args))
     if args.json:
         _print_json({"schema": 1, "path": str(made.path), "commit": made.commit,
                      "data_commit": made.data_commit, "remote": made.remote,
@@ -174,6 +177,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"\nMLOps maturity: level {m.level} ({m.name})")
         if m.missing:
             print(f"  for level {m.level + 1}: add {', '.join(m.missing)}")
+    remote = (status.team or {}).get("remote") or {}
+    if remote.get("fetched"):
+        since = remote.get("teammates_since_sync") or []
+        print(f"\nTeam: {remote['ahead']} commit(s) ahead of origin, {remote['behind']} behind (last fetch)"
+              + (f"; new from {', '.join(since)}: run 'mlops-workbench sync'" if since else ""))
     return 0
 
 
@@ -239,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", metavar="DIR", help="DVC remote folder (default: PATH.dvc-storage beside it)")
     p.add_argument("--in-outer-repo", action="store_true",
                    help="inside another git repository: make a DVC sub-project of it")
+    p.add_argument("--git-remote", metavar="URL", help="the team's shared git repository (becomes origin)")
+    p.add_argument("--dvc-remote", metavar="URL",
+                   help="the team's DVC remote: a folder, s3://bucket/prefix, ssh://... (instead of --remote)")
+    p.add_argument("--dvc-endpoint", metavar="URL", help="with an s3:// --dvc-remote: the S3-compatible endpoint")
     p.add_argument("--role", help="the role you act in for the first commit")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -269,7 +281,7 @@ def _load_extensions() -> None:
 
     for name in ("workbench.cli_design", "workbench.cli_data", "workbench.cli_dev", "workbench.cli_exp",
                  "workbench.cli_validate", "workbench.cli_ops", "workbench.cli_monitor", "workbench.cli_retrain",
-                 "workbench.cli_ci"):
+                 "workbench.cli_ci", "workbench.cli_team"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -283,7 +295,7 @@ def _load_extensions() -> None:
 COMMAND_NAMES = frozenset({
     "open", "new", "samples", "status", "history",
     "charter", "usecase", "data", "check", "pipeline", "train", "exp", "validate", "review",
-    "model", "stage", "serve", "predict", "monitor", "retrain", "ci",
+    "model", "stage", "serve", "predict", "monitor", "retrain", "ci", "remote", "sync",
 })
 
 

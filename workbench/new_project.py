@@ -25,6 +25,7 @@ from workbench.project import (
     validate_charter,
 )
 from workbench.versioning import dvc, git
+from workbench.versioning import remote as shared_remotes
 from workbench.versioning.locks import recover_stale_locks
 from workbench.versioning.step import begin_step
 
@@ -126,13 +127,19 @@ def create_project(
     remote: str | Path | None = None,
     in_outer_repo: bool = False,
     role: str | None = None,
+    git_remote: str | None = None,
+    dvc_remote: str | None = None,
+    dvc_endpoint: str | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> CreatedProject:
     """Make ``path`` a workbench project and commit it (see the module docstring).
 
     Give either a ``charter`` (the wizard, ``new --name ...``) or a full ``config``
-    (a sample's workbench.yaml).
+    (a sample's workbench.yaml). ``git_remote`` becomes ``origin``; ``dvc_remote`` (a folder,
+    ``s3://bucket/prefix`` with ``dvc_endpoint`` for an S3-compatible store, ``ssh://``...)
+    replaces the local default remote; both are checked (parse and reach) before anything is
+    written, and credentials are read from the environment, never written.
     """
     path = Path(path).expanduser().absolute()
     if config is None:
@@ -152,7 +159,19 @@ def create_project(
     # A live workbench or DVC in the repository means "busy" before anything is written.
     cleared = recover_stale_locks(path, git.git_dir(root)) if root is not None else []
     dvc_version = dvc.check_dvc()
-    if remote:
+    shared_url = None
+    if dvc_endpoint and not dvc_remote:
+        raise WorkbenchError("--dvc-endpoint needs --dvc-remote s3://bucket/prefix")
+    if dvc_remote and remote:
+        raise WorkbenchError("give either --remote DIR or --dvc-remote URL, not both")
+    if git_remote:
+        git_remote = shared_remotes.check_git_url(git_remote)
+    if dvc_remote:
+        shared_url, dvc_endpoint = shared_remotes.check_dvc_url(dvc_remote, dvc_endpoint)
+        remote = shared_url if "://" not in shared_url else None
+    if shared_url and "://" in shared_url:
+        remote_path = None
+    elif remote:
         remote_path = Path(remote).expanduser().absolute()
     elif subdir and root is not None:
         # Beside the outer repository, not inside it, where it would show up as untracked files.
@@ -160,7 +179,7 @@ def create_project(
         remote_path = root.parent / f"{root.name}-{rel}.dvc-storage"
     else:
         remote_path = default_remote_path(path)
-    if remote_path == path or path in remote_path.parents:
+    if remote_path is not None and (remote_path == path or path in remote_path.parents):
         raise WorkbenchError("the DVC remote must be outside the project folder: choose another --remote")
     if root is not None:
         mine = [CONFIG_NAME, ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore"]
@@ -182,17 +201,23 @@ def create_project(
             created += [path / ".dvc", path / ".dvcignore"]
             dvc.init(path, subdir=subdir)
             say("DVC initialised")
-        if not remote_path.exists():
-            remote_path.mkdir(parents=True)
-            created.append(remote_path)
-        dvc.add_remote(path, "local", str(remote_path))
-        say(f"DVC remote 'local' -> {remote_path}")
+        if remote_path is None:
+            assert shared_url is not None
+            shared_remotes.write_dvc_remote(path, shared_url, dvc_endpoint)
+            remote_url = shared_url
+        else:
+            if not remote_path.exists():
+                remote_path.mkdir(parents=True)
+                created.append(remote_path)
+            remote_url = str(remote_path)
+            dvc.add_remote(path, shared_remotes.DVC_REMOTE_NAME if shared_url else "local", remote_url)
+        say(f"DVC remote -> {remote_url}" + (f" (endpoint {dvc_endpoint})" if dvc_endpoint else ""))
 
         with begin_step(path, "project", role=role, summary=f'create "{charter.name}"',
                         cancel=cancel) as step:
             step.write_text(CONFIG_NAME, dump_config(config))
             if not (path / "README.md").exists():
-                step.write_text("README.md", project_readme(charter, str(remote_path), description))
+                step.write_text("README.md", project_readme(charter, remote_url, description))
             gitignore = path / ".gitignore"
             old = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
             missing = [ln for ln in GITIGNORE_LINES if ln not in old.splitlines()]
@@ -205,6 +230,12 @@ def create_project(
             step.body = f"Task: {charter.task}. Success metric: {charter.success_metric or 'not set'}."
         if step.commit is None:
             raise WorkbenchError("nothing was committed: the project files were already there")
+        if git_remote:
+            shared_remotes.set_git_remote(root or path, git_remote)
+            step.messages.append(f"git remote 'origin' -> {git_remote}: share the project with "
+                                 "'mlops-workbench sync'")
+        if shared_url and shared_url.startswith("s3://"):
+            step.messages.append(shared_remotes.store_credentials(path, None, None))
     except BaseException:
         for item in reversed(created):
             if item.is_dir():
@@ -212,7 +243,7 @@ def create_project(
             else:
                 item.unlink(missing_ok=True)
         raise
-    return CreatedProject(path=path, commit=step.commit, remote=str(remote_path),
+    return CreatedProject(path=path, commit=step.commit, remote=remote_url,
                           messages=tuple(cleared + step.messages))
 
 
@@ -223,6 +254,9 @@ def create_from_sample(
     name: str | None = None,
     remote: str | Path | None = None,
     in_outer_repo: bool = False,
+    git_remote: str | None = None,
+    dvc_remote: str | None = None,
+    dvc_endpoint: str | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> CreatedProject:
@@ -242,7 +276,8 @@ def create_from_sample(
             f"{target} is not empty: a sample goes into a new or empty folder, e.g. {target / sample.id}"
         )
     made = create_project(target, config=config, description=config["project"].get("description", ""),
-                          remote=remote, in_outer_repo=in_outer_repo, progress=progress, cancel=cancel)
+                          remote=remote, in_outer_repo=in_outer_repo, git_remote=git_remote,
+                          dvc_remote=dvc_remote, dvc_endpoint=dvc_endpoint, progress=progress, cancel=cancel)
     say = progress or (lambda _line: None)
     files = [*sample.data, *sample.incoming]
     try:
@@ -259,7 +294,7 @@ def create_from_sample(
         )
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
-        if remote is None:
+        if remote is None and dvc_remote is None:
             shutil.rmtree(made.remote, ignore_errors=True)
         raise
     return CreatedProject(path=made.path, commit=made.commit, remote=made.remote,

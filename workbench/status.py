@@ -79,6 +79,8 @@ class ProjectStatus:
     blockers: tuple[str, ...] = ()
     #: the experiment the workspace holds, neither promoted nor discarded (HeldExperiment.to_json)
     workspace: dict[str, str] | None = None
+    #: who did the last steps and ahead/behind origin from the last fetch (versioning.sync.team_status)
+    team: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``status --json`` shape (schema 1)."""
@@ -95,6 +97,7 @@ class ProjectStatus:
             "maturity": self.maturity.to_json() if self.maturity else None,
             "blockers": list(self.blockers),
             "workspace": self.workspace,
+            "team": self.team,
         }
 
     @classmethod
@@ -111,7 +114,7 @@ class ProjectStatus:
             last_step=data["last_step"],
             maturity=None if m is None else Maturity(m["level"], m["name"], tuple(m["have"]),
                                                      tuple(m["missing_for_next"])),
-            blockers=tuple(data["blockers"]), workspace=data.get("workspace"),
+            blockers=tuple(data["blockers"]), workspace=data.get("workspace"), team=data.get("team"),
         )
 
     def counts(self) -> dict[str, int]:
@@ -336,7 +339,17 @@ def project_status(path: str | Path) -> ProjectStatus:
             f"the workspace holds experiment {held.name}, not committed: `{held.promote_command}` "
             f"commits it, `{held.discard_command}` puts HEAD's pipeline files back",) if held else ()),
         workspace=held.to_json() if held else None,
+        team=_team(project.path),
     )
+
+
+def _team(path: Path) -> dict[str, Any] | None:
+    from workbench.versioning.sync import team_status
+
+    try:
+        return team_status(path) or None
+    except WorkbenchError:
+        return None
 
 
 def project_status_in_child(path: str | Path) -> ProjectStatus:
