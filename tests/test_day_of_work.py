@@ -63,9 +63,10 @@ def _env() -> dict[str, str]:
 
 
 def _user_state(path: Path) -> tuple[bytes, bytes, str, str]:
-    """The user's README bytes, staged file bytes, index entries and staged diff."""
+    """The user's README bytes, staged file bytes, their index entries and the staged diff."""
     return ((path / "README.md").read_bytes(), (path / "notes" / "ideas.md").read_bytes(),
-            git(path, "ls-files", "--stage"), git(path, "diff", "--cached", "--binary"))
+            git(path, "ls-files", "--stage", "--", "README.md", "notes"),
+            git(path, "diff", "--cached", "--binary"))
 
 
 def _commit_files(path: Path, start: str) -> list[tuple[str, set[str]]]:

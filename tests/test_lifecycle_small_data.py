@@ -73,7 +73,8 @@ def test_the_lifecycle_on_344_penguins(tmp_path):
     fresh.to_csv(undrifted, index=False)
     report = json.loads(cli(path, "monitor", str(undrifted), "--json", "-q"))
     assert report["action_recommended"] is False, report["reasons"]
-    assert not [f for f in report["features"] if f.get("drifted")], report["features"]
+    # each test keeps its 5 % false alarms; PSI, which used to cry wolf at these sizes, never does
+    assert not [f["name"] for f in report["features"] if f.get("psi_band") == "significant"]
     shifted = fresh.copy()
     shifted["body_mass_g"] = shifted["body_mass_g"] + 1500
     shifted["bill_length_mm"] = shifted["bill_length_mm"] + 9
