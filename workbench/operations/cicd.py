@@ -117,6 +117,10 @@ def render_workflow(install: str = DEFAULT_INSTALL, working_directory: str = "."
     import copy
 
     setup = copy.deepcopy(steps)
+    # A pull request is checked out as a detached HEAD, where every step refuses to commit
+    # (a commit there is on no branch); the check job works on a throwaway branch instead.
+    steps.append({"name": "Work on a branch (a pull request's checkout is a detached HEAD)",
+                  "run": "git symbolic-ref -q HEAD || git switch -c workbench-ci"})
     steps += [{"id": s.id, "name": s.name, "run": s.run} for s in workflow_steps(install)]
     monitor = setup + [{"id": s.id, "name": s.name, "run": s.run} for s in workflow_steps(install)[:2]] \
         + monitor_steps()
