@@ -300,3 +300,15 @@ def test_rows_already_in_the_source_are_counted_and_left_out_unless_asked(projec
     assert said in out["messages"]
     grown = pd.read_csv(Path(_remote_url(path)) / "files" / "md5" / out["data"]["md5"][:2] / out["data"]["md5"][2:])
     assert len(grown) == 569 + 190 and not grown.duplicated().any()
+
+
+def test_a_project_with_a_model_in_production_is_in_the_operations_phase(project):
+    """The phase is the furthest the project has reached, the next step still the earliest open one."""
+    done = run_cli("status", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    states = {s["id"]: s["state"] for s in status["steps"]}
+    assert states["deployment"] == "done", states
+    assert status["phase"] == "Operations", (status["phase"], states)
+    pending = [s["id"] for s in status["steps"] if s["state"] != "done"]
+    assert status["next_step"] is None or status["next_step"]["id"] == pending[0]

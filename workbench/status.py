@@ -322,7 +322,10 @@ def project_status(path: str | Path) -> ProjectStatus:
     if nxt is None:
         phase, action = PHASES[-1], ALL_DONE_ACTION
     else:
-        phase = nxt.phase
+        # The phase the project has reached: a model in production with a stale data check is
+        # in Operations (its next step is still the earliest one that is not done).
+        reached = max((PHASES.index(s.phase) for s in steps if s.state == DONE), default=0)
+        phase = PHASES[max(reached, PHASES.index(nxt.phase))]
         verb = "Fix" if nxt.state == ATTENTION else "Start"
         action = f"{verb} {nxt.title}: {nxt.detail}."
     charter = charter_from_config(config)
