@@ -300,9 +300,31 @@ class ProjectScreen(WorkbenchScreen):
         """The id of the view on show: dashboard, timeline or step-<id>."""
         return self.query_one("#content", ContentSwitcher).current
 
+    def _show_view(self, view: Widget) -> None:
+        """Make ``view`` the one on show and put the focus in it.
+
+        A hidden view keeps no focus: the focus chain is where Textual looks for bindings, so
+        a focused widget left in the view just hidden kept its keys live (``a`` opened the
+        use-case dialog from the dashboard) and the footer still listed them.
+        """
+        self.query_one("#content", ContentSwitcher).current = view.id
+        self._focus_view(view)
+
+    def on_descendant_focus(self, event: object) -> None:
+        """Whatever moves the focus into a hidden view (Textual refocuses after a hide), it goes to the view on show."""
+        focused = self.focused
+        switcher = self.query_one("#content", ContentSwitcher)
+        if focused is None or switcher.current is None:
+            return
+        for child in switcher.children:
+            if child.id != switcher.current and (focused is child or child in focused.ancestors):
+                shown = switcher.get_child_by_id(switcher.current)
+                self.call_later(self._focus_view, shown)
+                return
+
     def action_dashboard(self) -> None:
-        self.query_one("#content", ContentSwitcher).current = "dashboard"
         self.query_one(LifecycleSidebar).point_at("dashboard")
+        self._show_view(self.query_one(Dashboard))
 
     def _timeline_view(self) -> TimelineView | None:
         views = self.query_one("#content", ContentSwitcher).query_children("#timeline")
@@ -320,8 +342,7 @@ class ProjectScreen(WorkbenchScreen):
             await switcher.add_content(view, set_current=True)
             if self.timeline is not None:
                 view.show_timeline(self.timeline)
-        switcher.current = "timeline"
-        view.query_one("#timeline-table").focus()
+        self._show_view(view)
 
     def action_refresh(self) -> None:
         self._announce_refresh = True
@@ -338,8 +359,7 @@ class ProjectScreen(WorkbenchScreen):
         view_id = f"step-{step_id}"
         self.query_one(LifecycleSidebar).point_at(step_id)
         if switcher.query(f"#{view_id}"):
-            switcher.current = view_id
-            self._focus_view(switcher.query_one(f"#{view_id}"))
+            self._show_view(switcher.query_one(f"#{view_id}"))
             return
         view = make_step_view(step_id, self.path)
         view.id = view_id
@@ -354,7 +374,8 @@ class ProjectScreen(WorkbenchScreen):
 
         Shift+tab (or a click) goes back to the sidebar.
         """
-        focus_into(view)
+        if view.display and view.is_attached:
+            focus_into(view)
 
     @on(Tree.NodeSelected, "#sidebar")
     async def _on_sidebar(self, event: Tree.NodeSelected) -> None:

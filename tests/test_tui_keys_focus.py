@@ -1,0 +1,127 @@
+"""Keys and focus across the TUI (issue 16): where you are, what each key does, at any size.
+
+Real projects made by the real core (samples copied per test), the real app under Pilot.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import ContentSwitcher, Input
+from textual.widgets._footer import FooterKey
+
+from screens.app import make_app
+from screens.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
+from screens.step_views import STEP_VIEWS
+from tests.tui_helpers import SIZE, head, open_by_sidebar, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def own_keys(view) -> set[str]:
+    """The keys the workbench's own classes bind in ``view`` and the widgets inside it."""
+    keys: set[str] = set()
+    for widget in [view, *view.query("*")]:
+        for cls in type(widget).__mro__:
+            if cls.__module__.startswith("screens.") and "BINDINGS" in cls.__dict__:
+                for binding in cls.__dict__["BINDINGS"]:
+                    keys.update(k.strip() for k in binding.key.split(","))
+    return keys
+
+
+def screen_keys(screen) -> set[str]:
+    keys = {k.strip() for b in type(screen).BINDINGS for k in b.key.split(",")}
+    return keys | {k.strip() for b in type(screen.app).BINDINGS for k in b.key.split(",")}
+
+
+def footer_keys(screen) -> set[str]:
+    return {key.key for key in screen.query(FooterKey)}
+
+
+def current(app) -> str | None:
+    return app.screen.query_one("#content", ContentSwitcher).current
+
+
+# --- 16.1: focus is visible, and typed text goes to the field --------------------------------
+
+
+async def test_focused_widget_is_marked_in_every_theme(make_sample):
+    """A focused field or scrolling box looks different from the same widget unfocused, in each theme."""
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        review = await open_by_sidebar(app, pilot, "review")
+        comment = review.query_one("#rv-comment", Input)
+        sidebar = app.screen.query_one(LifecycleSidebar)
+        for theme in sorted(app.available_themes):
+            app.theme = theme
+            await pilot.pause()
+            comment.focus()
+            await pilot.pause()
+            focused_bg, focused_border = comment.styles.background, sidebar.styles.border_left
+            sidebar.focus()
+            await pilot.pause()
+            assert comment.styles.background != focused_bg, theme
+            assert sidebar.styles.border_left != focused_border, theme
+            assert sidebar.styles.border_left[0] == "thick", theme
+
+
+async def test_letters_typed_in_the_review_comment_stay_in_it(make_sample):
+    """d, t, r, q, ? and the digits typed into a field are text, not the app's keys."""
+    path = make_sample("fraud_detection")
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        review = await open_by_sidebar(app, pilot, "review")
+        comment = review.query_one("#rv-comment", Input)
+        comment.focus()
+        await pilot.pause()
+        await pilot.press(*"dtrq?12a")
+        await settle(app, pilot)
+        assert comment.value == "dtrq?12a"
+        assert isinstance(app.screen, ProjectScreen)
+        assert current(app) == "step-review"
+        assert app.screen.focused is comment
+
+
+# --- 16.2: the keys of the view on show, and only those ---------------------------------------
+
+
+async def test_leaving_a_view_takes_its_keys_away(make_sample):
+    """Open each view, go to the dashboard: none of its keys is in the footer or does anything."""
+    path = make_sample("fraud_detection")
+    before = head(path)
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for step in STEP_VIEWS:
+            view = await open_by_sidebar(app, pilot, step)
+            theirs = own_keys(view) - screen_keys(app.screen)
+            await pilot.press("d")
+            await settle(app, pilot)
+            assert current(app) == "dashboard", step
+            focused = app.screen.focused
+            assert focused is not None and (focused is view) is False and view not in focused.ancestors, step
+            live = set(app.screen.active_bindings) & theirs
+            assert live == set(), (step, live)
+            assert footer_keys(app.screen) & theirs == set(), step
+            for key in sorted(theirs):
+                await pilot.press(key)
+                await settle(app, pilot)
+                assert isinstance(app.screen, ProjectScreen), (step, key)
+                assert current(app) == "dashboard", (step, key)
+                assert [w for w in app.workers if w.group not in ("status", "timeline", "locks")] == [], \
+                    (step, key)
+        assert head(path) == before
+
+
+async def test_the_timeline_after_the_review_shows_only_its_own_keys(make_sample):
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await open_by_sidebar(app, pilot, "review")
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert current(app) == "timeline"
+        assert "ctrl+r" not in app.screen.active_bindings
+        assert "ctrl+r" not in footer_keys(app.screen)
+        assert isinstance(app.screen.query_one(Dashboard), Dashboard)
