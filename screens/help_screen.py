@@ -23,6 +23,21 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("q", "quit"),
 )
 
+#: Keys that mean one family of things wherever they are bound (issue 16.3): every other key
+#: of the project screen and its views means one thing across the app.
+SHARED_KEYS: dict[str, str] = {
+    "escape": "back: close a dialog, leave a field, cancel what runs",
+    "ctrl+s": "save the form on show (a commit), or add/create in a dialog",
+    "ctrl+r": "run an experiment (train, retrain): asks first when it commits data",
+    "x": "stop what runs in the view (a check, a run, the service)",
+    "space": "mark or unmark the row under the cursor",
+    "enter": "open or edit the row under the cursor, press the focused button",
+}
+
+#: Screens whose letters are alone on the screen (nothing else is live): the welcome menu's
+#: n/s/o pick an entry, a confirmation's y/n answer it, help's q/? close it.
+MENU_SCREENS = ("WelcomeScreen", "ConfirmScreen", "HelpScreen")
+
 PHASE_MEANING: dict[str, str] = {
     "Design": "decide what to build and whether the data can support it",
     "Development": "turn data into a validated, reviewed model, with every experiment versioned",

@@ -1,6 +1,6 @@
 """The Review & governance step: the model card, a sign-off form, and whether the decision holds.
 
-The card (``reports/model_card.md``) is shown as Markdown; "Refresh card" regenerates it
+The card (``reports/model_card.md``) is shown as Markdown; "Generate card" (g) regenerates it
 with :func:`workbench.development.review.write_card` (keeping a person's edits to
 Limitations and Ethical considerations) and commits it. Approve / Reject call
 :func:`workbench.development.review.decide` with the comment typed here; the core refuses
@@ -60,7 +60,7 @@ class ReviewView(VerticalScroll):
     """
 
     BINDINGS = [
-        Binding("ctrl+r", "refresh_card", "Refresh card"),
+        Binding("g", "refresh_card", "Generate card"),
     ]
 
     @dataclass
@@ -95,7 +95,7 @@ class ReviewView(VerticalScroll):
             yield Input(placeholder="why you approve or reject (required)", id="rv-comment", compact=True)
             yield Button("Approve", id="rv-approve", variant="success", compact=True)
             yield Button("Reject", id="rv-reject", variant="error", compact=True)
-            yield Button("Refresh card  ctrl+r", id="rv-refresh", compact=True)
+            yield Button("Generate card  g", id="rv-refresh", compact=True)
         yield DataTable(id="rv-history", cursor_type="row", zebra_stripes=True)
         yield Markdown(NO_CARD, id="rv-card")
 

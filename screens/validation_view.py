@@ -64,7 +64,8 @@ class ValidationView(VerticalScroll):
 
     BINDINGS = [
         Binding("v", "run_validation", "Run validation"),
-        Binding("escape", "cancel_validation", "Cancel", show=False),
+        Binding("x", "cancel_validation", "Cancel validation"),
+        Binding("escape", "cancel_validation", "Cancel validation", show=False),
     ]
 
     @dataclass
@@ -108,7 +109,7 @@ class ValidationView(VerticalScroll):
             yield Input(placeholder="experiment (empty: the workspace model)", id="val-experiment",
                         compact=True)
             yield Button("Run validation  v", id="val-run", variant="primary", compact=True)
-            yield Button("Cancel  esc", id="val-cancel", variant="error", compact=True, disabled=True)
+            yield Button("Cancel  x", id="val-cancel", variant="error", compact=True, disabled=True)
         yield RichLog(id="val-log", max_lines=500, wrap=True, markup=False)
         yield DataTable(id="val-gates", cursor_type="row", zebra_stripes=True)
         yield Static("", id="val-detail")
@@ -168,7 +169,7 @@ class ValidationView(VerticalScroll):
     @on(Button.Pressed, "#val-run")
     def action_run_validation(self) -> None:
         if self.running:
-            self.app.notify("Validation is already running: cancel it (esc) or wait.", severity="warning")
+            self.app.notify("Validation is already running: cancel it (x) or wait.", severity="warning")
             return
         experiment = self.query_one("#val-experiment", Input).value.strip() or None
         self.running = True

@@ -346,7 +346,7 @@ async def test_history_lists_notes_compares_and_promotes(trained):
         table.move_cursor(row=0)
         await pilot.press("space", "down")
         table.move_cursor(row=names.index("baseline-c05"))
-        await pilot.press("space", "c")
+        await pilot.press("space", "equals_sign")
         await settle(app, pilot)
         side = panel.query_one("#exp-side", DataTable)
         assert [str(c.label) for c in side.columns.values()][1:] == ["main", "baseline-c05"]

@@ -125,3 +125,82 @@ async def test_the_timeline_after_the_review_shows_only_its_own_keys(make_sample
         assert "ctrl+r" not in app.screen.active_bindings
         assert "ctrl+r" not in footer_keys(app.screen)
         assert isinstance(app.screen.query_one(Dashboard), Dashboard)
+
+
+# --- 16.3: one key, one meaning ------------------------------------------------------------
+
+
+def all_bindings() -> dict[str, set[tuple[str, str]]]:
+    """key -> {(meaning, class)}, over every class of screens/ that declares BINDINGS."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import screens
+    from screens.help_screen import MENU_SCREENS
+
+    found: dict[str, set[tuple[str, str]]] = {}
+    for info in pkgutil.iter_modules(screens.__path__):
+        if info.name in ("__main__", "launch", "web"):  # these run the app when imported
+            continue
+        module = importlib.import_module(f"screens.{info.name}")
+        for name, cls in vars(module).items():
+            if not (inspect.isclass(cls) and cls.__module__ == module.__name__ and "BINDINGS" in cls.__dict__):
+                continue
+            if name in MENU_SCREENS:
+                continue
+            for binding in cls.__dict__["BINDINGS"]:
+                meaning = binding.description.split()[0].lower()
+                for key in binding.key.split(","):
+                    found.setdefault(key.strip(), set()).add((meaning, name))
+    return found
+
+
+def test_no_key_means_two_things_across_the_app():
+    from screens.help_screen import SHARED_KEYS
+
+    found = all_bindings()
+    assert "t" in found and "ctrl+r" in found  # the walk sees the views' bindings
+    clashes = {key: sorted(uses) for key, uses in found.items()
+               if len({meaning for meaning, _ in uses}) > 1 and key not in SHARED_KEYS}
+    assert clashes == {}
+    assert {m for m, _ in found["t"]} == {"timeline"}
+
+
+async def test_data_engineering_enter_changes_nothing_and_space_says_what_it_changed(make_sample):
+    from textual.widgets import DataTable
+
+    from tests.tui_helpers import notifications, table_ids
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "data_engineering")
+        await settle(app, pilot)
+        table = view.query_one("#de-features", DataTable)
+        table.focus()
+        target = view._target()
+        row = next(i for i, name in enumerate(table_ids(table)) if name != target)
+        table.move_cursor(row=row)
+        await pilot.pause()
+        name = table_ids(table)[row]
+        before = {k: list(v) for k, v in view.features.items()}
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert {k: list(v) for k, v in view.features.items()} == before
+        assert current(app) == "step-data_engineering"
+
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert view.features[name][0] is not before[name][0]
+        said = [m for m, _ in notifications(app)]
+        assert any(m.startswith(f"{name}: skipped") or m.startswith(f"{name}: used") for m in said), said
+        assert any("ctrl+s commits" in m for m in said)
+
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert view.features[name][1] != before[name][1]
+        assert any(m.startswith(f"{name}: type ") for m, _ in notifications(app))
+        await pilot.press("t")  # the timeline, as everywhere else
+        await settle(app, pilot)
+        assert current(app) == "timeline"
