@@ -159,3 +159,38 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+#: Keys the footer shows first, so a narrow terminal never cuts them (issue 16.11).
+ESSENTIAL_KEYS = ("q", "question_mark")
+
+
+def make_footer() -> Any:
+    """The workbench's footer: the keys that work now, quit and help first."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    class WorkbenchFooter(Footer):
+        def compose(self) -> ComposeResult:
+            if not self._bindings_ready:
+                return
+            active = self.screen.active_bindings
+            by_action: dict[str, tuple[Any, bool, str]] = {}
+            for _node, binding, enabled, tooltip in active.values():
+                if binding.show and binding.action not in by_action:
+                    by_action[binding.action] = (binding, enabled, tooltip)
+            shown = sorted(by_action.values(), key=lambda item: item[0].key not in ESSENTIAL_KEYS)
+            self.styles.grid_size_columns = len(shown)
+            for binding, enabled, tooltip in shown:
+                yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
+                                binding.action, disabled=not enabled,
+                                tooltip=tooltip).data_bind(compact=Footer.compact)
+            if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+                found = active.get(self.app.COMMAND_PALETTE_BINDING)
+                if found is not None:
+                    _node, binding, enabled, _tooltip = found
+                    yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
+                                    binding.action, classes="-command-palette", disabled=not enabled,
+                                    tooltip=binding.tooltip or binding.description)
+
+    return WorkbenchFooter()

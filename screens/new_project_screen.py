@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -32,7 +31,7 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 from workbench.project import (
     CONFIG_NAME,
@@ -127,7 +126,7 @@ class NewProjectScreen(WorkbenchScreen):
             with Vertical(id="create-progress"):
                 yield ProgressBar(total=None, show_eta=False, id="create-bar")
                 yield Log(id="create-log", auto_scroll=True)
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#members", DataTable)

@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DirectoryTree, Footer, Header, Input, Label, Static
+from textual.widgets import DirectoryTree, Header, Input, Label, Static
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 
 
@@ -42,7 +42,7 @@ class OpenProjectScreen(WorkbenchScreen):
             yield Label("Project folder (the one with workbench.yaml); enter opens it")
             yield Input(str(self.launch_path), id="open-path")
             yield DirectoryTree(self.launch_path, id="open-tree")
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         field = self.query_one("#open-path", Input)

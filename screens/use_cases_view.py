@@ -619,7 +619,7 @@ class UseCasesView(VerticalScroll):
         if sel is None:
             shown.update(
                 Content.from_markup(
-                    "[dim]No use case selected yet: highlight one and press [b]s[/b].[/dim]"
+                    "[dim]No use case selected yet: highlight one and press [b]u[/b].[/dim]"
                 )
             )
             return
