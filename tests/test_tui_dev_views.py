@@ -119,7 +119,7 @@ async def test_data_engineering_saves_the_chosen_pipeline_in_one_commit(make_sam
 
         await on_feature(pilot, view, "mean_radius", "space")  # skip it
         await on_feature(pilot, view, "age_group", "space")  # use it ...
-        await on_feature(pilot, view, "mean_texture", "t")  # numeric -> categorical
+        await on_feature(pilot, view, "mean_texture", "k")  # numeric -> categorical (k: t is the timeline)
         rows = feature_rows(view)
         assert rows["mean_radius"][0] == "·" and rows["age_group"][0] == "✔"
         assert rows["mean_texture"] == ("✔", "categorical", "inferred numeric")
