@@ -78,6 +78,34 @@ class WorkbenchApp(App[None]):
         self.sub_title = path.name
         self.push_screen(ProjectScreen(path))
 
+    #: Worker groups that only read (the status, the timeline): quitting stops nothing of the user's.
+    READ_ONLY_GROUPS = frozenset({"status", "timeline", "locks", "_loader", "default", "samples",
+                                  "open-project"})
+    READ_ONLY_SUFFIXES = ("-load", "-poll", "-histogram", "-curves")
+
+    def running_jobs(self) -> list[str]:
+        """What quitting would stop: the descriptions of the workers that do a job (train, validate, ...)."""
+        return sorted({w.description or w.name for w in self.workers
+                       if w.is_running and w.group not in self.READ_ONLY_GROUPS
+                       and not w.group.endswith(self.READ_ONLY_SUFFIXES)})
+
+    async def action_quit(self) -> None:
+        """Quit; while a job runs, ask first and name what would be stopped (issue 16.9)."""
+        jobs = self.running_jobs()
+        if not jobs:
+            self.exit()
+            return
+        from screens.base import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            "Quit while a job runs?",
+            "Quitting stops: " + "; ".join(jobs) + ". A stopped command commits nothing. "
+            "Enter or y quits, escape or n goes back.", "Quit"), answered)
+
     def action_help(self) -> None:
         from screens.help_screen import HelpScreen
 

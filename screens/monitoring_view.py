@@ -518,7 +518,22 @@ class MonitoringView(VerticalScroll):
 
     @on(Button.Pressed, "#mon-retrain")
     def action_retrain(self) -> None:
-        self._start("retrain", ["retrain", "--json"], "retraining through the gates…")
+        """A retrain commits data and runs an experiment: asked first (issue 16.9)."""
+        from screens.base import ConfirmScreen
+
+        if self.running is not None:
+            self._start("retrain", [], "")  # says what is running
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("retrain", ["retrain", "--json"], "retraining through the gates…")
+
+        self.app.push_screen(ConfirmScreen(
+            "Retrain now?",
+            "Commits the labelled batch as training data (tracked with DVC), then runs an experiment "
+            "and the gates on it; x interrupts the run. Enter or y retrains, escape or n changes nothing.",
+            "Retrain"), answered)
 
     def action_cancel(self) -> None:
         if self.running is not None and self._interrupt():

@@ -154,7 +154,7 @@ class NewProjectScreen(WorkbenchScreen):
                                      team=(member,)))
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self.query_one("#member-name", Input).focus()
+            self._mark_invalid("#member-email" if "email" in str(exc) else "#member-name", str(exc))
             return False
         self.team.append(member)
         self.query_one("#members", DataTable).add_row(member.name, member.email, ROLES[member.role])
@@ -206,6 +206,24 @@ class NewProjectScreen(WorkbenchScreen):
                 return "#metric"
         return "#member-name"
 
+    def _mark_invalid(self, selector: str, message: str) -> None:
+        """Mark the field the error is about, at the field (red, the message as its tooltip), and focus it.
+
+        Nothing typed is cleared: every other field keeps its value (issue 16.9).
+        """
+        field = self.query_one(selector)
+        field.add_class("-invalid")
+        field.tooltip = message
+        field.focus()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _clear_invalid(self, event: Input.Changed | TextArea.Changed) -> None:
+        widget = event.input if isinstance(event, Input.Changed) else event.text_area
+        if widget.has_class("-invalid"):
+            widget.remove_class("-invalid")
+            widget.tooltip = None
+
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
         if self.creating:
@@ -217,12 +235,13 @@ class NewProjectScreen(WorkbenchScreen):
             validate_charter(charter)
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self.query_one(self._field_of(charter)).focus()
+            self._mark_invalid(self._field_of(charter), str(exc))
             return
         folder = self.query_one("#folder", Input).value.strip()
         if not folder:
-            notify_error(self, "the folder is empty: give a folder for the project (it may not exist yet)")
-            self.query_one("#folder", Input).focus()
+            message = "the folder is empty: give a folder for the project (it may not exist yet)"
+            notify_error(self, message)
+            self._mark_invalid("#folder", message)
             return
         path = Path(folder).expanduser()
         if not path.is_absolute():

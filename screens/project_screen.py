@@ -288,6 +288,7 @@ class ProjectScreen(WorkbenchScreen):
         self.app.sub_title = status.name
         self.query_one(LifecycleSidebar).show_status(status)
         self.query_one(Dashboard).show_status(status)
+        self.refresh_bindings()  # n (open the next step) depends on the status
         for view in self.query(".step-view"):
             if hasattr(view, "show_status"):
                 view.show_status(status)

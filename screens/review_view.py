@@ -165,7 +165,20 @@ class ReviewView(VerticalScroll):
 
     @on(Button.Pressed, "#rv-reject")
     def _reject(self) -> None:
-        self._sign("rejected")
+        """A rejection is a signed commit that blocks the release: asked first (issue 16.9)."""
+        from screens.base import ConfirmScreen
+
+        model = getattr(self.status, "model_digest", None) or "the current model"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._sign("rejected")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Reject model {model}?",
+            "Commits a signed rejection with your comment to reports/; the model cannot be "
+            "deployed until a later approval. Enter or y rejects, escape or n changes nothing.",
+            "Reject"), answered)
 
     def _sign(self, decision: str) -> None:
         comment = self.query_one("#rv-comment", Input).value

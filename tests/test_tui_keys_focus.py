@@ -204,3 +204,196 @@ async def test_data_engineering_enter_changes_nothing_and_space_says_what_it_cha
         await pilot.press("t")  # the timeline, as everywhere else
         await settle(app, pilot)
         assert current(app) == "timeline"
+
+
+# --- 16.11: 80x24 -----------------------------------------------------------------------------
+
+
+async def test_at_80_columns_the_sidebar_hides_and_comes_back_and_q_and_help_stay_in_the_footer(make_sample):
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        sidebar = screen.query_one(LifecycleSidebar)
+        assert screen.has_class("-narrow")
+        assert sidebar.region.width == 0  # hidden: the dashboard has the width
+        assert screen.query_one("#content").region.width >= 78
+        keys = [key.key for key in screen.query(FooterKey)]
+        assert keys[:2] == ["q", "question_mark"]
+        await pilot.press("1")  # the sidebar, with its cursor
+        await pilot.pause()
+        assert sidebar.region.width > 0 and screen.focused is sidebar
+        sidebar.point_at("use_cases")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert current(app) == "step-use_cases"
+        assert sidebar.region.width == 0  # opening a view gives it the room back
+        table = screen.query_one("#uc-table")
+        assert table.region.width >= 70
+        for size in ((80, 24), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await settle(app, pilot)
+            keys = [key.key for key in screen.query(FooterKey)]
+            assert keys[:2] == ["q", "question_mark"]
+            assert all(key.region.right <= size[0] for key in screen.query(FooterKey)
+                       if key.key in ("q", "question_mark"))
+        assert sidebar.region.width > 0  # wide again: the sidebar is back
+        await pilot.press("backslash")
+        await pilot.pause()
+        assert sidebar.region.width == 0
+        await pilot.press("backslash")
+        await pilot.pause()
+        assert sidebar.region.width > 0
+
+
+async def test_wizard_at_80_columns_stacks_its_fields(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    app = make_app(folder, testing=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        for field in ("#name", "#metric", "#member-name", "#member-email", "#member-role"):
+            assert app.screen.query_one(field).region.width >= 40, field
+
+
+# --- 16.4: jumping ------------------------------------------------------------------------------
+
+
+async def test_number_keys_jump_and_n_opens_the_recommended_step(make_sample):
+    from screens.help_screen import HelpScreen
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        sidebar = screen.query_one(LifecycleSidebar)
+        assert sidebar.cursor_node is sidebar.nodes_by_key["dashboard"]  # the cursor shows from the start
+        nxt = screen.status.next_step
+        assert nxt is not None
+        assert "n" in footer_keys(screen)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert current(app) == f"step-{nxt.id}"
+        assert "n" not in screen.active_bindings or not screen.check_action("next_step", ())
+        view = screen.query_one(f"#step-{nxt.id}")
+        await pilot.press("1")
+        assert screen.focused is sidebar
+        await pilot.press("2")
+        assert screen.focused is not None and view in screen.focused.ancestors_with_self
+        was = screen.focused
+        await pilot.press("3")
+        await pilot.pause()
+        assert screen.focused is not was and view in screen.focused.ancestors_with_self
+        screen.set_focus(was)  # the next panel may be a row of fields, where ? is text
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen), screen.focused
+        shown = {key for key, _ in app.screen.view_keys}
+        assert {"a", "u", "o"} <= shown  # the use-case view's own keys
+        await pilot.press("escape")
+
+
+async def test_the_palette_offers_and_runs_step_actions(make_sample):
+    from screens.commands import ACTIONS, WorkbenchCommands
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        names = [name for name, _c, _h in WorkbenchCommands(app.screen)._commands()]
+        for title in ("Train: run an experiment", "Validate the model", "Run the data check", "Retrain"):
+            assert title in names
+        assert {step for _t, step, _a, _h in ACTIONS} <= set(STEP_VIEWS)
+        command = dict((n, c) for n, c, _h in WorkbenchCommands(app.screen)._commands())["Add a use case"]
+        await command()
+        await settle(app, pilot)
+        assert app.screen_stack[-2].query_one("#content", ContentSwitcher).current == "step-use_cases"
+        assert type(app.screen).__name__ == "AddUseCaseScreen"
+
+
+# --- 16.9: nothing irreversible without a word ----------------------------------------------------
+
+
+async def test_retrain_and_reject_ask_first_and_no_leaves_everything(make_sample):
+    from screens.base import ConfirmScreen
+    from tests.tui_helpers import git
+
+    path = make_sample("fraud_detection")
+    before = (head(path), git(path, "status", "--porcelain"))
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "monitoring")
+        view.focus()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Retrain" in app.screen.title_text and "Commits" in app.screen.body
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProjectScreen) and view.running is None
+
+        review = await open_by_sidebar(app, pilot, "review")
+        review.query_one("#rv-comment", Input).value = "not good enough"
+        review.query_one("#rv-reject").press()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.title_text.startswith("Reject")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProjectScreen)
+        assert review.query_one("#rv-comment", Input).value == "not good enough"
+    assert (head(path), git(path, "status", "--porcelain")) == before
+
+
+async def test_quitting_while_a_job_runs_asks_and_names_it(make_sample):
+    import threading
+
+    from screens.base import ConfirmScreen
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    release = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.run_worker(lambda: release.wait(60), thread=True, group="training-run",
+                       description="dvc exp run (training)")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "dvc exp run (training)" in app.screen.body
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ProjectScreen) and app.is_running
+        release.set()
+        await settle(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running or app._exit_renderables is not None or app.return_code is not None
+
+
+async def test_wizard_marks_the_bad_field_and_keeps_every_value(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    app = make_app(folder, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        screen = app.screen
+        values = {"#name": "clinic-triage", "#owner": "Dana Ortiz", "#metric": "recall >= banana"}
+        for selector, value in values.items():
+            screen.query_one(selector, Input).value = value
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        metric = screen.query_one("#metric", Input)
+        assert metric.has_class("-invalid") and metric.tooltip
+        assert app.focused is metric
+        assert not screen.query_one("#name", Input).has_class("-invalid")
+        for selector, value in values.items():
+            assert screen.query_one(selector, Input).value == value, selector
+        metric.value = "recall >= 0.8"
+        await pilot.pause()
+        assert not metric.has_class("-invalid")

@@ -163,6 +163,8 @@ async def test_retrain_from_the_view_commits_the_data_runs_validates_and_only_pr
         assert "ACTION RECOMMENDED" in text(view.query_one("#mon-verdict", Static))
         status_before = app.screen.status
         await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("y")  # it asks first (issue 16.9)
         assert view.running == "retrain"
         await wait_until(pilot, lambda: view.running is None, timeout=240)
         await settle(app, pilot)
@@ -203,6 +205,8 @@ async def test_retrain_refused_shows_the_cli_line_and_commits_nothing(projects, 
     async with app.run_test(size=SIZE) as pilot:
         view = await open_monitoring(app, pilot)
         await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("enter")  # it asks first (issue 16.9)
         await settle(app, pilot)
         assert view.running is None
         assert errors(app) == ["retraining.policy in workbench.yaml is 'sometimes': use manual or automatic"]
