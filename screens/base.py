@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from workbench.errors import CancelledError, WorkbenchError
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
-    from textual.message import Message
     from textual.message_pump import MessagePump
     from textual.widget import Widget
 
@@ -107,6 +107,19 @@ def set_disabled(view: Widget, states: Mapping[str, bool]) -> None:
         del _FOCUS_BACK[view]
         if screen.focused in (None, placed):
             back.focus()
+
+
+class StepEnded(Message):
+    """A view's step ended (a commit, a run, a report): the project screen reads the status again.
+
+    Posted by :func:`step_ended`; it bubbles up to the project screen, which recomputes the
+    sidebar marks, the dashboard's phase and next step (issue 16.13).
+    """
+
+
+def step_ended(view: Widget) -> None:
+    """Tell the project screen that a step ended, so the dashboard and the sidebar follow."""
+    view.post_message(StepEnded())
 
 
 class WorkbenchScreen(Screen):

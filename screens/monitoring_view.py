@@ -617,9 +617,9 @@ class MonitoringView(VerticalScroll):
                             timeout=10)
             self.shown_id = None
             self.load()
-            load_status = getattr(self.screen, "load_status", None)
-            if callable(load_status):
-                load_status()
+            from screens.base import step_ended
+
+            step_ended(self)
             return
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))
@@ -643,9 +643,9 @@ class MonitoringView(VerticalScroll):
                 self._log(f"  $ {command}")
             self.app.notify(message, severity=severity, markup=False, timeout=15)
             self.load()  # the verdict now names the retrain commit
-            load_status = getattr(self.screen, "load_status", None)
-            if callable(load_status):
-                load_status()
+            from screens.base import step_ended
+
+            step_ended(self)
             return
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))

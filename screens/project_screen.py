@@ -280,6 +280,10 @@ class ProjectScreen(WorkbenchScreen):
         if event.busy:
             self.app.notify(event.busy, severity="warning", markup=False, timeout=10)
 
+    def on_step_ended(self, event: object) -> None:
+        """A view's step ended: the sidebar, the dashboard's phase and next step follow (issue 16.13)."""
+        self.load_status()
+
     def on_project_screen_status_loaded(self, event: StatusLoaded) -> None:
         self._show_status(event.status)
 

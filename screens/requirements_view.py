@@ -38,9 +38,9 @@ TEAM_COLUMNS = (("name", "Name"), ("email", "Email"), ("role", "Role"))
 
 def refresh_project_status(widget: Any) -> None:
     """Ask the project screen to recompute the status (sidebar marks, dashboard) after a save."""
-    load = getattr(widget.screen, "load_status", None)
-    if callable(load):
-        load()
+    from screens.base import step_ended
+
+    step_ended(widget)
 
 
 def member_key(name: str) -> str:

@@ -397,3 +397,26 @@ async def test_wizard_marks_the_bad_field_and_keeps_every_value(tmp_path):
         metric.value = "recall >= 0.8"
         await pilot.pause()
         assert not metric.has_class("-invalid")
+
+
+# --- 16.13: the dashboard follows when a step ends ------------------------------------------
+
+
+async def test_a_step_ending_in_a_view_refreshes_the_dashboard(make_sample):
+    from screens.base import step_ended
+    from tests.tui_helpers import git, text
+
+    path = make_sample("fraud_detection")
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "ci_cd")
+        # the charter changes behind the app's back (as a step would change it)
+        config = path / "workbench.yaml"
+        config.write_text(config.read_text().replace("Card fraud detection", "Card fraud triage", 1))
+        git(path, "commit", "-q", "-am", "rename")
+        assert "Card fraud triage" not in text(app.screen.query_one("#dash-title"))
+        step_ended(view)
+        await settle(app, pilot)
+        assert "Card fraud triage" in text(app.screen.query_one("#dash-title"))
+        assert app.screen.status.name == "Card fraud triage"
