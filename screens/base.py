@@ -174,6 +174,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+#: The header's icon: a glyph every terminal and browser font has (Textual's ⭘, U+2B58, shows
+#: as a missing glyph in the browser face, issue 16.14).
+HEADER_ICON = "◆"
+
+
+def make_header() -> Any:
+    from textual.widgets import Header
+
+    return Header(icon=HEADER_ICON)
+
+
 #: Keys the footer shows first, so a narrow terminal never cuts them (issue 16.11).
 ESSENTIAL_KEYS = ("q", "question_mark")
 
@@ -184,6 +195,13 @@ def make_footer() -> Any:
     from textual.widgets._footer import FooterKey
 
     class WorkbenchFooter(Footer):
+        def bindings_changed(self, screen: Any) -> None:
+            """Recompose even while the app has no focus: in a browser (--web) the page often
+            does not have it yet, and Textual's footer then never showed a key (issue 16.14)."""
+            self._bindings_ready = True
+            if self.is_attached and screen is self.screen:
+                self.call_after_refresh(self.recompose)
+
         def compose(self) -> ComposeResult:
             if not self._bindings_ready:
                 return

@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.widgets import (
     Button,
     DataTable,
-    Header,
     Input,
     Label,
     Log,
@@ -31,7 +30,7 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, make_footer, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 from workbench.project import (
     CONFIG_NAME,
@@ -89,7 +88,7 @@ class NewProjectScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         folder = default_folder(self.launch_path)
-        yield Header()
+        yield make_header()
         with VerticalScroll(id="wizard"):
             yield Static("New project: the charter", classes="screen-title")
             with Grid(id="wizard-form"):

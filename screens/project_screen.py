@@ -22,9 +22,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Header, Static, Tree
+from textual.widgets import ContentSwitcher, Static, Tree
 
-from screens.base import WorkbenchScreen, focus_into, make_footer, notify_error, post_core_result
+from screens.base import WorkbenchScreen, focus_into, make_footer, make_header, notify_error, post_core_result
 from screens.commands import WorkbenchCommands
 from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
@@ -211,7 +211,7 @@ class ProjectScreen(WorkbenchScreen):
         self._closed_by_key = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield make_header()
         with Horizontal(id="project-body"):
             yield LifecycleSidebar()
             with ContentSwitcher(initial="dashboard", id="content"):

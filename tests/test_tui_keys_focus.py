@@ -420,3 +420,23 @@ async def test_a_step_ending_in_a_view_refreshes_the_dashboard(make_sample):
         await settle(app, pilot)
         assert "Card fraud triage" in text(app.screen.query_one("#dash-title"))
         assert app.screen.status.name == "Card fraud triage"
+
+
+# --- 16.14: the browser face ------------------------------------------------------------------
+
+
+async def test_footer_follows_the_view_while_the_app_has_no_focus_and_the_header_glyph_is_common(make_sample):
+    """In the browser the page often lacks focus: the footer must still show the keys of the view on show."""
+    from textual.widgets import Header
+    from textual.widgets._header import HeaderIcon
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.app_focus = False  # as a browser tab without focus
+        await pilot.pause()
+        await open_by_sidebar(app, pilot, "use_cases")
+        await settle(app, pilot)
+        assert {"a", "u", "q", "question_mark"} <= footer_keys(app.screen)
+        icon = app.screen.query_one(Header).query_one(HeaderIcon).icon
+        assert all(0x2500 <= ord(ch) <= 0x25FF for ch in icon), icon  # box drawing / geometric shapes
