@@ -188,6 +188,9 @@ class MonitoringView(VerticalScroll):
                         placeholder="batch file to check (empty: the prediction log in monitoring/predictions/)")
             yield Button("Check  m", id="mon-check", variant="primary", compact=True)
             yield Button("Retrain  ctrl+r", id="mon-retrain", compact=True)
+        from screens.progress import JobProgress
+
+        yield JobProgress(id="mon-progress")
         yield Log(id="mon-log", max_lines=500)
         with Vertical(id="mon-report-body"):
             yield Static("Features by severity", classes="mon-section", id="mon-features-title")
@@ -550,6 +553,8 @@ class MonitoringView(VerticalScroll):
         log.add_class("-shown")
         log.border_title = f"$ mlops-workbench {' '.join(args)}"
         self._log(say)
+        self.query_one("#mon-progress").start("retrain" if what == "retrain" else "monitoring check",
+                                              say.rstrip("…"))
         self._run(what, args)
 
     def _log(self, line: str) -> None:
@@ -596,9 +601,12 @@ class MonitoringView(VerticalScroll):
 
     def on_monitoring_view_line(self, event: Line) -> None:
         self._log(event.text)
+        if event.text.strip():
+            self.query_one("#mon-progress").stage(event.text.strip())
 
     def on_monitoring_view_finished(self, event: Finished) -> None:
         self.running = None
+        self.query_one("#mon-progress").finish()
         self.refresh_bindings()
         data = _json(event.stdout)
         if event.what == "monitor":

@@ -110,6 +110,9 @@ class ValidationView(VerticalScroll):
                         compact=True)
             yield Button("Run validation  v", id="val-run", variant="primary", compact=True)
             yield Button("Cancel  x", id="val-cancel", variant="error", compact=True, disabled=True)
+        from screens.progress import JobProgress
+
+        yield JobProgress(id="val-progress")
         yield RichLog(id="val-log", max_lines=500, wrap=True, markup=False)
         yield DataTable(id="val-gates", cursor_type="row", zebra_stripes=True)
         yield Static("", id="val-detail")
@@ -179,6 +182,7 @@ class ValidationView(VerticalScroll):
         self.query_one("#val-summary", Static).update(Content.from_markup(
             "[b]Validating[/b] $what…", what=f"experiment {experiment}" if experiment else "the workspace model"))
         self.refresh_bindings()
+        self.query_one("#val-progress").start("validation")
         self.run_validation(experiment, self.cancel_event)
 
     @on(Button.Pressed, "#val-cancel")
@@ -194,12 +198,15 @@ class ValidationView(VerticalScroll):
     def _done(self) -> None:
         self.running = False
         set_disabled(self, {"#val-run": False, "#val-cancel": True})
+        self.query_one("#val-progress").finish()
         self.refresh_bindings()
 
     # --- results ----------------------------------------------------------------------
 
     def on_validation_view_line(self, message: Line) -> None:
         self.query_one("#val-log", RichLog).write(Text(message.text))
+        if message.text.strip():
+            self.query_one("#val-progress").stage(message.text.strip())
 
     def on_validation_view_loaded(self, message: Loaded) -> None:
         self.show_report(message.report)

@@ -440,3 +440,34 @@ async def test_footer_follows_the_view_while_the_app_has_no_focus_and_the_header
         assert {"a", "u", "q", "question_mark"} <= footer_keys(app.screen)
         icon = app.screen.query_one(Header).query_one(HeaderIcon).icon
         assert all(0x2500 <= ord(ch) <= 0x25FF for ch in icon), icon  # box drawing / geometric shapes
+
+
+# --- 16.10: one progress style, with a stage name ----------------------------------------------
+
+
+async def test_validation_and_monitoring_show_the_same_progress_with_a_stage(make_sample):
+    from screens.progress import JobProgress
+    from tests.tui_helpers import text
+
+    app = make_app(make_sample("fraud_detection"), testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for step, start, job in (("validation", "action_run_validation", "validation"),
+                                 ("monitoring", "action_check", "monitoring check")):
+            view = await open_by_sidebar(app, pilot, step)
+            await settle(app, pilot)
+            progress = view.query_one(JobProgress)
+            assert not progress.display or not progress.has_class("-running")
+            getattr(view, start)()  # the key's action; the job runs in a worker
+            assert progress.has_class("-running")
+            assert text(progress.query_one(".job-stage")).startswith(f"{job}: ")
+            await settle(app, pilot)
+            await wait_until_idle(app, pilot, view)
+            assert not progress.has_class("-running")  # gone when the job ends
+
+
+async def wait_until_idle(app, pilot, view) -> None:
+    from tests.tui_helpers import wait_until
+
+    await wait_until(pilot, lambda: not getattr(view, "running", None), timeout=240)
+    await settle(app, pilot)
