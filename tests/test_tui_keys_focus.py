@@ -471,3 +471,25 @@ async def wait_until_idle(app, pilot, view) -> None:
 
     await wait_until(pilot, lambda: not getattr(view, "running", None), timeout=240)
     await settle(app, pilot)
+
+
+async def test_only_the_chosen_radio_button_shows_a_dot(tmp_path):
+    from textual.widgets import RadioButton
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    app = make_app(folder, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        buttons = list(app.screen.query(RadioButton))
+        assert len(buttons) >= 2 and sum(b.value for b in buttons) == 1
+        for theme in sorted(app.available_themes):
+            if theme == "textual-ansi":
+                continue
+            app.theme = theme
+            await pilot.pause()
+            for button in buttons:
+                style = button.get_component_rich_style("toggle--button")
+                assert (style.color == style.bgcolor) is (not button.value), (theme, button.id)
