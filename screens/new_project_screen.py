@@ -43,7 +43,7 @@ from workbench.project import (
     validate_name,
 )
 
-METRIC_PLACEHOLDER = "recall >= 0.80 at precision >= 0.50"
+METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 
 
 def default_folder(launch_path: Path) -> str:

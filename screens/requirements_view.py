@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from workbench.design.requirements import CharterSaved
     from workbench.status import ProjectStatus
 
-METRIC_PLACEHOLDER = "recall >= 0.80 at precision >= 0.50"
+METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 TEAM_COLUMNS = (("name", "Name"), ("email", "Email"), ("role", "Role"))
 
 

@@ -102,10 +102,11 @@ def test_a_person_opens_a_sample_walks_the_steps_and_quits(make_sample, terminal
     term.wait_for(lambda s: "Data availability" in s and "Run check" in s)
     term.keys("c")  # the view's key works at once: the check runs in a worker, verdict first
     # the fraud sample has a leaky column: the verdict and its first reason come first
-    shown = term.wait_for(lambda s: "NO-GO" in s and "likely leakage" in s, timeout=120)
+    # (the verdict can paint a moment before its commit: wait for the commit line too)
+    shown = term.wait_for(lambda s: "NO-GO" in s and "likely leakage" in s and "commit " in s, timeout=120)
     assert "chargeback_flag" in shown
     checked = git(path, "rev-parse", "HEAD")
-    assert checked != head and "Workbench-Step: data_availability" in git(path, "log", "-1", "--format=%B")
+    assert checked != head and "Workbench-Step: data_availability" in git(path, "log", "-1", "--format=%B"), term.screen()
     term.keys("d")  # back to the dashboard, from inside the view
     term.wait_for("Next step")
 
