@@ -100,7 +100,12 @@ def test_snapshot_every_view(snap_compare, frozen_views_sample, view, size):
             await screen.action_timeline()
         elif view != "dashboard":
             await screen.show_step(view)
-        await _settle(pilot)
+        # a view's data arrives from a worker and may start another (a chart, a table fill):
+        # settle until nothing runs and the last layout is done, so every run paints the same
+        for _ in range(2):
+            await _settle(pilot)
+            await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(make_app(frozen_views_sample, testing=True), terminal_size=SIZES[size],
                         run_before=open_view)
