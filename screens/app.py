@@ -26,6 +26,8 @@ class WorkbenchApp(App[None]):
     CSS_PATH = "workbench.tcss"
     TITLE = TITLE
     ENABLE_COMMAND_PALETTE = True
+    #: Every screen gets -narrow under 100 columns (forms stack, the sidebar hides), -wide above.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -76,11 +78,39 @@ class WorkbenchApp(App[None]):
         self.sub_title = path.name
         self.push_screen(ProjectScreen(path))
 
+    #: Worker groups that only read (the status, the timeline): quitting stops nothing of the user's.
+    READ_ONLY_GROUPS = frozenset({"status", "timeline", "locks", "_loader", "default", "samples",
+                                  "open-project"})
+    READ_ONLY_SUFFIXES = ("-load", "-poll", "-histogram", "-curves")
+
+    def running_jobs(self) -> list[str]:
+        """What quitting would stop: the descriptions of the workers that do a job (train, validate, ...)."""
+        return sorted({w.description or w.name for w in self.workers
+                       if w.is_running and w.group not in self.READ_ONLY_GROUPS
+                       and not w.group.endswith(self.READ_ONLY_SUFFIXES)})
+
+    async def action_quit(self) -> None:
+        """Quit; while a job runs, ask first and name what would be stopped (issue 16.9)."""
+        jobs = self.running_jobs()
+        if not jobs:
+            self.exit()
+            return
+        from screens.base import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            "Quit while a job runs?",
+            "Quitting stops: " + "; ".join(jobs) + ". A stopped command commits nothing. "
+            "Enter or y quits, escape or n goes back.", "Quit"), answered)
+
     def action_help(self) -> None:
         from screens.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(view_keys(self.screen)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed without posting its own message still reaches the user."""
@@ -90,6 +120,21 @@ class WorkbenchApp(App[None]):
                 f"unexpected {type(error).__name__}: {error} (run with --debug for details)"
             )
             self.notify(text, severity="error", markup=False, timeout=10)
+
+
+def view_keys(screen: Screen) -> list[tuple[str, str]]:
+    """(key, what it does) for the keys that work now and are not the app's or the screen's own."""
+    app = screen.app
+    shown: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for node, binding, enabled, _tooltip in screen.active_bindings.values():
+        if node is app or node is screen or not enabled or not binding.description:
+            continue
+        if type(node).__module__.split(".")[0] != "screens" or binding.action in seen:
+            continue
+        seen.add(binding.action)
+        shown.append((app.get_key_display(binding), binding.description))
+    return shown
 
 
 def make_app(path: Path, *, testing: bool = False, prefetched: Future | None = None) -> WorkbenchApp:

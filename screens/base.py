@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from workbench.errors import CancelledError, WorkbenchError
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
-    from textual.message import Message
     from textual.message_pump import MessagePump
     from textual.widget import Widget
 
@@ -109,6 +109,19 @@ def set_disabled(view: Widget, states: Mapping[str, bool]) -> None:
             back.focus()
 
 
+class StepEnded(Message):
+    """A view's step ended (a commit, a run, a report): the project screen reads the status again.
+
+    Posted by :func:`step_ended`; it bubbles up to the project screen, which recomputes the
+    sidebar marks, the dashboard's phase and next step (issue 16.13).
+    """
+
+
+def step_ended(view: Widget) -> None:
+    """Tell the project screen that a step ended, so the dashboard and the sidebar follow."""
+    view.post_message(StepEnded())
+
+
 class WorkbenchScreen(Screen):
     """A full screen of the workbench."""
 
@@ -159,3 +172,56 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+#: The header's icon: a glyph every terminal and browser font has (Textual's ⭘, U+2B58, shows
+#: as a missing glyph in the browser face, issue 16.14).
+HEADER_ICON = "◆"
+
+
+def make_header() -> Any:
+    from textual.widgets import Header
+
+    return Header(icon=HEADER_ICON)
+
+
+#: Keys the footer shows first, so a narrow terminal never cuts them (issue 16.11).
+ESSENTIAL_KEYS = ("q", "question_mark")
+
+
+def make_footer() -> Any:
+    """The workbench's footer: the keys that work now, quit and help first."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    class WorkbenchFooter(Footer):
+        def bindings_changed(self, screen: Any) -> None:
+            """Recompose even while the app has no focus: in a browser (--web) the page often
+            does not have it yet, and Textual's footer then never showed a key (issue 16.14)."""
+            self._bindings_ready = True
+            if self.is_attached and screen is self.screen:
+                self.call_after_refresh(self.recompose)
+
+        def compose(self) -> ComposeResult:
+            if not self._bindings_ready:
+                return
+            active = self.screen.active_bindings
+            by_action: dict[str, tuple[Any, bool, str]] = {}
+            for _node, binding, enabled, tooltip in active.values():
+                if binding.show and binding.action not in by_action:
+                    by_action[binding.action] = (binding, enabled, tooltip)
+            shown = sorted(by_action.values(), key=lambda item: item[0].key not in ESSENTIAL_KEYS)
+            self.styles.grid_size_columns = len(shown)
+            for binding, enabled, tooltip in shown:
+                yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
+                                binding.action, disabled=not enabled,
+                                tooltip=tooltip).data_bind(compact=Footer.compact)
+            if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+                found = active.get(self.app.COMMAND_PALETTE_BINDING)
+                if found is not None:
+                    _node, binding, enabled, _tooltip = found
+                    yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
+                                    binding.action, classes="-command-palette", disabled=not enabled,
+                                    tooltip=binding.tooltip or binding.description)
+
+    return WorkbenchFooter()

@@ -173,9 +173,9 @@ class CiCdView(VerticalScroll):
         for note in result.messages:
             self.app.notify(note, severity="warning", markup=False, timeout=10)
         self.show_workflow()
-        load = getattr(self.screen, "load_status", None)
-        if callable(load):
-            load()
+        from screens.base import step_ended
+
+        step_ended(self)
 
     def on_ci_cd_view_failed(self, message: Failed) -> None:
         self.busy = False

@@ -187,11 +187,11 @@ def pipeline_summary(params: dict[str, Any]) -> str:
 
 
 class FeatureTable(DataTable[Any]):
-    """The data's columns; space or enter includes/excludes one, t changes its type."""
+    """The data's columns; space includes/excludes one, k changes its type (each change is announced: it is what ctrl+s commits)."""
 
     BINDINGS = [
         Binding("space", "toggle", "Use/skip"),
-        Binding("t", "next_type", "Type"),
+        Binding("k", "next_type", "Change type"),
     ]
 
     @dataclass
@@ -202,7 +202,7 @@ class FeatureTable(DataTable[Any]):
 
     @dataclass
     class NextType(Message):
-        """t was pressed on a column."""
+        """k was pressed on a column."""
 
         name: str
 
@@ -535,13 +535,17 @@ class DataEngineeringView(VerticalScroll):
         self.query_one("#de-features-note", Static).update(
             f"{len(used)} of {len(self.features)} columns used"
             + (f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})" if kinds else "")
-            + "  ·  space: use/skip  t: change type")
+            + "  ·  space: use/skip  k: change type")
+
+    @on(DataTable.RowSelected, "#de-features")
+    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter changes nothing here (it used to toggle a column silently): space does, and says so."""
+        event.stop()
 
     @on(FeatureTable.Toggle)
-    @on(DataTable.RowSelected, "#de-features")
-    def _on_toggle(self, event: FeatureTable.Toggle | DataTable.RowSelected) -> None:
+    def _on_toggle(self, event: FeatureTable.Toggle) -> None:
         event.stop()
-        name = event.name if isinstance(event, FeatureTable.Toggle) else event.row_key.value
+        name = event.name
         if name not in self.features:
             return
         if name == self._target() and not self.features[name][0]:
@@ -549,6 +553,12 @@ class DataEngineeringView(VerticalScroll):
             return
         self.features[name][0] = not self.features[name][0]
         self._show_features(cursor=name)
+        self._announce_change(f"{name}: {'used' if self.features[name][0] else 'skipped'}")
+
+    def _announce_change(self, what: str) -> None:
+        """A change to what ctrl+s will commit is said, at once, in a notification."""
+        self.app.notify(f"{what} — not saved yet: ctrl+s commits the pipeline, ctrl+z reverts",
+                        markup=False, timeout=4)
 
     @on(FeatureTable.NextType)
     def _on_next_type(self, event: FeatureTable.NextType) -> None:
@@ -560,6 +570,7 @@ class DataEngineeringView(VerticalScroll):
         self.features[name][1] = FEATURE_TYPES[(FEATURE_TYPES.index(kind) + 1) % len(FEATURE_TYPES)] \
             if kind in FEATURE_TYPES else FEATURE_TYPES[0]
         self._show_features(cursor=name)
+        self._announce_change(f"{name}: type {self.features[name][1]}")
 
     @on(Select.Changed, "#de-target")
     def _on_target(self, event: Select.Changed) -> None:

@@ -5,7 +5,7 @@ The table has one row per experiment (every branch and commit, read by
 column per parameter and metric. Columns whose value is the same in every experiment are
 hidden until ``a`` shows them (``varying_columns`` decides), so the table shows what
 differs. The baseline (the commit the experiments started from) is pinned as the first
-row and never sorts away. ``space`` marks rows; ``c`` compares the marked ones side by
+row and never sorts away. ``space`` marks rows; ``=`` compares the marked ones side by
 side with their ROC / precision-recall curves overlaid (each experiment's
 ``plots/*.json`` read from git at its commit) and a chart of the sort metric across the
 experiments in the order they were made. ``p`` promotes the highlighted experiment to a
@@ -93,7 +93,7 @@ class ExperimentTable(DataTable[Any]):
     """The experiments; space marks one for comparison.
 
     The marks live here and change as the key is handled, so a quick "space, down, space,
-    c" compares exactly the rows that were marked (a message would arrive after the c).
+    =" compares exactly the rows that were marked (a message would arrive after the c).
     """
 
     BINDINGS = [Binding("space", "mark", "Mark")]
@@ -136,8 +136,8 @@ class ExperimentsPanel(VerticalScroll):
     """
 
     BINDINGS = [
-        Binding("a", "toggle_columns", "All columns"),
-        Binding("c", "compare", "Compare"),
+        Binding("l", "toggle_columns", "All columns"),
+        Binding("equals_sign", "compare", "Compare", key_display="="),
         Binding("p", "promote", "Promote"),
         Binding("o", "sort_next", "Sort", show=False),
     ]

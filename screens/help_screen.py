@@ -13,15 +13,33 @@ from workbench.lifecycle import PHASES, steps_in
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("d", "dashboard: where the project stands, the next step"),
+    ("n", "on the dashboard: open the next step it recommends"),
     ("t", "timeline: every versioned step, read from git"),
     ("r", "refresh the status (it is read from the repository)"),
-    ("ctrl+p", "command palette: go to any step, dashboard, timeline, refresh"),
+    ("ctrl+p", "command palette: go to any step, or run a step's action (train, validate, ...)"),
+    ("1 / 2 / 3", "jump: 1 the sidebar, 2 the view on show, 3 the view's next panel"),
+    ("\\", "show or hide the sidebar (hidden by itself under 100 columns)"),
     ("arrows, enter", "move in the lifecycle sidebar and open a step"),
     ("tab / shift+tab", "move between the sidebar and the content"),
     ("escape", "back (in the wizard and pickers); close this help"),
     ("?", "this help"),
     ("q", "quit"),
 )
+
+#: Keys that mean one family of things wherever they are bound (issue 16.3): every other key
+#: of the project screen and its views means one thing across the app.
+SHARED_KEYS: dict[str, str] = {
+    "escape": "back: close a dialog, leave a field, cancel what runs",
+    "ctrl+s": "save the form on show (a commit), or add/create in a dialog",
+    "ctrl+r": "run an experiment (train, retrain): asks first when it commits data",
+    "x": "stop what runs in the view (a check, a run, the service)",
+    "space": "mark or unmark the row under the cursor",
+    "enter": "open or edit the row under the cursor, press the focused button",
+}
+
+#: Screens whose letters are alone on the screen (nothing else is live): the welcome menu's
+#: n/s/o pick an entry, a confirmation's y/n answer it, help's q/? close it.
+MENU_SCREENS = ("WelcomeScreen", "ConfirmScreen", "HelpScreen")
 
 PHASE_MEANING: dict[str, str] = {
     "Design": "decide what to build and whether the data can support it",
@@ -39,9 +57,22 @@ class HelpScreen(WorkbenchModal):
         Binding("question_mark", "close", "Close", show=False),
     ]
 
+    def __init__(self, view_keys: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self.view_keys = view_keys or []
+
     def compose(self) -> ComposeResult:
-        parts: list[Content | str | tuple[str, str]] = [("Keys\n", "bold")]
+        parts: list[Content | str | tuple[str, str]] = []
+        if self.view_keys:
+            parts.append(("Keys of this view\n", "bold"))
+            for key, meaning in self.view_keys:
+                parts += [(f"  {key:<16}", "bold $accent"), f"{meaning}\n"]
+            parts.append("\n")
+        parts.append(("Keys everywhere\n", "bold"))
         for key, meaning in KEYS:
+            parts += [(f"  {key:<16}", "bold $accent"), f"{meaning}\n"]
+        parts.append(("\nKeys that mean one family of things\n", "bold"))
+        for key, meaning in SHARED_KEYS.items():
             parts += [(f"  {key:<16}", "bold $accent"), f"{meaning}\n"]
         parts.append(("\nThe lifecycle\n", "bold"))
         for phase in PHASES:

@@ -188,6 +188,9 @@ class MonitoringView(VerticalScroll):
                         placeholder="batch file to check (empty: the prediction log in monitoring/predictions/)")
             yield Button("Check  m", id="mon-check", variant="primary", compact=True)
             yield Button("Retrain  ctrl+r", id="mon-retrain", compact=True)
+        from screens.progress import JobProgress
+
+        yield JobProgress(id="mon-progress")
         yield Log(id="mon-log", max_lines=500)
         with Vertical(id="mon-report-body"):
             yield Static("Features by severity", classes="mon-section", id="mon-features-title")
@@ -518,7 +521,22 @@ class MonitoringView(VerticalScroll):
 
     @on(Button.Pressed, "#mon-retrain")
     def action_retrain(self) -> None:
-        self._start("retrain", ["retrain", "--json"], "retraining through the gates…")
+        """A retrain commits data and runs an experiment: asked first (issue 16.9)."""
+        from screens.base import ConfirmScreen
+
+        if self.running is not None:
+            self._start("retrain", [], "")  # says what is running
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("retrain", ["retrain", "--json"], "retraining through the gates…")
+
+        self.app.push_screen(ConfirmScreen(
+            "Retrain now?",
+            "Commits the labelled batch as training data (tracked with DVC), then runs an experiment "
+            "and the gates on it; x interrupts the run. Enter or y retrains, escape or n changes nothing.",
+            "Retrain"), answered)
 
     def action_cancel(self) -> None:
         if self.running is not None and self._interrupt():
@@ -535,6 +553,8 @@ class MonitoringView(VerticalScroll):
         log.add_class("-shown")
         log.border_title = f"$ mlops-workbench {' '.join(args)}"
         self._log(say)
+        self.query_one("#mon-progress").start("retrain" if what == "retrain" else "monitoring check",
+                                              say.rstrip("…"))
         self._run(what, args)
 
     def _log(self, line: str) -> None:
@@ -581,9 +601,12 @@ class MonitoringView(VerticalScroll):
 
     def on_monitoring_view_line(self, event: Line) -> None:
         self._log(event.text)
+        if event.text.strip():
+            self.query_one("#mon-progress").stage(event.text.strip())
 
     def on_monitoring_view_finished(self, event: Finished) -> None:
         self.running = None
+        self.query_one("#mon-progress").finish()
         self.refresh_bindings()
         data = _json(event.stdout)
         if event.what == "monitor":
@@ -602,9 +625,9 @@ class MonitoringView(VerticalScroll):
                             timeout=10)
             self.shown_id = None
             self.load()
-            load_status = getattr(self.screen, "load_status", None)
-            if callable(load_status):
-                load_status()
+            from screens.base import step_ended
+
+            step_ended(self)
             return
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))
@@ -628,9 +651,9 @@ class MonitoringView(VerticalScroll):
                 self._log(f"  $ {command}")
             self.app.notify(message, severity=severity, markup=False, timeout=15)
             self.load()  # the verdict now names the retrain commit
-            load_status = getattr(self.screen, "load_status", None)
-            if callable(load_status):
-                load_status()
+            from screens.base import step_ended
+
+            step_ended(self)
             return
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))

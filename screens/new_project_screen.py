@@ -18,8 +18,6 @@ from textual.message import Message
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
-    Header,
     Input,
     Label,
     Log,
@@ -32,7 +30,7 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 from workbench.project import (
     CONFIG_NAME,
@@ -45,7 +43,7 @@ from workbench.project import (
     validate_name,
 )
 
-METRIC_PLACEHOLDER = "recall >= 0.80 at precision >= 0.50"
+METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 
 
 def default_folder(launch_path: Path) -> str:
@@ -90,7 +88,7 @@ class NewProjectScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         folder = default_folder(self.launch_path)
-        yield Header()
+        yield make_header()
         with VerticalScroll(id="wizard"):
             yield Static("New project: the charter", classes="screen-title")
             with Grid(id="wizard-form"):
@@ -127,7 +125,7 @@ class NewProjectScreen(WorkbenchScreen):
             with Vertical(id="create-progress"):
                 yield ProgressBar(total=None, show_eta=False, id="create-bar")
                 yield Log(id="create-log", auto_scroll=True)
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#members", DataTable)
@@ -155,7 +153,7 @@ class NewProjectScreen(WorkbenchScreen):
                                      team=(member,)))
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self.query_one("#member-name", Input).focus()
+            self._mark_invalid("#member-email" if "email" in str(exc) else "#member-name", str(exc))
             return False
         self.team.append(member)
         self.query_one("#members", DataTable).add_row(member.name, member.email, ROLES[member.role])
@@ -207,6 +205,24 @@ class NewProjectScreen(WorkbenchScreen):
                 return "#metric"
         return "#member-name"
 
+    def _mark_invalid(self, selector: str, message: str) -> None:
+        """Mark the field the error is about, at the field (red, the message as its tooltip), and focus it.
+
+        Nothing typed is cleared: every other field keeps its value (issue 16.9).
+        """
+        field = self.query_one(selector)
+        field.add_class("-invalid")
+        field.tooltip = message
+        field.focus()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _clear_invalid(self, event: Input.Changed | TextArea.Changed) -> None:
+        widget = event.input if isinstance(event, Input.Changed) else event.text_area
+        if widget.has_class("-invalid"):
+            widget.remove_class("-invalid")
+            widget.tooltip = None
+
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
         if self.creating:
@@ -218,12 +234,13 @@ class NewProjectScreen(WorkbenchScreen):
             validate_charter(charter)
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self.query_one(self._field_of(charter)).focus()
+            self._mark_invalid(self._field_of(charter), str(exc))
             return
         folder = self.query_one("#folder", Input).value.strip()
         if not folder:
-            notify_error(self, "the folder is empty: give a folder for the project (it may not exist yet)")
-            self.query_one("#folder", Input).focus()
+            message = "the folder is empty: give a folder for the project (it may not exist yet)"
+            notify_error(self, message)
+            self._mark_invalid("#folder", message)
             return
         path = Path(folder).expanduser()
         if not path.is_absolute():

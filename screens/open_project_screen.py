@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DirectoryTree, Footer, Header, Input, Label, Static
+from textual.widgets import DirectoryTree, Input, Label, Static
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
 from workbench.errors import WorkbenchError
 
 
@@ -36,13 +36,13 @@ class OpenProjectScreen(WorkbenchScreen):
         self.launch_path = launch_path
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield make_header()
         with Vertical(id="open-box"):
             yield Static("Open an existing project", classes="screen-title")
             yield Label("Project folder (the one with workbench.yaml); enter opens it")
             yield Input(str(self.launch_path), id="open-path")
             yield DirectoryTree(self.launch_path, id="open-tree")
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         field = self.query_one("#open-path", Input)

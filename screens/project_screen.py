@@ -22,9 +22,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Footer, Header, Static, Tree
+from textual.widgets import ContentSwitcher, Static, Tree
 
-from screens.base import WorkbenchScreen, focus_into, notify_error, post_core_result
+from screens.base import WorkbenchScreen, focus_into, make_footer, make_header, notify_error, post_core_result
 from screens.commands import WorkbenchCommands
 from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from screens.timeline_view import TimelineView
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
+
+#: Below this many columns the sidebar hides by itself (issue 16.11).
+NARROW_WIDTH = 100
 
 TREE_MARKS = {"done": ("✔", "green"), "attention": ("!", "yellow"), "todo": ("·", "grey50")}
 
@@ -167,6 +170,12 @@ class ProjectScreen(WorkbenchScreen):
         Binding("d", "dashboard", "Dashboard"),
         Binding("t", "timeline", "Timeline"),
         Binding("r", "refresh", "Refresh"),
+        Binding("n", "next_step", "Next step"),
+        Binding("backslash", "toggle_sidebar", "Sidebar", key_display="\\"),
+        # Jumping (issue 16.4): 1 the sidebar, 2 the view on show, 3 the next panel in it.
+        Binding("1", "jump_sidebar", "Sidebar", show=False),
+        Binding("2", "jump_view", "View", show=False),
+        Binding("3", "jump_panel", "Next panel", show=False),
     ]
 
     @dataclass
@@ -199,18 +208,24 @@ class ProjectScreen(WorkbenchScreen):
         #: The last timeline read from git, kept for the timeline view (built on first open).
         self.timeline: tuple[TimelineEntry, ...] | None = None
         self._announce_refresh = False
+        self._closed_by_key = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield make_header()
         with Horizontal(id="project-body"):
             yield LifecycleSidebar()
             with ContentSwitcher(initial="dashboard", id="content"):
                 yield Dashboard(id="dashboard")
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         self.app.sub_title = self.path.name
-        self.query_one(LifecycleSidebar).focus()
+        sidebar = self.query_one(LifecycleSidebar)
+        sidebar.point_at("dashboard")  # the cursor shows from the start
+        if self.narrow:
+            self.query_one(Dashboard).focus()
+        else:
+            sidebar.focus()
         # After the first paint: a stale lock is reported (and cleared) a frame later, and
         # its worker thread does not compete with the first frame for the interpreter.
         self.call_after_refresh(self.check_locks)
@@ -265,6 +280,10 @@ class ProjectScreen(WorkbenchScreen):
         if event.busy:
             self.app.notify(event.busy, severity="warning", markup=False, timeout=10)
 
+    def on_step_ended(self, event: object) -> None:
+        """A view's step ended: the sidebar, the dashboard's phase and next step follow (issue 16.13)."""
+        self.load_status()
+
     def on_project_screen_status_loaded(self, event: StatusLoaded) -> None:
         self._show_status(event.status)
 
@@ -273,6 +292,7 @@ class ProjectScreen(WorkbenchScreen):
         self.app.sub_title = status.name
         self.query_one(LifecycleSidebar).show_status(status)
         self.query_one(Dashboard).show_status(status)
+        self.refresh_bindings()  # n (open the next step) depends on the status
         for view in self.query(".step-view"):
             if hasattr(view, "show_status"):
                 view.show_status(status)
@@ -300,9 +320,100 @@ class ProjectScreen(WorkbenchScreen):
         """The id of the view on show: dashboard, timeline or step-<id>."""
         return self.query_one("#content", ContentSwitcher).current
 
+    @property
+    def narrow(self) -> bool:
+        """Under 100 columns the sidebar hides unless asked for (\\ or 1), so the view has the room."""
+        return self.app.size.width < NARROW_WIDTH
+
+    def _sidebar_open(self, shown: bool) -> None:
+        self.set_class(shown, "-sidebar-open")
+        self.set_class(not shown, "-sidebar-closed")
+
+    def on_resize(self, event: object) -> None:
+        if not self.narrow and self.has_class("-sidebar-closed") and not self._closed_by_key:
+            self._sidebar_open(True)
+
+    def action_toggle_sidebar(self) -> None:
+        """Show or hide the sidebar (hidden by itself under 100 columns)."""
+        sidebar = self.query_one(LifecycleSidebar)
+        shown = sidebar.display and sidebar.region.width > 0
+        self._closed_by_key = shown
+        self._sidebar_open(not shown)
+        if not shown:
+            self.set_focus(sidebar)
+        elif sidebar.has_focus:
+            self.action_jump_view()
+
+    def action_jump_sidebar(self) -> None:
+        self._closed_by_key = False
+        self._sidebar_open(True)
+        self.set_focus(self.query_one(LifecycleSidebar))
+
+    def action_jump_view(self) -> None:
+        switcher = self.query_one("#content", ContentSwitcher)
+        if switcher.current is not None:
+            if self.narrow:
+                self._sidebar_open(False)
+            self._focus_view(switcher.get_child_by_id(switcher.current))
+
+    def action_jump_panel(self) -> None:
+        """The next panel of the view on show: its tables, logs, trees and scrolling boxes, in turn."""
+        from textual.containers import ScrollableContainer
+        from textual.widgets import DataTable, Log, RichLog, Tabs, TextArea
+
+        switcher = self.query_one("#content", ContentSwitcher)
+        if switcher.current is None:
+            return
+        view = switcher.get_child_by_id(switcher.current)
+        panels = [w for w in [view, *view.query("*")]
+                  if w.focusable and isinstance(w, (DataTable, Log, RichLog, Tabs, Tree, ScrollableContainer))
+                  and not isinstance(w, TextArea)]
+        if not panels:
+            return
+        focused = self.focused
+        here = next((i for i, w in enumerate(panels) if focused is not None
+                     and (focused is w or w in focused.ancestors)), -1)
+        self.set_focus(panels[(here + 1) % len(panels)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_step":
+            # the dashboard's key: open the step it recommends
+            return self.current_view == "dashboard" and self.status is not None \
+                and self.status.next_step is not None
+        return True
+
+    async def action_next_step(self) -> None:
+        if self.status is not None and self.status.next_step is not None:
+            await self.show_step(self.status.next_step.id)
+
+    def _show_view(self, view: Widget) -> None:
+        """Make ``view`` the one on show and put the focus in it.
+
+        A hidden view keeps no focus: the focus chain is where Textual looks for bindings, so
+        a focused widget left in the view just hidden kept its keys live (``a`` opened the
+        use-case dialog from the dashboard) and the footer still listed them.
+        """
+        self.query_one("#content", ContentSwitcher).current = view.id
+        if self.narrow:
+            self._sidebar_open(False)
+        self._focus_view(view)
+        self.refresh_bindings()
+
+    def on_descendant_focus(self, event: object) -> None:
+        """Whatever moves the focus into a hidden view (Textual refocuses after a hide), it goes to the view on show."""
+        focused = self.focused
+        switcher = self.query_one("#content", ContentSwitcher)
+        if focused is None or switcher.current is None:
+            return
+        for child in switcher.children:
+            if child.id != switcher.current and (focused is child or child in focused.ancestors):
+                shown = switcher.get_child_by_id(switcher.current)
+                self.call_later(self._focus_view, shown)
+                return
+
     def action_dashboard(self) -> None:
-        self.query_one("#content", ContentSwitcher).current = "dashboard"
         self.query_one(LifecycleSidebar).point_at("dashboard")
+        self._show_view(self.query_one(Dashboard))
 
     def _timeline_view(self) -> TimelineView | None:
         views = self.query_one("#content", ContentSwitcher).query_children("#timeline")
@@ -320,8 +431,7 @@ class ProjectScreen(WorkbenchScreen):
             await switcher.add_content(view, set_current=True)
             if self.timeline is not None:
                 view.show_timeline(self.timeline)
-        switcher.current = "timeline"
-        view.query_one("#timeline-table").focus()
+        self._show_view(view)
 
     def action_refresh(self) -> None:
         self._announce_refresh = True
@@ -338,8 +448,7 @@ class ProjectScreen(WorkbenchScreen):
         view_id = f"step-{step_id}"
         self.query_one(LifecycleSidebar).point_at(step_id)
         if switcher.query(f"#{view_id}"):
-            switcher.current = view_id
-            self._focus_view(switcher.query_one(f"#{view_id}"))
+            self._show_view(switcher.query_one(f"#{view_id}"))
             return
         view = make_step_view(step_id, self.path)
         view.id = view_id
@@ -347,14 +456,15 @@ class ProjectScreen(WorkbenchScreen):
         await switcher.add_content(view, set_current=True)
         if self.status is not None and hasattr(view, "show_status"):
             view.show_status(self.status)
-        self._focus_view(view)
+        self._show_view(view)
 
     def _focus_view(self, view: Widget) -> None:
         """Move the focus into the opened view, so its keys work and the footer shows them.
 
         Shift+tab (or a click) goes back to the sidebar.
         """
-        focus_into(view)
+        if view.display and view.is_attached:
+            focus_into(view)
 
     @on(Tree.NodeSelected, "#sidebar")
     async def _on_sidebar(self, event: Tree.NodeSelected) -> None:

@@ -32,15 +32,15 @@ if TYPE_CHECKING:
     from workbench.design.requirements import CharterSaved
     from workbench.status import ProjectStatus
 
-METRIC_PLACEHOLDER = "recall >= 0.80 at precision >= 0.50"
+METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 TEAM_COLUMNS = (("name", "Name"), ("email", "Email"), ("role", "Role"))
 
 
 def refresh_project_status(widget: Any) -> None:
     """Ask the project screen to recompute the status (sidebar marks, dashboard) after a save."""
-    load = getattr(widget.screen, "load_status", None)
-    if callable(load):
-        load()
+    from screens.base import step_ended
+
+    step_ended(widget)
 
 
 def member_key(name: str) -> str:

@@ -1,6 +1,6 @@
 """The Review & governance step: the model card, a sign-off form, and whether the decision holds.
 
-The card (``reports/model_card.md``) is shown as Markdown; "Refresh card" regenerates it
+The card (``reports/model_card.md``) is shown as Markdown; "Generate card" (g) regenerates it
 with :func:`workbench.development.review.write_card` (keeping a person's edits to
 Limitations and Ethical considerations) and commits it. Approve / Reject call
 :func:`workbench.development.review.decide` with the comment typed here; the core refuses
@@ -60,7 +60,7 @@ class ReviewView(VerticalScroll):
     """
 
     BINDINGS = [
-        Binding("ctrl+r", "refresh_card", "Refresh card"),
+        Binding("g", "refresh_card", "Generate card"),
     ]
 
     @dataclass
@@ -95,7 +95,7 @@ class ReviewView(VerticalScroll):
             yield Input(placeholder="why you approve or reject (required)", id="rv-comment", compact=True)
             yield Button("Approve", id="rv-approve", variant="success", compact=True)
             yield Button("Reject", id="rv-reject", variant="error", compact=True)
-            yield Button("Refresh card  ctrl+r", id="rv-refresh", compact=True)
+            yield Button("Generate card  g", id="rv-refresh", compact=True)
         yield DataTable(id="rv-history", cursor_type="row", zebra_stripes=True)
         yield Markdown(NO_CARD, id="rv-card")
 
@@ -165,7 +165,20 @@ class ReviewView(VerticalScroll):
 
     @on(Button.Pressed, "#rv-reject")
     def _reject(self) -> None:
-        self._sign("rejected")
+        """A rejection is a signed commit that blocks the release: asked first (issue 16.9)."""
+        from screens.base import ConfirmScreen
+
+        model = getattr(self.status, "model_digest", None) or "the current model"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._sign("rejected")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Reject model {model}?",
+            "Commits a signed rejection with your comment to reports/; the model cannot be "
+            "deployed until a later approval. Enter or y rejects, escape or n changes nothing.",
+            "Reject"), answered)
 
     def _sign(self, decision: str) -> None:
         comment = self.query_one("#rv-comment", Input).value

@@ -11,11 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, Footer, Header, Input, Label, Log, OptionList, ProgressBar, Static
+from textual.widgets import Button, Input, Label, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, notify_error, post_core_result
+from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class SamplePickerScreen(WorkbenchScreen):
         self._auto_destination = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield make_header()
         with Vertical(id="sample-box"):
             yield Static("Open a sample project", classes="screen-title")
             yield Static("Each sample is a full project: a charter, candidate use cases and data "
@@ -75,7 +75,7 @@ class SamplePickerScreen(WorkbenchScreen):
             with Vertical(id="sample-progress"):
                 yield ProgressBar(total=None, show_eta=False, id="sample-bar")
                 yield Log(id="sample-log", auto_scroll=True)
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         self.query_one("#sample-progress").display = False

@@ -34,9 +34,9 @@ def clip(text: str, width: int) -> str:
 
 
 class TimelineView(Vertical):
-    """Every versioned step, newest first; click a header or press s to sort."""
+    """Every versioned step, newest first; click a header or press o to sort."""
 
-    BINDINGS = [Binding("s", "sort_next", "Sort")]
+    BINDINGS = [Binding("o", "sort_next", "Sort")]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -186,7 +186,8 @@ class TrainingView(Vertical):
 
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
-        Binding("escape", "cancel_run", "Cancel run"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("escape", "cancel_run", "Cancel run", show=False),
     ]
 
     @dataclass
@@ -261,7 +262,7 @@ class TrainingView(Vertical):
                 yield Static("", id="tr-plan", classes="hint")
                 with Horizontal(id="tr-actions"):
                     yield Button("Run  ctrl+r", variant="primary", id="tr-run", compact=True)
-                    yield Button("Cancel  esc", variant="error", id="tr-cancel", compact=True,
+                    yield Button("Cancel  x", variant="error", id="tr-cancel", compact=True,
                                  disabled=True)
                 with Horizontal(id="tr-progress-row"):
                     yield ProgressBar(id="tr-progress", total=1, show_eta=False)  # idle: empty, not animating
@@ -451,7 +452,7 @@ class TrainingView(Vertical):
     @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name")
     def action_run(self) -> None:
         if self.running:
-            self.app.notify("An experiment is already running: cancel it (esc) or wait.",
+            self.app.notify("An experiment is already running: cancel it (x) or wait.",
                             markup=False, timeout=3)
             return
         if self.info is None:

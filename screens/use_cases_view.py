@@ -224,7 +224,7 @@ class UseCasesView(VerticalScroll):
     BINDINGS = [
         Binding("a", "add", "Add use case"),
         Binding("e", "edit_scores", "Edit scores"),
-        Binding("s", "select", "Select…"),
+        Binding("u", "select", "Select…"),
         Binding("w", "save_weights", "Save weights", show=False),
         Binding("o", "sort_next", "Sort"),
         Binding("escape", "back_to_table", "Table", show=False),
@@ -619,7 +619,7 @@ class UseCasesView(VerticalScroll):
         if sel is None:
             shown.update(
                 Content.from_markup(
-                    "[dim]No use case selected yet: highlight one and press [b]s[/b].[/dim]"
+                    "[dim]No use case selected yet: highlight one and press [b]u[/b].[/dim]"
                 )
             )
             return

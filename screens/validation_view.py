@@ -64,7 +64,8 @@ class ValidationView(VerticalScroll):
 
     BINDINGS = [
         Binding("v", "run_validation", "Run validation"),
-        Binding("escape", "cancel_validation", "Cancel", show=False),
+        Binding("x", "cancel_validation", "Cancel validation"),
+        Binding("escape", "cancel_validation", "Cancel validation", show=False),
     ]
 
     @dataclass
@@ -108,7 +109,10 @@ class ValidationView(VerticalScroll):
             yield Input(placeholder="experiment (empty: the workspace model)", id="val-experiment",
                         compact=True)
             yield Button("Run validation  v", id="val-run", variant="primary", compact=True)
-            yield Button("Cancel  esc", id="val-cancel", variant="error", compact=True, disabled=True)
+            yield Button("Cancel  x", id="val-cancel", variant="error", compact=True, disabled=True)
+        from screens.progress import JobProgress
+
+        yield JobProgress(id="val-progress")
         yield RichLog(id="val-log", max_lines=500, wrap=True, markup=False)
         yield DataTable(id="val-gates", cursor_type="row", zebra_stripes=True)
         yield Static("", id="val-detail")
@@ -168,7 +172,7 @@ class ValidationView(VerticalScroll):
     @on(Button.Pressed, "#val-run")
     def action_run_validation(self) -> None:
         if self.running:
-            self.app.notify("Validation is already running: cancel it (esc) or wait.", severity="warning")
+            self.app.notify("Validation is already running: cancel it (x) or wait.", severity="warning")
             return
         experiment = self.query_one("#val-experiment", Input).value.strip() or None
         self.running = True
@@ -178,6 +182,7 @@ class ValidationView(VerticalScroll):
         self.query_one("#val-summary", Static).update(Content.from_markup(
             "[b]Validating[/b] $what…", what=f"experiment {experiment}" if experiment else "the workspace model"))
         self.refresh_bindings()
+        self.query_one("#val-progress").start("validation")
         self.run_validation(experiment, self.cancel_event)
 
     @on(Button.Pressed, "#val-cancel")
@@ -193,12 +198,15 @@ class ValidationView(VerticalScroll):
     def _done(self) -> None:
         self.running = False
         set_disabled(self, {"#val-run": False, "#val-cancel": True})
+        self.query_one("#val-progress").finish()
         self.refresh_bindings()
 
     # --- results ----------------------------------------------------------------------
 
     def on_validation_view_line(self, message: Line) -> None:
         self.query_one("#val-log", RichLog).write(Text(message.text))
+        if message.text.strip():
+            self.query_one("#val-progress").stage(message.text.strip())
 
     def on_validation_view_loaded(self, message: Loaded) -> None:
         self.show_report(message.report)

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.base import WorkbenchScreen
+from screens.base import WorkbenchScreen, make_footer, make_header
 
 CHOICES: tuple[tuple[str, str, str], ...] = (
     ("new", "New project", "a short wizard: charter, team, then git + DVC and a first commit"),
@@ -34,7 +34,7 @@ class WelcomeScreen(WorkbenchScreen):
         self.launch_path = launch_path
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield make_header()
         with Vertical(id="welcome-box"):
             yield Static(Content.from_markup("[b]Welcome to mlops-workbench[/b]"), id="welcome-title")
             yield Static(
@@ -53,7 +53,7 @@ class WelcomeScreen(WorkbenchScreen):
                 ),
                 id="welcome-choices",
             )
-        yield Footer()
+        yield make_footer()
 
     def on_mount(self) -> None:
         self.query_one("#welcome-choices", OptionList).highlighted = 0

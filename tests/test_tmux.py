@@ -33,14 +33,14 @@ COMMAND = [sys.executable, "-m", "screens"]  # what the mlops-workbench script r
 class Terminal:
     """One tmux session on a private server, running a command in a 120x40 window."""
 
-    def __init__(self, tmp_path: Path, cwd: Path, args: list[str]) -> None:
+    def __init__(self, tmp_path: Path, cwd: Path, args: list[str], size: tuple[int, int] = (120, 40)) -> None:
         self.socket = str(tmp_path / "tmux.sock")
         self.name = "wb"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
         env["TERM"] = "xterm-256color"
         # tmux's server keeps the environment of the client that started it
         command = " ".join(subprocess.list2cmdline([a]) for a in [*COMMAND, *args])
-        subprocess.run([TMUX, "-S", self.socket, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
+        subprocess.run([TMUX, "-S", self.socket, "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
                         "-c", str(cwd), command], check=True, env=env)
 
     def screen(self) -> str:
@@ -75,8 +75,8 @@ class Terminal:
 def terminal(tmp_path):
     opened: list[Terminal] = []
 
-    def start(cwd: Path, *args: str) -> Terminal:
-        term = Terminal(tmp_path, cwd, list(args))
+    def start(cwd: Path, *args: str, size: tuple[int, int] = (120, 40)) -> Terminal:
+        term = Terminal(tmp_path, cwd, list(args), size)
         opened.append(term)
         return term
 
@@ -102,10 +102,11 @@ def test_a_person_opens_a_sample_walks_the_steps_and_quits(make_sample, terminal
     term.wait_for(lambda s: "Data availability" in s and "Run check" in s)
     term.keys("c")  # the view's key works at once: the check runs in a worker, verdict first
     # the fraud sample has a leaky column: the verdict and its first reason come first
-    shown = term.wait_for(lambda s: "NO-GO" in s and "likely leakage" in s, timeout=120)
+    # (the verdict can paint a moment before its commit: wait for the commit line too)
+    shown = term.wait_for(lambda s: "NO-GO" in s and "likely leakage" in s and "commit " in s, timeout=120)
     assert "chargeback_flag" in shown
     checked = git(path, "rev-parse", "HEAD")
-    assert checked != head and "Workbench-Step: data_availability" in git(path, "log", "-1", "--format=%B")
+    assert checked != head and "Workbench-Step: data_availability" in git(path, "log", "-1", "--format=%B"), term.screen()
     term.keys("d")  # back to the dashboard, from inside the view
     term.wait_for("Next step")
 
@@ -130,3 +131,35 @@ def test_an_empty_folder_opens_the_welcome_screen(tmp_path, terminal) -> None:
     assert "Open a sample project" in shown and "Open an existing project" in shown
     term.keys("q")
     assert list(folder.iterdir()) == []  # nothing written by looking
+
+
+def test_at_80x24_the_view_has_the_room_and_the_keys_shown_are_the_keys_that_work(make_sample, terminal) -> None:
+    """80x24: the sidebar hides until 1, q and ? stay in the footer, n opens the next step, and
+    after going back to the dashboard the use-case view's keys are gone from the footer and do nothing."""
+    path = make_sample("fraud_detection")
+    head = git(path, "rev-parse", "HEAD")
+    term = terminal(path, size=(80, 24))
+    def footer(screen: str) -> str:
+        lines = screen.rstrip("\n").splitlines()
+        return lines[-1] if lines else ""
+
+    shown = term.wait_for(lambda s: "Next step" in s and "q Quit" in footer(s))
+    assert "? Help" in footer(shown)  # the essential keys come first, never cut
+    assert "Monitoring" not in shown  # the sidebar is hidden: the dashboard has the width
+    term.keys("1")
+    term.wait_for("Monitoring")  # the sidebar, on demand
+    term.keys("d")
+    term.keys("n")  # the step the dashboard recommends
+    shown = term.wait_for("Add use case")
+    assert "Monitoring" not in shown  # the view took the room back
+    term.keys("d")
+    shown = term.wait_for(lambda s: "Next step" in s and "Add use case" not in s)
+    term.keys("a")  # the use-case view's key, no longer live
+    time.sleep(1.0)
+    assert "Add a candidate use case" not in term.screen()
+    assert git(path, "rev-parse", "HEAD") == head
+    term.keys("q")
+    deadline = time.monotonic() + 20
+    while term.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not term.alive(), term.screen()

@@ -216,7 +216,7 @@ async def test_select_needs_a_reason_then_commits_and_the_step_is_done(make_samp
         table.move_cursor(row=1)
         chosen = table_ids(table)[1]
         before = head(path)
-        await pilot.press("s")
+        await pilot.press("u")
         await settle(app, pilot)
         modal = app.screen
         assert type(modal).__name__ == "SelectUseCaseScreen"

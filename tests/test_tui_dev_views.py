@@ -119,7 +119,7 @@ async def test_data_engineering_saves_the_chosen_pipeline_in_one_commit(make_sam
 
         await on_feature(pilot, view, "mean_radius", "space")  # skip it
         await on_feature(pilot, view, "age_group", "space")  # use it ...
-        await on_feature(pilot, view, "mean_texture", "t")  # numeric -> categorical
+        await on_feature(pilot, view, "mean_texture", "k")  # numeric -> categorical (k: t is the timeline)
         rows = feature_rows(view)
         assert rows["mean_radius"][0] == "·" and rows["age_group"][0] == "✔"
         assert rows["mean_texture"] == ("✔", "categorical", "inferred numeric")
@@ -346,7 +346,7 @@ async def test_history_lists_notes_compares_and_promotes(trained):
         table.move_cursor(row=0)
         await pilot.press("space", "down")
         table.move_cursor(row=names.index("baseline-c05"))
-        await pilot.press("space", "c")
+        await pilot.press("space", "equals_sign")
         await settle(app, pilot)
         side = panel.query_one("#exp-side", DataTable)
         assert [str(c.label) for c in side.columns.values()][1:] == ["main", "baseline-c05"]

@@ -85,7 +85,7 @@ async def test_review_view_shows_the_card_and_records_a_sign_off(validated) -> N
         assert "No model card yet" in view.query_one("#rv-card", Markdown).source
 
         assert app.focused is not None and view in app.focused.ancestors_with_self
-        await pilot.press("ctrl+r")  # refresh card
+        await pilot.press("g")  # generate the card
         await settle(app, pilot)
         assert (path / "reports/model_card.md").exists()
         source = view.query_one("#rv-card", Markdown).source

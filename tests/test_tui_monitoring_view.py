@@ -163,6 +163,8 @@ async def test_retrain_from_the_view_runs_a_candidate_validates_and_only_propose
         assert "ACTION RECOMMENDED" in text(view.query_one("#mon-verdict", Static))
         status_before = app.screen.status
         await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("y")  # it asks first (issue 16.9)
         assert view.running == "retrain"
         await wait_until(pilot, lambda: view.running is None, timeout=240)
         await settle(app, pilot)
@@ -199,6 +201,8 @@ async def test_retrain_refused_shows_the_cli_line_and_commits_nothing(projects, 
     async with app.run_test(size=SIZE) as pilot:
         view = await open_monitoring(app, pilot)
         await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("enter")  # it asks first (issue 16.9)
         await settle(app, pilot)
         assert view.running is None
         assert set(errors(app)) == {"workbench.yaml: retraining.policy holds 'sometimes' (text); it should be manual or automatic"}
