@@ -1,0 +1,170 @@
+"""Pilot tests of the steps done from their views (issue 16 items 5-7): register and promote from
+the deployment view, approve and reject from the review view, fixing a NO-GO from the data check
+view, the training parameters form.
+
+Real projects (the trained/validated templates, copied per test), the real core in the views'
+workers; the tests wait for the workers, then read the screen and git.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Input, Static
+
+from screens.app import make_app
+from screens.base import ConfirmScreen
+from screens.step_dialogs import PromoteScreen, RegisterScreen
+from tests.conftest import git
+from tests.test_validation import copy_of, trained_template, validated_template
+from tests.tui_helpers import commit_count, errors, open_step, settle, table_ids, text
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (130, 45)
+
+
+@pytest.fixture
+def trained(tmp_path_factory, tmp_path, monkeypatch) -> Path:
+    return copy_of(trained_template(tmp_path_factory), tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def validated(tmp_path_factory, tmp_path, monkeypatch) -> Path:
+    return copy_of(validated_template(tmp_path_factory), tmp_path, monkeypatch)
+
+
+def tags(path: Path) -> list[str]:
+    return sorted(git(path, "tag", "--list").split())
+
+
+# --- item 5: review ---------------------------------------------------------------------------
+
+
+async def test_approve_on_an_unvalidated_model_shows_the_refusal_line(trained) -> None:
+    path = trained
+    before = commit_count(path)
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "review")
+        await settle(app, pilot)
+        decision = text(view.query_one("#rv-decision", Static))
+        assert "mlops-workbench review approve" not in decision
+        assert "approve or reject it here with a comment" in decision
+        view.query_one("#rv-comment", Input).value = "looks fine"
+        view.query_one("#rv-approve", Button).press()
+        await settle(app, pilot)
+        shown = text(view.query_one("#rv-result", Static))
+        assert shown.startswith("Refused: the model has not been validated, so it cannot be approved")
+        assert errors(app)[-1] == shown.removeprefix("Refused: ")
+    assert commit_count(path) == before
+
+
+async def test_reject_asks_first_and_escape_commits_nothing(validated) -> None:
+    path = validated
+    before = commit_count(path)
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "review")
+        await settle(app, pilot)
+        view.query_one("#rv-comment", Input).value = "recall too low on the elderly slice"
+        view.query_one("#rv-reject", Button).press()
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert commit_count(path) == before
+        view.query_one("#rv-reject", Button).press()
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        assert commit_count(path) == before + 1
+        review = git(path, "show", "HEAD:reports/review.json")
+        assert '"rejected"' in review and "elderly slice" in review
+
+
+# --- item 5: registry -------------------------------------------------------------------------
+
+
+async def test_register_then_production_needs_an_approval_then_promote(validated) -> None:
+    path = validated
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "deployment")
+        await settle(app, pilot)
+        assert "register it: n" in text(view.query_one("#dep-state", Static))
+        view.focus()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RegisterScreen)
+        assert app.screen.query_one("#dlg-version", Input).value == "v1.0.0"  # the suggestion
+        await pilot.press("enter")
+        await settle(app, pilot, rounds=6)
+        assert "model@v1.0.0" in tags(path)
+        assert table_ids(view.query_one("#dep-registry", DataTable)) == ["v1.0.0"]
+        assert "Registered model v1.0.0" in text(view.query_one("#dep-registry-result", Static))
+
+        # a second register suggests the next version; the core refuses HEAD twice, one line
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen.query_one("#dlg-version", Input).value == "v1.1.0"
+        await pilot.press("enter")
+        await settle(app, pilot, rounds=6)
+        refusal = text(view.query_one("#dep-registry-result", Static))
+        assert refusal.startswith("Refused: HEAD (") and "is already registered as model v1.0.0" in refusal
+
+        # production: what it needs and what is missing (no approval yet), then the core's refusal
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PromoteScreen)
+        needs = text(app.screen.query_one("#dlg-needs", Static))
+        assert "validation passed for model" in needs and ": passed" in needs
+        assert "approvals: 0 of 1 needed" in needs and "data check GO and not stale" in needs
+        missing = text(app.screen.query_one("#dlg-missing", Static))
+        assert "sign-off" in missing
+        app.screen.query_one("#dlg-production", Button).press()
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        refusal = text(view.query_one("#dep-registry-result", Static))
+        assert refusal.startswith("Refused: cannot promote v1.0.0 to production:")
+        assert not any("production" in t for t in tags(path))
+
+        # staging needs nothing; no confirmation
+        await pilot.press("p")
+        await settle(app, pilot)
+        app.screen.query_one("#dlg-staging", Button).press()
+        await settle(app, pilot, rounds=6)
+        assert any(t.startswith("model#staging#") for t in tags(path))
+        assert "Promoted model v1.0.0 to staging" in text(view.query_one("#dep-registry-result", Static))
+
+        # approve in the review view, then production goes through (after the confirmation)
+        review = await open_step(app, pilot, "review")
+        await settle(app, pilot)
+        review.query_one("#rv-comment", Input).value = "validated, card read"
+        review.query_one("#rv-approve", Button).press()
+        await settle(app, pilot, rounds=6)
+        assert '"approved"' in git(path, "show", "HEAD:reports/review.json")
+
+        view = await open_step(app, pilot, "deployment")
+        await settle(app, pilot)
+        view.focus()
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert "approvals: 1 of 1 needed" in text(app.screen.query_one("#dlg-needs", Static))
+        assert "Nothing is missing" in text(app.screen.query_one("#dlg-missing", Static))
+        app.screen.query_one("#dlg-production", Button).press()
+        await settle(app, pilot)
+        await pilot.press("escape")  # the confirmation: escape leaves everything as it was
+        await settle(app, pilot)
+        assert not any("production" in t for t in tags(path))
+        await pilot.press("p")
+        await settle(app, pilot)
+        app.screen.query_one("#dlg-production", Button).press()
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        assert any(t.startswith("model#production#") for t in tags(path))
+        assert "Promoted model v1.0.0 to production" in text(view.query_one("#dep-registry-result", Static))
