@@ -133,10 +133,42 @@ class ThresholdScreen(_Dialog):
         event.stop()
         key = self.query_one("#dlg-key", Input).value.strip()
         value = self.query_one("#dlg-value", Input).value.strip()
-        if not key or not value:
-            self.query_one("#dlg-error", Static).update("give a threshold key and its value")
+        from workbench.design.data_check import parse_thresholds
+        from workbench.errors import WorkbenchError
+
+        try:  # the core's own check (pure): the one-line error shows at the field, nothing is written
+            parse_thresholds([f"{key}={value}"])
+        except WorkbenchError as exc:
+            self.query_one("#dlg-error", Static).update(str(exc))
             return
         self.dismiss(f"{key}={value}")
+
+
+class ExcludeScreen(_Dialog):
+    """Exclude a column from the data check and the default features, with a reason (prefilled
+    from the finding); dismisses with the reason."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__()
+        self.column, self.reason = column, reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="uc-modal confirm-box"):
+            yield Static(f"Exclude column {self.column!r}", classes="view-title", markup=False)
+            yield Static("Adds it to data.exclude_columns in workbench.yaml (one commit): the data check no "
+                         "longer judges it and the pipeline does not propose it. The check runs again.",
+                         markup=False)
+            yield Input(value=self.reason, placeholder="reason (recorded in the commit)", id="dlg-reason",
+                        compact=True)
+            with Horizontal(classes="uc-modal-buttons"):
+                yield Button("Exclude", variant="primary", id="dlg-ok", compact=True)
+                yield Button("Cancel", id="dlg-cancel", compact=True)
+
+    @on(Input.Submitted, "#dlg-reason")
+    @on(Button.Pressed, "#dlg-ok")
+    def _ok(self, event: Any) -> None:
+        event.stop()
+        self.dismiss(self.query_one("#dlg-reason", Input).value.strip())
 
 
 class TargetScreen(_Dialog):

@@ -168,3 +168,96 @@ async def test_register_then_production_needs_an_approval_then_promote(validated
         await settle(app, pilot, rounds=6)
         assert any(t.startswith("model#production#") for t in tags(path))
         assert "Promoted model v1.0.0 to production" in text(view.query_one("#dep-registry-result", Static))
+
+
+# --- item 6: fixing a NO-GO from the data check view ------------------------------------------
+
+
+def head_config(path: Path, rev: str = "HEAD") -> dict:
+    import yaml
+
+    return yaml.safe_load(git(path, "show", f"{rev}:workbench.yaml"))
+
+
+def head_report(path: Path) -> dict:
+    import json
+
+    return json.loads(git(path, "show", "HEAD:reports/data_check.json"))
+
+
+async def test_exclude_the_leakage_suspect_include_it_threshold_and_target_each_a_step(make_sample) -> None:
+    from screens.step_dialogs import ExcludeScreen, TargetScreen, ThresholdScreen
+    from tests.tui_helpers import wait_until
+    from workbench.design.data_check import check_data
+
+    path = make_sample("fraud_detection")
+    assert check_data(path).verdict == "NO-GO"
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "data_availability")
+        table = view.query_one("#dc-columns", DataTable)
+        table.focus()
+        await settle(app, pilot)
+        table.move_cursor(row=table.get_row_index("transactions\x1fchargeback_flag"))
+        await pilot.pause()
+        before = commit_count(path)
+
+        await pilot.press("space")  # exclude: a modal with the finding as the reason
+        await settle(app, pilot)
+        assert isinstance(app.screen, ExcludeScreen)
+        assert app.screen.query_one("#dlg-reason", Input).value.startswith("leakage 0.")
+        await pilot.press("enter")
+        await settle(app, pilot, rounds=8)
+        await wait_until(pilot, lambda: view.busy is None)
+        await settle(app, pilot)
+        assert commit_count(path) == before + 2  # the exclusion, then the check's report
+        assert "chargeback_flag" in head_config(path, "HEAD~1")["data"]["exclude_columns"]
+        assert "exclude chargeback_flag: leakage 0." in git(path, "log", "-1", "--format=%B", "HEAD~1")
+        report = head_report(path)
+        assert not any("chargeback_flag predicts" in r for r in report["reasons"])
+        row = view.rows["transactions\x1fchargeback_flag"]
+        assert row.role == "excluded"
+
+        table.move_cursor(row=table.get_row_index("transactions\x1fchargeback_flag"))
+        await pilot.pause()
+        await pilot.press("space")  # include it back: no question, a step, the check again
+        await settle(app, pilot, rounds=8)
+        await wait_until(pilot, lambda: view.busy is None)
+        await settle(app, pilot)
+        assert commit_count(path) == before + 4
+        assert "chargeback_flag" not in (head_config(path)["data"].get("exclude_columns") or [])
+        assert head_report(path)["verdict"] == "NO-GO"
+
+        # a threshold: a bad value is the core's one line at the field, nothing written
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ThresholdScreen)
+        app.screen.query_one("#dlg-key", Input).value = "min_rows"
+        app.screen.query_one("#dlg-value", Input).value = "lots"
+        app.screen.query_one("#dlg-ok", Button).press()
+        await settle(app, pilot)
+        assert isinstance(app.screen, ThresholdScreen)
+        assert text(app.screen.query_one("#dlg-error", Static)) == \
+            "threshold min_rows='lots' is not a number: write it like min_rows=300"
+        app.screen.query_one("#dlg-value", Input).value = "300"
+        app.screen.query_one("#dlg-ok", Button).press()
+        await settle(app, pilot, rounds=8)
+        await wait_until(pilot, lambda: view.busy is None)
+        await settle(app, pilot)
+        assert commit_count(path) == before + 6
+        assert head_config(path)["data"]["thresholds"]["min_rows"] == 300
+        assert head_report(path)["thresholds"]["min_rows"] == 300
+
+        # the target: a choice of the columns, saved with the check's report in one commit
+        await pilot.press("l")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TargetScreen)
+        app.screen.query_one("#dlg-target").value = "chargeback_flag"
+        app.screen.query_one("#dlg-ok", Button).press()
+        await settle(app, pilot, rounds=8)
+        await wait_until(pilot, lambda: view.busy is None)
+        await settle(app, pilot)
+        assert commit_count(path) == before + 7
+        assert head_config(path)["data"]["target"] == "chargeback_flag"
+        assert head_report(path)["target"] == "chargeback_flag"
+        assert not errors(app)
