@@ -184,7 +184,7 @@ class TargetScreen(_Dialog):
             yield Static("Saved as data.target in workbench.yaml with the check's report, as one step.",
                          markup=False)
             yield Select([(c, c) for c in self.columns], value=self.current if self.current in self.columns
-                         else Select.BLANK, id="dlg-target", prompt="choose a column")
+                         else Select.NULL, id="dlg-target", prompt="choose a column")
             with Horizontal(classes="uc-modal-buttons"):
                 yield Button("Set target", variant="primary", id="dlg-ok", compact=True)
                 yield Button("Cancel", id="dlg-cancel", compact=True)
@@ -193,6 +193,6 @@ class TargetScreen(_Dialog):
     def _ok(self, event: Button.Pressed) -> None:
         event.stop()
         value = self.query_one("#dlg-target", Select).value
-        if value is Select.BLANK or value is None:
+        if value is Select.NULL or value is None:
             return
         self.dismiss(str(value))

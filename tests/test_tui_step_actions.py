@@ -261,3 +261,117 @@ async def test_exclude_the_leakage_suspect_include_it_threshold_and_target_each_
         assert head_config(path)["data"]["target"] == "chargeback_flag"
         assert head_report(path)["target"] == "chargeback_flag"
         assert not errors(app)
+
+
+# --- item 7: training parameters --------------------------------------------------------------
+
+
+def exp_refs(path: Path) -> list[str]:
+    refs = git(path, "for-each-ref", "--format=%(refname)", "refs/exps").split()
+    return sorted(r for r in refs if r.count("/") == 4)
+
+
+async def test_family_form_switches_with_defaults_checks_at_the_field_and_runs(trained) -> None:
+    import yaml
+    from textual.widgets import RichLog, Select
+
+    from tests.tui_helpers import log_text, wait_until
+
+    path = trained
+    refs = exp_refs(path)
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "training")
+        await settle(app, pilot)
+        family = view.query_one("#tr-family", Select)
+        assert family.value == "logistic_regression"
+        assert [str(o[0]) for o in family._options if o[1] is not Select.NULL] == ["dummy", "logistic_regression", "ridge", "random_forest",
+                                                        "hist_gradient_boosting"]
+        assert view.query_one("#tr-hp-C", Input).value == "0.5"  # params.yaml's value
+        assert view.query_one("#tr-hp-max_iter", Input).value == "1000"
+        assert view.form_params() == {}
+
+        family.value = "random_forest"  # the family's defaults, its valid keys
+        await settle(app, pilot)
+        assert not view.query("#tr-hp-C")
+        assert view.query_one("#tr-hp-n_estimators", Input).value == "100"
+        assert view.query_one("#tr-hp-max_depth", Input).value == "null"
+        assert "min_samples_leaf" in text(view.query_one("#tr-hyper-keys", Static))  # valid names listed
+        assert view.form_params() == {"model.name": "random_forest", "model.params.n_estimators": "100",
+                                      "model.params.max_depth": "null"}
+
+        field = view.query_one("#tr-hp-n_estimators", Input)
+        field.value = "many"
+        await settle(app, pilot)
+        assert field.has_class("-invalid")
+        line = text(view.query_one("#tr-hyper-error", Static))
+        assert line == "✘ model.params.n_estimators='many' is not valid for random_forest: it must be " \
+                       "a whole number >= 1" or line.startswith("✘ model.params.n_estimators='many' is not valid")
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert not view.running and exp_refs(path) == refs
+
+        more = view.query_one("#tr-hp-more", Input)
+        field.value = "20"
+        more.value = "min_samples_lef=3"  # a typo: the core names the valid ones, at the field
+        await settle(app, pilot)
+        assert more.has_class("-invalid")
+        assert "has no hyperparameter 'min_samples_lef' (did you mean 'min_samples_leaf'?)" in \
+            text(view.query_one("#tr-hyper-error", Static))
+        more.value = "min_samples_leaf=3"
+        await settle(app, pilot)
+        assert not view.query("#tr-hyper .-invalid")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not view.running)
+        await settle(app, pilot)
+        assert not errors(app), errors(app)
+        assert len(exp_refs(path)) == len(refs) + 1
+        params = yaml.safe_load((path / "params.yaml").read_text())  # the experiment is applied
+        assert params["model"] == {"name": "random_forest",
+                                   "params": {"n_estimators": 20, "max_depth": None, "min_samples_leaf": 3}}
+        assert "Traceback" not in log_text(view, "#tr-log")
+        assert isinstance(view.query_one("#tr-log"), RichLog)
+
+
+async def test_a_value_only_scikit_learn_refuses_is_caught_before_dvc_at_the_field(trained) -> None:
+    from tests.tui_helpers import log_text, wait_until
+
+    path = trained
+    refs = exp_refs(path)
+    status = git(path, "status", "--porcelain")
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "training")
+        await settle(app, pilot)
+        more = view.query_one("#tr-hp-more", Input)
+        more.value = "solver=nope"
+        await settle(app, pilot)
+        assert not more.has_class("-invalid")  # only scikit-learn knows the solvers
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not view.running)
+        await settle(app, pilot)
+        assert more.has_class("-invalid")
+        shown = text(view.query_one("#tr-hyper-error", Static))
+        assert shown.startswith("✘ model 'logistic_regression': The 'solver' parameter of LogisticRegression")
+        assert errors(app)[-1] == shown.removeprefix("✘ ")
+        assert "Running stage" not in log_text(view, "#tr-log")  # DVC never started
+    assert exp_refs(path) == refs and git(path, "status", "--porcelain") == status
+
+
+async def test_an_early_cancel_leaves_no_traceback_in_the_log(trained) -> None:
+    from tests.tui_helpers import log_text, wait_until
+
+    path = trained
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "training")
+        await settle(app, pilot)
+        view.query_one("#tr-set", Input).value = "model.params.C=0.3"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "$ dvc exp run" in log_text(view, "#tr-log"))
+        await pilot.press("escape")  # while DVC is still starting
+        await wait_until(pilot, lambda: not view.running)
+        await settle(app, pilot)
+        log = log_text(view, "#tr-log")
+        assert text(view.query_one("#tr-stage")) == "cancelled"
+        assert "Traceback" not in log and "AttributeError" not in log and "KeyboardInterrupt" not in log
