@@ -375,3 +375,35 @@ async def test_an_early_cancel_leaves_no_traceback_in_the_log(trained) -> None:
         log = log_text(view, "#tr-log")
         assert text(view.query_one("#tr-stage")) == "cancelled"
         assert "Traceback" not in log and "AttributeError" not in log and "KeyboardInterrupt" not in log
+
+
+async def test_production_with_a_no_go_data_check_asks_for_a_recorded_override(validated) -> None:
+    from workbench.design.data_check import check_data, set_thresholds
+    from workbench.development.review import decide
+    from workbench.versioning.registry import register_model
+
+    path = validated
+    decide(path, "approved", "validated and read")
+    register_model(path, push=False)
+    set_thresholds(path, ["leakage_score=0.5"])  # the strongest features now count as leakage
+    assert check_data(path).verdict == "NO-GO"
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "deployment")
+        await settle(app, pilot)
+        view.focus()
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PromoteScreen)
+        assert "data check GO and not stale: " in text(app.screen.query_one("#dlg-needs", Static))
+        assert "NO-GO" in text(app.screen.query_one("#dlg-missing", Static))
+        app.screen.query_one("#dlg-override", Input).value = "leakage threshold set for a drill"
+        app.screen.query_one("#dlg-production", Button).press()
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "leakage threshold set for a drill" in text(app.screen.query(Static)[1])
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        production = [t for t in tags(path) if t.startswith("model#production#")]
+        assert production, text(view.query_one("#dep-registry-result", Static))
+        assert "leakage threshold set for a drill" in git(path, "tag", "-l", "--format=%(contents)", production[0])
