@@ -175,10 +175,10 @@ class TrainingView(Vertical):
     TrainingView .tr-row > .tr-sub { width: auto; padding: 0 1 0 2; text-style: none; }
     TrainingView #tr-set, #tr-sweep { width: 1fr; }
     TrainingView #tr-family { width: 32; }
-    TrainingView #tr-hyper { height: auto; }
-    TrainingView #tr-hyper > Label { width: auto; padding: 0 1 0 2; text-style: none; }
-    TrainingView #tr-hyper > Input { width: 12; }
-    TrainingView #tr-hyper > #tr-hp-more { width: 1fr; }
+    TrainingView #tr-hyper { layout: grid; grid-size: 4; grid-columns: auto 1fr auto 1fr; grid-rows: 1;
+                             grid-gutter: 0 1; height: auto; width: 1fr; }
+    TrainingView #tr-hyper > Label { width: auto; text-style: none; }
+    TrainingView #tr-hp-more { width: 1fr; }
     TrainingView #tr-hyper-error { margin: 0 0 0 16; height: auto; }
     TrainingView #tr-hyper-keys { margin: 0 0 1 16; height: auto; }
     TrainingView #tr-jobs { width: 5; }
@@ -259,6 +259,9 @@ class TrainingView(Vertical):
                 with Horizontal(classes="tr-row", id="tr-hyper-row"):
                     yield Label("Hyperparameters")
                     yield Horizontal(id="tr-hyper")
+                with Horizontal(classes="tr-row"):
+                    yield Label("More")
+                    yield Input(id="tr-hp-more", compact=True, placeholder="other hyperparameters: key=value ...")
                 yield Static("", id="tr-hyper-error")
                 yield Static("", id="tr-hyper-keys", classes="hint")
                 with Horizontal(classes="tr-row"):
@@ -396,9 +399,11 @@ class TrainingView(Vertical):
             widgets += [Label(key), Input("null" if value is None else str(value), id=f"tr-hp-{key}",
                                           compact=True, name=key, select_on_focus=True)]
         others = [k for k in valid if k not in params]
-        widgets += [Label("more"), Input(id="tr-hp-more", compact=True, name="",
-                                         placeholder=("key=value: " + ", ".join(others[:6])
-                                                      + (", …" if len(others) > 6 else "")) if others else "")]
+        more = self.query_one("#tr-hp-more", Input)
+        more.value = ""
+        more.remove_class("-invalid")
+        more.placeholder = ("other hyperparameters, key=value: " + ", ".join(others[:5])
+                            + (", …" if len(others) > 5 else "")) if others else "no other hyperparameters"
         await box.mount_all(widgets)
         if getattr(self.app, "testing", False):
             for widget in widgets:
@@ -438,9 +443,10 @@ class TrainingView(Vertical):
         current = dict(model.get("params") or {})
         out: dict[str, str] = {"model.name": family} if switched else {}
         hyper: dict[str, Any] = {}
-        for field_ in self.query("#tr-hyper Input").results(Input):
+        fields = [*self.query("#tr-hyper Input").results(Input), self.query_one("#tr-hp-more", Input)]
+        for field_ in fields:
             field_.remove_class("-invalid")
-        for field_ in self.query("#tr-hyper Input").results(Input):
+        for field_ in fields:
             raw = field_.value.strip()
             if field_.id == "tr-hp-more":
                 try:
@@ -548,18 +554,18 @@ class TrainingView(Vertical):
 
     # --- actions --------------------------------------------------------------------
 
-    @on(Input.Changed, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input")
+    @on(Input.Changed, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input, #tr-hp-more")
     def _show_plan(self) -> None:
         plan = self.query_one("#tr-plan", Static)
         try:
             request = self._request()
         except WorkbenchError as exc:
             plan.update(Content.assemble(("✘ ", "bold $error"), (str(exc), "$error")))
-            if self.query("#tr-hyper .-invalid"):
+            if self.query("#tr-hyper .-invalid, #tr-hp-more.-invalid"):
                 self.query_one("#tr-hyper-error", Static).update(
                     Content.assemble(("✘ ", "bold $error"), (str(exc), "$error")))
             return
-        if self.query("#tr-hyper-error") and not self.query("#tr-hyper .-invalid"):
+        if self.query("#tr-hyper-error") and not self.query("#tr-hyper .-invalid, #tr-hp-more.-invalid"):
             self.query_one("#tr-hyper-error", Static).update("")
         if request.sweep:
             text = (f"a grid of {request.points} experiment{'s' * (request.points != 1)} "
@@ -590,7 +596,7 @@ class TrainingView(Vertical):
         return True
 
     @on(Button.Pressed, "#tr-run")
-    @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input")
+    @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input, #tr-hp-more")
     def action_run(self) -> None:
         if self.running:
             self.app.notify("An experiment is already running: cancel it (esc) or wait.",

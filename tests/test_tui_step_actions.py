@@ -320,7 +320,7 @@ async def test_family_form_switches_with_defaults_checks_at_the_field_and_runs(t
             text(view.query_one("#tr-hyper-error", Static))
         more.value = "min_samples_leaf=3"
         await settle(app, pilot)
-        assert not view.query("#tr-hyper .-invalid")
+        assert not view.query("#tr-hyper .-invalid, #tr-hp-more.-invalid")
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not view.running)
         await settle(app, pilot)
