@@ -73,7 +73,8 @@ def run_in_child(call: str, path: Path, kwargs: dict[str, Any] | None = None, *,
                 try:
                     message = json.loads(raw)
                 except ValueError:
-                    say(raw.rstrip("\n"))  # something printed outside the protocol
+                    if not cancel.is_set():  # after a cancel: DVC's reaction to it, not the user's log
+                        say(raw.rstrip("\n"))  # something printed outside the protocol
                     continue
                 if "line" in message:
                     say(str(message["line"]))
@@ -107,6 +108,13 @@ def _train(path: Path, progress: Callable[[str], None], cancel: threading.Event,
         grid = run_sweep(path, sweep, set_params or {}, jobs=jobs, progress=progress, cancel=cancel)
         return {"names": list(grid.names), "metrics": grid.metrics, "failed": list(grid.failed),
                 "seconds": grid.seconds}
+    if any(str(k).startswith("model.") for k in set_params or {}):
+        # The model's values too (scikit-learn's own constraints), here in the child, before DVC
+        # starts: a wrong value is the core's one line at the form's field, not a failed stage.
+        from workbench.development.training import _checked_params
+
+        progress("checking the model's hyperparameters…")
+        _checked_params(path, set_params or {}, values=True)
     one = run_experiment(path, set_params or {}, name=name, progress=progress, cancel=cancel)
     return {"names": [one.name], "metrics": {one.name: one.metrics}, "failed": [], "seconds": one.seconds}
 

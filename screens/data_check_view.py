@@ -450,6 +450,9 @@ class DataCheckView(VerticalScroll):
         Binding("a", "add_source", "Add source"),
         Binding("o", "sort_next", "Sort"),
         Binding("x", "cancel_check", "Cancel check"),
+        Binding("space", "toggle_exclude", "Exclude/include"),
+        Binding("h", "threshold", "Threshold"),
+        Binding("l", "set_target", "Set target"),
     ]
 
     @dataclass
@@ -491,6 +494,12 @@ class DataCheckView(VerticalScroll):
         cancelled: bool = False
 
     @dataclass
+    class ConfigChanged(Message):
+        """A versioned config step (exclude, include, thresholds) is committed; the check runs next."""
+
+        change: Any
+
+    @dataclass
     class HistogramReady(Message):
         """A histogram computed from the data file for a column the report has none for."""
 
@@ -526,6 +535,9 @@ class DataCheckView(VerticalScroll):
             yield Button("Run check  c", variant="primary", id="dc-run", compact=True)
             yield Button("Add source  a", id="dc-add", compact=True)
             yield Button("Cancel  x", id="dc-cancel", compact=True, disabled=True)
+            yield Button("Exclude/include  space", id="dc-exclude", compact=True)
+            yield Button("Threshold…  h", id="dc-threshold", compact=True)
+            yield Button("Target…  l", id="dc-target", compact=True)
         with Vertical(id="dc-progress-box"):
             yield ProgressBar(id="dc-progress", total=100, show_eta=False)
             yield Static("", id="dc-progress-text")
@@ -561,7 +573,7 @@ class DataCheckView(VerticalScroll):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
           description="run the data check")
-    def run_check(self) -> None:
+    def run_check(self, target: str | None = None) -> None:
         from textual.worker import get_current_worker
 
         from workbench.design.data_check import check_data
@@ -572,10 +584,23 @@ class DataCheckView(VerticalScroll):
             self.post_message(self.Progress(fraction, text))
 
         def checked() -> Message:
-            report = check_data(self.path, progress=progress, cancel=worker.cancelled_event)
+            report = check_data(self.path, target=target, progress=progress, cancel=worker.cancelled_event)
             return self.Checked(report, read_state(self.path))
 
         post_core_result(self, checked, self.Failed, cancelled=True, writing=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+          description="change the data settings")
+    def config_step(self, kind: str, value: str, reason: str = "") -> None:
+        """One versioned step through the core (the CLI's data exclude/include/thresholds)."""
+        from workbench.design.data_check import set_excluded, set_thresholds
+
+        def changed() -> Message:
+            if kind == "thresholds":
+                return self.ConfigChanged(set_thresholds(self.path, [value]))
+            return self.ConfigChanged(set_excluded(self.path, value, exclude=kind == "exclude", reason=reason))
+
+        post_core_result(self, changed, self.Failed, writing=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
           description="add a data source")
@@ -634,6 +659,17 @@ class DataCheckView(VerticalScroll):
                         severity="information" if report.go else "warning", timeout=8)
         self.take(event.state)
         refresh_project_status(self)
+
+    def on_data_check_view_config_changed(self, event: ConfigChanged) -> None:
+        self._done()
+        change = event.change
+        for message in change.messages:
+            self.app.notify(message, markup=False)
+        done = f"(commit {change.commit[:7]})" if change.commit else "(nothing to commit)"
+        self.app.notify(f"{change.summary[0].upper()}{change.summary[1:]} {done}; running the check again",
+                        markup=False)
+        if self._start("check"):  # the check judges by the new settings, and commits its report
+            self.run_check()
 
     def on_data_check_view_added(self, event: Added) -> None:
         self._done()
@@ -969,7 +1005,8 @@ class DataCheckView(VerticalScroll):
 
     def _start(self, what: str) -> bool:
         if self.busy:
-            doing = "the data check is running" if self.busy == "check" else "a source is being added"
+            doing = {"check": "the data check is running", "step": "a setting is being committed"}.get(
+                self.busy, "a source is being added")
             self.app.notify(f"Please wait: {doing} (x cancels it)", markup=False, timeout=3)
             return False
         self.busy = what
@@ -979,7 +1016,7 @@ class DataCheckView(VerticalScroll):
         bar = self.query_one("#dc-progress", ProgressBar)
         bar.update(total=100 if what == "check" else None, progress=0)
         self.query_one("#dc-progress-text", Static).update(
-            "starting the check…" if what == "check" else "checking the file…")
+            {"check": "starting the check…", "step": "committing the change…"}.get(what, "checking the file…"))
         return True
 
     def _done(self) -> None:
@@ -1004,6 +1041,72 @@ class DataCheckView(VerticalScroll):
                 self.add_source(new)
 
         self.app.push_screen(AddSourceScreen(self.path), chosen)
+
+    # --- fixing a NO-GO: versioned steps from a finding, then the check again ------------
+
+    def _cursor_row(self) -> ColumnRow | None:
+        key = self.highlighted_key()
+        return self.rows.get(key) if key else None
+
+    @on(Button.Pressed, "#dc-exclude")
+    def action_toggle_exclude(self) -> None:
+        from screens.step_dialogs import ExcludeScreen
+
+        if self.busy:
+            self._start("step")  # says why not
+            return
+        row = self._cursor_row()
+        if row is None:
+            notify_error(self.screen, "no column under the cursor: run the check, then choose a column")
+            return
+        if row.role == "excluded":
+            if self._start("step"):
+                self.config_step("include", row.column)
+            return
+        reason = "; ".join(flag for flag, _, sev in row.flags if sev > 0)
+
+        def chosen(answer: str | None) -> None:
+            if answer is not None and self._start("step"):
+                self.config_step("exclude", row.column, answer)
+
+        self.app.push_screen(ExcludeScreen(row.column, reason), chosen)
+
+    @on(Button.Pressed, "#dc-threshold")
+    def action_threshold(self) -> None:
+        from screens.step_dialogs import ThresholdScreen
+
+        if self.busy:
+            self._start("step")
+            return
+        current = dict((self.state.report or {}).get("thresholds") or {}) if self.state else {}
+        row = self._cursor_row()
+        flags = " ".join(flag for flag, _, _ in row.flags) if row else ""
+        key = ("leakage_score" if "leakage" in flags else "max_missing_share" if "mostly missing" in flags
+               else "min_rows")
+
+        def chosen(answer: str | None) -> None:
+            if answer and self._start("step"):
+                self.config_step("thresholds", answer)
+
+        self.app.push_screen(ThresholdScreen(current, key), chosen)
+
+    @on(Button.Pressed, "#dc-target")
+    def action_set_target(self) -> None:
+        from screens.step_dialogs import TargetScreen
+
+        if self.busy:
+            self._start("step")
+            return
+        names = list(dict.fromkeys(r.column for r in (self.state.columns if self.state else ())))
+        if not names:
+            notify_error(self.screen, "no columns known yet: add a source and run the check first")
+            return
+
+        def chosen(answer: str | None) -> None:
+            if answer and self._start("check"):  # check_data saves data.target in the report's commit
+                self.run_check(target=answer)
+
+        self.app.push_screen(TargetScreen(names, self.state.target if self.state else None), chosen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cancel shows in the footer only while a check or an add runs."""

@@ -82,6 +82,8 @@ class DeploymentView(VerticalScroll):
         Binding("s", "start_service", "Start service"),
         Binding("x", "stop_service", "Stop service"),
         Binding("b", "score", "Batch score"),
+        Binding("n", "register", "Register"),
+        Binding("p", "promote", "Promote"),
     ]
 
     @dataclass
@@ -115,6 +117,24 @@ class DeploymentView(VerticalScroll):
     class Failed(Message):
         message: str
 
+    @dataclass
+    class Registered(Message):
+        """A registry write (register or promote) succeeded."""
+
+        result: Any
+
+    @dataclass
+    class Readiness(Message):
+        """What production would judge for a version, before the promote modal opens."""
+
+        version: str
+        evidence: Any
+        governance: Any
+
+    @dataclass
+    class WriteFailed(Message):
+        message: str
+
     def __init__(self, path: Path) -> None:
         super().__init__(classes="step-view")
         self.path = Path(path)
@@ -132,6 +152,10 @@ class DeploymentView(VerticalScroll):
         yield Static(Content.from_markup("[b]Deployment[/b]  [dim]Operations[/dim]"), classes="view-title")
         yield Static("Reading the registry…", id="dep-state", classes="hint")
         yield DataTable(id="dep-registry", cursor_type="row", zebra_stripes=True)
+        with Horizontal(classes="dep-buttons"):
+            yield Button("Register…  n", id="dep-register", compact=True)
+            yield Button("Promote…  p", id="dep-promote", compact=True)
+        yield Static("", id="dep-registry-result")
         yield Static("Local prediction service", classes="dep-section")
         with Horizontal(classes="dep-buttons"):
             yield Button("Start service  s", id="dep-start", variant="primary", compact=True)
@@ -187,13 +211,118 @@ class DeploymentView(VerticalScroll):
         state = self.query_one("#dep-state", Static)
         if not reg.versions:
             state.update(Content.from_markup(
-                "No registered model yet. Commit a trained model, then [b]$ mlops-workbench model register[/b]"))
+                "No registered model yet. Commit a trained model, then register it: [b]n[/b]"))
             return
         held = [f"{stage}: {reg.stages.get(stage) or '-'}" for stage in reg.stage_names()]
         state.update(Content.assemble((f"{len(reg.versions)} version(s)", "bold"), "   ", "   ".join(held)))
         production = reg.stages.get("production")
         if production and production in {v.version for v in reg.versions}:
             table.move_cursor(row=table.get_row_index(production))
+
+    # --- register and promote ---------------------------------------------------------
+
+    @on(Button.Pressed, "#dep-register")
+    def action_register(self) -> None:
+        from screens.step_dialogs import RegisterScreen
+
+        if self.registry is None:
+            return
+        suggestion = self.registry.next_version()
+
+        def chosen(version: str | None) -> None:
+            if version:
+                self._write("register", version)
+
+        self.app.push_screen(RegisterScreen(suggestion), chosen)
+
+    @on(Button.Pressed, "#dep-promote")
+    def action_promote(self) -> None:
+        version = self.selected_version()
+        if version is None:
+            notify_error(self.screen, "no registered model to promote: register one first (n)")
+            return
+        self._readiness(version)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="deployment-write",
+          description="read what production needs")
+    def _readiness(self, version: str) -> None:
+        from workbench.development.evidence import project_governance
+        from workbench.versioning.registry import production_readiness
+
+        post_core_result(self, lambda: self.Readiness(version, production_readiness(self.path, version),
+                                                      project_governance(self.path)[0]), self.WriteFailed)
+
+    def on_deployment_view_readiness(self, event: Readiness) -> None:
+        from screens.base import ConfirmScreen
+        from screens.step_dialogs import PromoteScreen
+
+        ev, gov = event.evidence, event.governance
+        needs = [f"validation passed for model {ev.model_digest or '?'}: {ev.validation}",
+                 f"approvals: {len(ev.approvals)} of {gov.approvals} needed"
+                 + (" (independent review)" if gov.independent_review else "")
+                 + (f" - {ev.approver_line()}" if ev.approvals else ""),
+                 f"data check GO and not stale: {ev.data_check_line or ev.data_check}"]
+        version = event.version
+
+        def confirmed(yes: bool | None, override: str | None) -> None:
+            if yes:
+                self._write("promote", version, "production", override)
+
+        def chosen(answer: tuple[str, str | None] | None) -> None:
+            if not answer:
+                return
+            stage, override = answer
+            if stage != "production":
+                self._write("promote", version, stage, None)
+                return
+            self.app.push_screen(ConfirmScreen(
+                f"Promote {version} to production?",
+                f"This assigns the production stage (a git tag) to {version}; the service and the "
+                "monitoring then use it." + (f" The data check is overridden: {override}" if override else ""),
+                "Promote to production"), lambda yes: confirmed(yes, override))
+
+        self.app.push_screen(PromoteScreen(version, needs, list(ev.blockers), ev.data_check), chosen)
+
+    def _write(self, action: str, version: str, stage: str | None = None, override: str | None = None) -> None:
+        set_disabled(self, {"#dep-register": True, "#dep-promote": True})
+        self.query_one("#dep-registry-result", Static).update(Content.from_markup("[dim]Writing the registry…[/dim]"))
+        self._registry_write(action, version, stage, override)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="deployment-write",
+          description="write the registry")
+    def _registry_write(self, action: str, version: str, stage: str | None, override: str | None) -> None:
+        from workbench.versioning.registry import promote_model, register_model
+
+        def call() -> Message:
+            if action == "register":
+                return self.Registered(register_model(self.path, version))
+            return self.Registered(promote_model(self.path, version, stage or "staging",
+                                                 override_data_check=override))
+
+        post_core_result(self, call, self.WriteFailed)
+
+    def on_deployment_view_registered(self, event: Registered) -> None:
+        done = event.result
+        set_disabled(self, {"#dep-register": False, "#dep-promote": False})
+        if done.stage:
+            line = f"Promoted model {done.version} to {done.stage} (tag {done.tag}; approved by {done.approved_by})"
+        else:
+            line = (f"Registered model {done.version} (tag {done.tag}) for commit {done.commit[:7]}; "
+                    f"validation {done.validation}, approved by {done.approved_by}")
+        self.query_one("#dep-registry-result", Static).update(Content.assemble((line, "$success")))
+        self.app.notify(line, markup=False)
+        for note in done.messages:
+            self.app.notify(note, markup=False, timeout=8)
+        self.load()
+        from screens.requirements_view import refresh_project_status
+
+        refresh_project_status(self)
+
+    def on_deployment_view_write_failed(self, event: WriteFailed) -> None:
+        set_disabled(self, {"#dep-register": False, "#dep-promote": False})
+        self.query_one("#dep-registry-result", Static).update(Content.assemble(("Refused: ", "bold $error"),
+                                                                              event.message))
+        notify_error(self.screen, event.message)
 
     def selected_version(self) -> str | None:
         """The version under the table's cursor (production when the table was just loaded)."""

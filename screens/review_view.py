@@ -32,6 +32,18 @@ if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
     from workbench.status import ProjectStatus
 
+import re
+
+# The core's lines name the CLI command; beside the Approve button the view says to use it instead.
+_CLI_SIGN = re.compile(r"(run |runs )?[`']mlops-workbench review approve[^`']*[`']")
+
+
+def here_not_cli(line: str) -> str:
+    """A blocker line as the review view shows it: the sign-off is done with this view's buttons."""
+    return _CLI_SIGN.sub(lambda m: ("approves it here with a comment" if m.group(1) == "runs "
+                                    else "approve or reject it here with a comment"), line)
+
+
 NO_CARD = "_No model card yet. Refresh the card to generate it from the charter, data and validation._"
 
 
@@ -96,6 +108,7 @@ class ReviewView(VerticalScroll):
             yield Button("Approve", id="rv-approve", variant="success", compact=True)
             yield Button("Reject", id="rv-reject", variant="error", compact=True)
             yield Button("Generate card  g", id="rv-refresh", compact=True)
+        yield Static("", id="rv-result")
         yield DataTable(id="rv-history", cursor_type="row", zebra_stripes=True)
         yield Markdown(NO_CARD, id="rv-card")
 
@@ -112,7 +125,8 @@ class ReviewView(VerticalScroll):
 
     def show_status(self, status: ProjectStatus) -> None:
         if (line := state_line(status, "review")) is not None:
-            self.query_one("#rv-state", Static).update(line)
+            self.query_one("#rv-state", Static).update(Content(here_not_cli(line.plain)) if "review approve"
+                                                       in line.plain else line)
 
     def reload(self) -> None:
         self.load()
@@ -168,17 +182,22 @@ class ReviewView(VerticalScroll):
         """A rejection is a signed commit that blocks the release: asked first (issue 16.9)."""
         from screens.base import ConfirmScreen
 
-        model = getattr(self.status, "model_digest", None) or "the current model"
+        if self.busy:
+            return
+        comment = self.query_one("#rv-comment", Input).value.strip()
+        if not comment:  # the core's own refusal, without asking first
+            self._sign("rejected")
+            return
+        digest = (self.status.model_digest if self.status else None) or "the current model"
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self._sign("rejected")
 
         self.app.push_screen(ConfirmScreen(
-            f"Reject model {model}?",
-            "Commits a signed rejection with your comment to reports/; the model cannot be "
-            "deployed until a later approval. Enter or y rejects, escape or n changes nothing.",
-            "Reject"), answered)
+            "Reject this model?", f"Commits a rejection of model {digest} with your comment to "
+            "reports/review.json: it cannot be promoted to production until approved again.", "Reject"),
+            answered)
 
     def _sign(self, decision: str) -> None:
         comment = self.query_one("#rv-comment", Input).value
@@ -212,7 +231,7 @@ class ReviewView(VerticalScroll):
                       ("passed" if v["passed"] else "failed", "$success" if v["passed"] else "$error"),
                       ("" if v["current"] else " (for another model)", "$warning")]
         for line in status.blockers:
-            parts += ["\n", ("! ", "$warning"), line]
+            parts += ["\n", ("! ", "$warning"), here_not_cli(line)]
         decision.update(Content.assemble(*parts))
         table = self.query_one("#rv-history", DataTable)
         table.clear()
@@ -237,6 +256,7 @@ class ReviewView(VerticalScroll):
 
     def on_review_view_decided(self, message: Decided) -> None:
         self._finish()
+        self.query_one("#rv-result", Static).update("")
         review = message.result.review
         self.query_one("#rv-comment", Input).value = ""
         self.app.notify(f"{str(review['decision']).capitalize()} model {review['model_digest'][:12]} "
@@ -248,4 +268,5 @@ class ReviewView(VerticalScroll):
 
     def on_review_view_failed(self, message: Failed) -> None:
         self._finish()
+        self.query_one("#rv-result", Static).update(Content.assemble(("Refused: ", "bold $error"), message.message))
         notify_error(self.screen, message.message)

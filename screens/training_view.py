@@ -37,6 +37,7 @@ from textual.widgets import (
     Label,
     ProgressBar,
     RichLog,
+    Select,
     Static,
     TabbedContent,
     TabPane,
@@ -173,6 +174,13 @@ class TrainingView(Vertical):
     TrainingView .tr-row > Label { width: 16; text-style: bold; color: $text-muted; }
     TrainingView .tr-row > .tr-sub { width: auto; padding: 0 1 0 2; text-style: none; }
     TrainingView #tr-set, #tr-sweep { width: 1fr; }
+    TrainingView #tr-family { width: 32; }
+    TrainingView #tr-hyper { layout: grid; grid-size: 4; grid-columns: auto 1fr auto 1fr; grid-rows: 1;
+                             grid-gutter: 0 1; height: auto; width: 1fr; }
+    TrainingView #tr-hyper > Label { width: auto; text-style: none; }
+    TrainingView #tr-hp-more { width: 1fr; }
+    TrainingView #tr-hyper-error { margin: 0 0 0 16; height: auto; }
+    TrainingView #tr-hyper-keys { margin: 0 0 1 16; height: auto; }
     TrainingView #tr-jobs { width: 5; }
     TrainingView #tr-name { width: 30; }
     TrainingView #tr-plan { margin: 0 0 1 16; }
@@ -246,6 +254,17 @@ class TrainingView(Vertical):
         with TabbedContent(id="tr-tabs", initial="tr-run-tab"):
             with TabPane("Run", id="tr-run-tab"), RunBody(id="tr-run-body"):
                 yield Static("", id="tr-params")
+                with Horizontal(classes="tr-row"):
+                    yield Label("Model")
+                    yield Select([], id="tr-family", prompt="model family", compact=True)
+                with Horizontal(classes="tr-row", id="tr-hyper-row"):
+                    yield Label("Hyperparameters")
+                    yield Horizontal(id="tr-hyper")
+                with Horizontal(classes="tr-row"):
+                    yield Label("More")
+                    yield Input(id="tr-hp-more", compact=True, placeholder="other hyperparameters: key=value ...")
+                yield Static("", id="tr-hyper-error")
+                yield Static("", id="tr-hyper-keys", classes="hint")
                 with Horizontal(classes="tr-row"):
                     yield Label("Set (-S)")
                     yield Input(id="tr-set", compact=True,
@@ -334,7 +353,7 @@ class TrainingView(Vertical):
 
     # --- messages -------------------------------------------------------------------
 
-    def on_training_view_loaded(self, event: Loaded) -> None:
+    async def on_training_view_loaded(self, event: Loaded) -> None:
         self.info = event.info
         params = event.info.params
         model = params.get("model") or {}
@@ -349,6 +368,121 @@ class TrainingView(Vertical):
             ("Keys: ", "dim"), (", ".join(keys[:8]) + ", preprocessing.… (any key of params.yaml)", "dim"),
         ))
         self._stage_count = max(1, len(event.info.stages))
+        await self._fill_form(str(model.get("name") or ""), dict(model.get("params") or {}))
+
+    # --- the model form: family and hyperparameters ------------------------------------
+
+    async def _fill_form(self, family: str, params: dict[str, Any]) -> None:
+        """The family Select (the task's families) and one Input per hyperparameter, prefilled."""
+        from workbench.development.models import model_names
+
+        task = str((self.info.params if self.info else {}).get("task") or "")
+        families = list(model_names(task))
+        if family and family not in families:
+            families.append(family)
+        select = self.query_one("#tr-family", Select)
+        self._shown_family = family  # the Changed message the Select posts for this is not a switch
+        select.set_options([(f, f) for f in families])
+        if family:
+            select.value = family
+        await self._show_hyper(family, params)
+
+    async def _show_hyper(self, family: str, params: dict[str, Any]) -> None:
+        from workbench.development.models import MODELS, PARAM_NAMES
+
+        box = self.query_one("#tr-hyper", Horizontal)
+        await box.remove_children()
+        task = str((self.info.params if self.info else {}).get("task") or "")
+        cls = (MODELS.get(task) or {}).get(family, ("", ""))[1]
+        valid = sorted(PARAM_NAMES.get(cls, ()))
+        widgets: list[Any] = []
+        for key, value in params.items():
+            widgets += [Label(key), Input("null" if value is None else str(value), id=f"tr-hp-{key}",
+                                          compact=True, name=key, select_on_focus=True)]
+        others = [k for k in valid if k not in params]
+        more = self.query_one("#tr-hp-more", Input)
+        more.value = ""
+        more.remove_class("-invalid")
+        more.placeholder = ("other hyperparameters, key=value: " + ", ".join(others[:5])
+                            + (", …" if len(others) > 5 else "")) if others else "no other hyperparameters"
+        await box.mount_all(widgets)
+        if getattr(self.app, "testing", False):
+            for widget in widgets:
+                if isinstance(widget, Input):
+                    widget.cursor_blink = False
+        self.query_one("#tr-hyper-error", Static).update("")
+        self.query_one("#tr-hyper-keys", Static).update(
+            Content.assemble((f"{family} takes: ", "dim"), (", ".join(valid), "dim")) if valid else "")
+
+    @on(Select.Changed, "#tr-family")
+    async def _family_changed(self, event: Select.Changed) -> None:
+        from workbench.development.models import family_defaults
+
+        if self.info is None or event.value is Select.NULL or event.value == getattr(self, "_shown_family", None):
+            return
+        model = self.info.params.get("model") or {}
+        family = str(event.value)
+        same = family == model.get("name")
+        self._shown_family = family
+        await self._show_hyper(family, dict(model.get("params") or {}) if same else family_defaults(family))
+        self._show_plan()
+
+    def form_params(self) -> dict[str, str]:
+        """The -S assignments the form asks for: the family when switched, then the hyperparameters
+        that differ from params.yaml (all of them for a new family); checked like the core does
+        before DVC starts (names, and the values it can judge without scikit-learn)."""
+        from workbench.development.models import check_param_names, check_values_cheaply
+        from workbench.development.training import parse_assignments, yaml_value
+
+        if self.info is None or not self.query("#tr-family"):
+            return {}
+        model = self.info.params.get("model") or {}
+        task = str(self.info.params.get("task") or "")
+        value = self.query_one("#tr-family", Select).value
+        family = str(value) if value is not Select.NULL else str(model.get("name") or "")
+        switched = family != model.get("name")
+        current = dict(model.get("params") or {})
+        out: dict[str, str] = {"model.name": family} if switched else {}
+        hyper: dict[str, Any] = {}
+        fields = [*self.query("#tr-hyper Input").results(Input), self.query_one("#tr-hp-more", Input)]
+        for field_ in fields:
+            field_.remove_class("-invalid")
+        for field_ in fields:
+            raw = field_.value.strip()
+            if field_.id == "tr-hp-more":
+                try:
+                    extra = parse_assignments(split_words(raw, "more"), what="hyperparameter")
+                except WorkbenchError:
+                    field_.add_class("-invalid")
+                    raise
+                pairs = [(k.removeprefix("model.params."), v) for k, v in extra.items()]
+            else:
+                if not raw:
+                    continue
+                pairs = [(str(field_.name), raw)]
+            for key, text_value in pairs:
+                parsed = yaml_value(text_value)
+                try:
+                    check_param_names(task, family, {key: parsed})
+                    check_values_cheaply(family, {key: parsed})
+                except WorkbenchError:
+                    field_.add_class("-invalid")
+                    raise
+                hyper[key] = parsed
+                if switched or key not in current or current[key] != parsed:
+                    out[f"model.params.{key}"] = text_value
+        return out
+
+    def _mark_field(self, message: str) -> None:
+        """Show a core refusal about a hyperparameter at its field."""
+        match = re.search(r"model\.params\.(\w+)|hyperparameter '(\w+)'|model '\w+': (?:The )?'(\w+)'", message)
+        key = next((g for g in match.groups() if g), None) if match else None
+        fields = self.query(f"#tr-hp-{key}") if key else []
+        target = fields[0] if fields else (self.query("#tr-hp-more") or [None])[0]
+        if target is not None and ("model" in message or "hyperparameter" in message):
+            target.add_class("-invalid")
+            self.query_one("#tr-hyper-error", Static).update(Content.assemble(("✘ ", "bold $error"),
+                                                                              (message, "$error")))
 
     def on_training_view_load_failed(self, event: LoadFailed) -> None:
         self.info = None
@@ -357,8 +491,8 @@ class TrainingView(Vertical):
 
     def on_training_view_line(self, event: Line) -> None:
         line = event.text.rstrip()
-        if not line:
-            return
+        if not line or self.cancel_event.is_set():
+            return  # once cancelled, DVC's reaction to the interrupt is not the user's log
         self.query_one("#tr-log", RichLog).write(Text(line))
         started = EXPERIMENT_LINE.search(line)
         if started:
@@ -407,6 +541,7 @@ class TrainingView(Vertical):
     def on_training_view_failed(self, event: Failed) -> None:
         self._end_run()
         notify_error(self.screen, event.message)
+        self._mark_field(event.message)
         self.query_one("#tr-stage", Static).update("failed")
         self.query_one("#tr-result", Static).update(
             Content.assemble(("Not run: ", "bold $error"), event.message))
@@ -420,14 +555,19 @@ class TrainingView(Vertical):
 
     # --- actions --------------------------------------------------------------------
 
-    @on(Input.Changed, "#tr-set, #tr-sweep, #tr-jobs, #tr-name")
+    @on(Input.Changed, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input, #tr-hp-more")
     def _show_plan(self) -> None:
         plan = self.query_one("#tr-plan", Static)
         try:
             request = self._request()
         except WorkbenchError as exc:
             plan.update(Content.assemble(("✘ ", "bold $error"), (str(exc), "$error")))
+            if self.query("#tr-hyper .-invalid, #tr-hp-more.-invalid"):
+                self.query_one("#tr-hyper-error", Static).update(
+                    Content.assemble(("✘ ", "bold $error"), (str(exc), "$error")))
             return
+        if self.query("#tr-hyper-error") and not self.query("#tr-hyper .-invalid, #tr-hp-more.-invalid"):
+            self.query_one("#tr-hyper-error", Static).update("")
         if request.sweep:
             text = (f"a grid of {request.points} experiment{'s' * (request.points != 1)} "
                     f"through DVC's queue with {request.jobs} worker{'s' * (request.jobs != 1)}")
@@ -438,10 +578,18 @@ class TrainingView(Vertical):
         plan.update(text)
 
     def _request(self) -> RunRequest:
-        return parse_request(
+        import dataclasses
+
+        form = self.form_params()
+        request = parse_request(
             self.query_one("#tr-set", Input).value, self.query_one("#tr-sweep", Input).value,
             self.query_one("#tr-jobs", Input).value, self.query_one("#tr-name", Input).value,
         )
+        if not form:
+            return request
+        # what is typed in -S or swept wins over the form
+        fixed = {k: v for k, v in form.items() if k not in request.sweep}
+        return dataclasses.replace(request, set_params={**fixed, **request.set_params})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
@@ -449,7 +597,7 @@ class TrainingView(Vertical):
         return True
 
     @on(Button.Pressed, "#tr-run")
-    @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name")
+    @on(Input.Submitted, "#tr-set, #tr-sweep, #tr-jobs, #tr-name, #tr-hyper Input, #tr-hp-more")
     def action_run(self) -> None:
         if self.running:
             self.app.notify("An experiment is already running: cancel it (x) or wait.",
@@ -463,6 +611,7 @@ class TrainingView(Vertical):
             request = self._request()
         except WorkbenchError as exc:
             notify_error(self.screen, str(exc))
+            self._mark_field(str(exc))
             return
         self.running = True
         self.cancel_event = threading.Event()

@@ -589,3 +589,18 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
                          approved_by=evidence.approver_line(), evidence_digest=evidence.evidence_digest,
                          model_digest=evidence.model_digest or "", validation=evidence.validation,
                          messages=tuple(notes), data_check=evidence.data_check, data_check_override=recorded)
+
+
+def production_readiness(project_path: Path, version: str) -> Any:
+    """What production promotion would judge for ``version``: the :class:`Evidence` (validation,
+    approvals against ``governance.approvals``, the data check) and its blockers, read exactly as
+    :func:`promote_model` reads them. Writes nothing (the TUI shows it before asking)."""
+    from workbench.development.evidence import DATA_CHECK_FILE, evidence_at, project_governance
+
+    project_path = Path(project_path).absolute()
+    governance, team = project_governance(project_path)
+    target, registry = resolve_version(project_path, parse_version(version))
+    return evidence_at(project_path, target.commit, governance=governance, team=team,
+                       data_history=commits_touching(project_path, DATA_CHECK_FILE, limit=50),
+                       history=_evidence_history(project_path, target.commit, target.model_digest or None,
+                                                 registry))
