@@ -452,7 +452,7 @@ class DataCheckView(VerticalScroll):
         Binding("x", "cancel_check", "Cancel check"),
         Binding("space", "toggle_exclude", "Exclude/include"),
         Binding("h", "threshold", "Threshold"),
-        Binding("l", "set_target", "Set target"),
+        Binding("f", "set_target", "Set target"),
     ]
 
     @dataclass
@@ -537,7 +537,7 @@ class DataCheckView(VerticalScroll):
             yield Button("Cancel  x", id="dc-cancel", compact=True, disabled=True)
             yield Button("Exclude/include  space", id="dc-exclude", compact=True)
             yield Button("Threshold…  h", id="dc-threshold", compact=True)
-            yield Button("Target…  l", id="dc-target", compact=True)
+            yield Button("Target…  f", id="dc-target", compact=True)
         with Vertical(id="dc-progress-box"):
             yield ProgressBar(id="dc-progress", total=100, show_eta=False)
             yield Static("", id="dc-progress-text")

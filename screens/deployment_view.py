@@ -82,7 +82,7 @@ class DeploymentView(VerticalScroll):
         Binding("s", "start_service", "Start service"),
         Binding("x", "stop_service", "Stop service"),
         Binding("b", "score", "Batch score"),
-        Binding("n", "register", "Register"),
+        Binding("i", "register", "Register"),
         Binding("p", "promote", "Promote"),
     ]
 
@@ -153,7 +153,7 @@ class DeploymentView(VerticalScroll):
         yield Static("Reading the registry…", id="dep-state", classes="hint")
         yield DataTable(id="dep-registry", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="dep-buttons"):
-            yield Button("Register…  n", id="dep-register", compact=True)
+            yield Button("Register…  i", id="dep-register", compact=True)
             yield Button("Promote…  p", id="dep-promote", compact=True)
         yield Static("", id="dep-registry-result")
         yield Static("Local prediction service", classes="dep-section")
@@ -211,7 +211,7 @@ class DeploymentView(VerticalScroll):
         state = self.query_one("#dep-state", Static)
         if not reg.versions:
             state.update(Content.from_markup(
-                "No registered model yet. Commit a trained model, then register it: [b]n[/b]"))
+                "No registered model yet. Commit a trained model, then register it: [b]i[/b]"))
             return
         held = [f"{stage}: {reg.stages.get(stage) or '-'}" for stage in reg.stage_names()]
         state.update(Content.assemble((f"{len(reg.versions)} version(s)", "bold"), "   ", "   ".join(held)))

@@ -93,9 +93,9 @@ async def test_register_then_production_needs_an_approval_then_promote(validated
     async with app.run_test(size=SIZE) as pilot:
         view = await open_step(app, pilot, "deployment")
         await settle(app, pilot)
-        assert "register it: n" in text(view.query_one("#dep-state", Static))
+        assert "register it: i" in text(view.query_one("#dep-state", Static))
         view.focus()
-        await pilot.press("n")
+        await pilot.press("i")
         await settle(app, pilot)
         assert isinstance(app.screen, RegisterScreen)
         assert app.screen.query_one("#dlg-version", Input).value == "v1.0.0"  # the suggestion
@@ -106,7 +106,7 @@ async def test_register_then_production_needs_an_approval_then_promote(validated
         assert "Registered model v1.0.0" in text(view.query_one("#dep-registry-result", Static))
 
         # a second register suggests the next version; the core refuses HEAD twice, one line
-        await pilot.press("n")
+        await pilot.press("i")
         await settle(app, pilot)
         assert app.screen.query_one("#dlg-version", Input).value == "v1.1.0"
         await pilot.press("enter")
@@ -249,7 +249,7 @@ async def test_exclude_the_leakage_suspect_include_it_threshold_and_target_each_
         assert head_report(path)["thresholds"]["min_rows"] == 300
 
         # the target: a choice of the columns, saved with the check's report in one commit
-        await pilot.press("l")
+        await pilot.press("f")
         await settle(app, pilot)
         assert isinstance(app.screen, TargetScreen)
         app.screen.query_one("#dlg-target").value = "chargeback_flag"
