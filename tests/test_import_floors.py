@@ -58,16 +58,7 @@ def floors_template(tmp_path_factory) -> Path:
     return path
 
 
-# `review card` still loads the model (stages.load_model: skops.io -> scikit-learn, pandas) to audit its
-# types and name the estimator, and renders through skops.card.Card: a known gap of issue 19 item 1,
-# kept as a strict xfail so the case turns into a failure (remove the mark) the day it is fixed.
-_KNOWN_GAPS = {"review card": "review card loads the model with skops.io and renders with skops.card (issue 19)"}
-CASES = [pytest.param(c, id=c.replace(" ", "-"),
-                      marks=[pytest.mark.xfail(reason=_KNOWN_GAPS[c], strict=True)] if c in _KNOWN_GAPS else [])
-         for c in COMMANDS]
-
-
-@pytest.mark.parametrize("command", CASES)
+@pytest.mark.parametrize("command", list(COMMANDS), ids=[c.replace(" ", "-") for c in COMMANDS])
 def test_no_model_command_imports_no_model_library(command, floors_template, tmp_path):
     path = tmp_path / "diagnosis"
     shutil.copytree(floors_template, path, symlinks=True)
