@@ -1,11 +1,12 @@
 """Review & governance: the model card and a reviewer's recorded sign-off.
 
-:func:`write_card` generates ``reports/model_card.md`` with ``skops.card.Card`` from what
+:func:`write_card` generates ``reports/model_card.md`` (in ``skops.card.Card``'s layout) from what
 the project already knows — the charter (intended use, constraints), ``params.yaml``
 (model family, features, split), ``dvc.lock`` (the DVC md5 of the data the model was
 trained on), ``reports/data_check.json``, ``metrics.json``, ``reports/training_env.json``
 and ``reports/validation.json`` (slices, fairness, gates) — and commits it as the
-``review`` step. The model is loaded only through the workbench's trusted-type loader.
+``review`` step. The model is not loaded (its class is read from the skops file's
+``schema.json``), so the card imports no model library.
 
 The card is meant to be edited before sign-off. Its first line is an HTML comment with
 the model and validation digests it was made for and a hash of every section as
