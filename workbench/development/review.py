@@ -1,11 +1,12 @@
 """Review & governance: the model card and a reviewer's recorded sign-off.
 
-:func:`write_card` generates ``reports/model_card.md`` with ``skops.card.Card`` from what
+:func:`write_card` generates ``reports/model_card.md`` (in ``skops.card.Card``'s layout) from what
 the project already knows — the charter (intended use, constraints), ``params.yaml``
 (model family, features, split), ``dvc.lock`` (the DVC md5 of the data the model was
 trained on), ``reports/data_check.json``, ``metrics.json``, ``reports/training_env.json``
 and ``reports/validation.json`` (slices, fairness, gates) — and commits it as the
-``review`` step. The model is loaded only through the workbench's trusted-type loader.
+``review`` step. The model is not loaded (its class is read from the skops file's
+``schema.json``), so the card imports no model library.
 
 The card is meant to be edited before sign-off. Its first line is an HTML comment with
 the model and validation digests it was made for and a hash of every section as
@@ -224,19 +225,18 @@ def _data_check_overrides(root: Path, digest: str) -> list[str]:
 
 def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tuple[str, str, dict[str, str]]:
     """(card title, intro, section bodies as generated)."""
-    from workbench.development.stages import ENV_FILE, MODEL_FILE, load_model, read_params
+    from workbench.development.stages import ENV_FILE, MODEL_FILE, read_params
     from workbench.project import Project, charter_from_config
 
     config = Project(root).read_config()
     charter = charter_from_config(config)
     params = read_params(root)
-    model = load_model(root / MODEL_FILE)  # refuses untrusted types before anything is written
+    estimator_name = _estimator_name(root / MODEL_FILE)  # read from the file, not loaded: no scikit-learn
     metrics = read_json(root, "metrics.json") or {}
     env = read_json(root, ENV_FILE) or {}
     check = read_json(root, "reports/data_check.json")
     data_cfg = config.get("data") or {}
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-    family = (params.get("model") or {}).get("name") or type(estimator).__name__
+    family = (params.get("model") or {}).get("name") or estimator_name
     hyper = (params.get("model") or {}).get("params") or {}
     features = dict(params.get("features") or {})
     kinds: dict[str, int] = {}
@@ -248,7 +248,7 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
 
     bodies["Model details"] = "\n".join([
         f"- Model: `{digest}` (the DVC hash of `models/model.skops` in `dvc.lock`)",
-        f"- Family: {family} (scikit-learn `{type(estimator).__name__}` in a preprocessing pipeline)",
+        f"- Family: {family} (scikit-learn `{estimator_name}` in a preprocessing pipeline)",
         "- Hyperparameters: " + (", ".join(f"{k}={v}" for k, v in hyper.items()) or "defaults"),
         f"- Task: {task}; target `{params.get('target')}`"
         + (f", positive class `{params.get('positive_class')}`" if task == "classification" else ""),
@@ -388,21 +388,40 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
     return title, intro, bodies
 
 
-def _render(title: str, intro: str, bodies: list[tuple[str, str]], model: Any) -> str:
-    """The card's markdown through skops' Card (no template: our sections, in order)."""
-    from skops.card import Card
+def _estimator_name(path: Path) -> str:
+    """The class of the model's final estimator, read from the skops file's ``schema.json``.
 
-    card = Card(model, model_diagram=False, template=None)
-    card.add(**{title: intro})
+    Nothing is loaded (no scikit-learn import): the card only names the class. Loading, and
+    refusing untrusted types, is for the commands that use the model (validate, predict, serve).
+    """
+    import zipfile
+
+    if not path.is_file():
+        raise WorkbenchError(f"{path} is missing: run 'dvc repro' or 'mlops-workbench train' first")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            node = json.loads(archive.read("schema.json"))
+        if node.get("__class__") == "Pipeline" and str(node.get("__module__", "")).startswith("sklearn."):
+            node = node["content"]["content"]["steps"]["content"][-1]["content"][1]
+        return str(node["__class__"])
+    except (OSError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        raise WorkbenchError(f"{path} is not a readable skops model ({exc}): retrain with 'dvc repro'") from None
+
+
+def _render(title: str, intro: str, bodies: list[tuple[str, str]]) -> str:
+    """The card's markdown, as skops' ``Card(template=None).render()`` writes it: our sections, in order.
+
+    ``# title``, the intro, then ``## name`` and its body per section, a blank line between
+    each, an empty body leaving only its heading (written here so the card needs no skops).
+    """
+    lines = [f"# {title}", intro]
     for name, body in bodies:
-        card.add(**{f"{title}/{name.replace('/', '∕')}": body})
-    return card.render().strip() + "\n"
+        lines += [f"## {name.replace('/', '∕')}", body]
+    return "\n".join("\n" + line for line in lines if line).strip() + "\n"
 
 
 def build_card(project_path: str | Path) -> tuple[str, tuple[str, ...]]:
     """The refreshed card text and the sections kept from a person's edits (nothing is written)."""
-    from workbench.development.stages import MODEL_FILE, load_model
-
     root = Path(project_path).absolute()
     digest = model_digest(root)
     if digest is None:
@@ -437,7 +456,7 @@ def build_card(project_path: str | Path) -> tuple[str, tuple[str, ...]]:
     meta_out = {"model": digest, "validation": file_digest(root / VALIDATION_FILE) if validation else None,
                 "sections": {name: _hash(body) for name, body in generated.items()}}
     ordered = [(name, final[name]) for name in SECTIONS] + extra
-    text = _render(title, intro, ordered, load_model(root / MODEL_FILE))
+    text = _render(title, intro, ordered)
     marker = f"<!-- mlops-workbench-card {json.dumps(meta_out, sort_keys=True)} -->"
     return marker + "\n" + text, tuple(kept)
 
