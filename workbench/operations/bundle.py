@@ -148,7 +148,7 @@ def _requirements(env: dict[str, Any]) -> str:
         got = env.get(pkg)
         if got and got != "not installed":
             lines.append(f"{pkg}=={got}")
-    for pkg in ("fastapi", "uvicorn"):
+    for pkg in ("fastapi", "uvicorn", "onnxruntime"):
         try:
             lines.append(f"{pkg}=={installed(pkg)}")
         except PackageNotFoundError:
