@@ -193,7 +193,10 @@ def _readme(version: str, schema: dict[str, Any]) -> str:
 
 Files: `model.skops` (the model, checked against the registry's digest when loaded),
 `schema.json` (the features and the JSON Schema of one record), `metadata.json` (version,
-commit, metrics, approver), `model_card.md`, `requirements.txt`, `Dockerfile`.
+commit, metrics, approver), `model_card.md`, `requirements.txt`, `Dockerfile`, and
+`model.onnx` when the model converts to ONNX and onnxruntime reproduces it on the test set
+(max absolute difference under 1e-5; `metadata.json`'s `onnx` says whether, or why not).
+The service scores with onnxruntime when `model.onnx` is there (`GET /metadata`: `runtime`).
 
 Features: {names}.
 
