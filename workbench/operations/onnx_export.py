@@ -35,7 +35,6 @@ skl2onnx and onnxruntime are imported only inside these functions.
 from __future__ import annotations
 
 import copy
-import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -189,7 +188,7 @@ def check(model: Any, onnx_bytes: bytes, fill: dict[str, float], frame: Any, fea
                 if len(frame) else 0.0
             same = True
     ok = same and diff < tolerance
-    why = "" if ok else (f"labels differ from the skops model's" if not same else
+    why = "" if ok else ("labels differ from the skops model's" if not same else
                          f"max absolute difference {diff:.3g} is not under {tolerance:g}")
     return {"max_abs_diff": diff, "ok": ok, "why": why}
 
@@ -243,12 +242,6 @@ def export(model_file: Path, schema: dict[str, Any], test_frame: Any | None,
 
     record.update(onnx=True, reason=None, md5=hashlib.md5(data, usedforsecurity=False).hexdigest())
     return data, record
-
-
-def read_parquet_bytes(data: bytes) -> Any:
-    import pandas as pd
-
-    return pd.read_parquet(io.BytesIO(data))
 
 
 # --- serving -------------------------------------------------------------------------------
