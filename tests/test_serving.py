@@ -132,7 +132,7 @@ def test_bundle_has_model_schema_card_metadata_and_dockerfile(project_copy, tmp_
     assert result["path"] == str(out) and result["card"] == "reviewed"
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["model.skops", "schema.json", "metadata.json", "model_card.md", "requirements.txt", "Dockerfile",
-         "README.md"])
+         "README.md", "model.onnx"])  # model.onnx: the logistic regression converts (tests/test_onnx.py)
     lock = yaml.safe_load((path / "dvc.lock").read_text())
     md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.skops")
     assert hashlib.md5((out / "model.skops").read_bytes()).hexdigest() == md5

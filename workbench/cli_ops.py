@@ -28,7 +28,7 @@ JSON (schema 1)::
     model history --json  {"schema": 1, "events": [{"at", "event": "registration"|"assignment", "version",
                            "stage", "commit", "tag", "by": {"name", "email"}, "role", "approved_by",
                            "evidence_digest", "model_digest", "data_check", "data_check_override"}]}
-    model bundle --json   {"schema": 1, "path", "version", "commit", "model_digest", "files", "card"}
+    model bundle --json   {"schema": 1, "path", "version", "commit", "model_digest", "files", "card", "onnx"}
     predict --json        {"schema": 1, "input", "output", "rows", "version", "passthrough", "seconds"}
 """
 
@@ -124,6 +124,12 @@ def _bundle(args: argparse.Namespace, path: Path) -> int:
         return 0
     print(f"Bundle of model {result.version} (commit {result.commit[:7]}) in {result.path}")
     print(f"  {', '.join(result.files)}" + ("  (no reviewed model card: a stub)" if result.card == "stub" else ""))
+    onnx = result.onnx or {}
+    if onnx.get("onnx"):
+        print(f"  ONNX: model.onnx matches the skops model on {onnx.get('rows_checked')} test rows "
+              f"(max abs difference {onnx.get('max_abs_diff'):.2g}); serve scores with onnxruntime")
+    else:
+        print(f"  ONNX: none, skops only: {onnx.get('reason')}")
     print(f"Serve it: mlops-workbench serve --bundle {result.path}   or build the image: "
           f"docker build -t model:{result.version} {result.path}")
     return 0

@@ -3,6 +3,9 @@
 ``model bundle VERSION [--output DIR]`` writes::
 
     model.skops       the model file of the version's commit (bytes checked against dvc.lock)
+    model.onnx        the same model converted with skl2onnx, only when onnxruntime reproduces
+                      the skops model on the version's test set (max abs difference < 1e-5);
+                      metadata.json's "onnx" says whether, why not, the difference and the rows
     schema.json       the input schema: each training feature with its type (params.yaml),
                       the JSON type a request must use, and a JSON Schema of one record
     metadata.json     version, commit, model digest, metrics, params, library versions,
@@ -64,10 +67,12 @@ class BundleResult:
     model_digest: str
     files: tuple[str, ...]
     card: str  # reviewed | stub
+    onnx: dict[str, Any] | None = None  # the "onnx" record of metadata.json
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "version": self.version, "commit": self.commit,
-                "model_digest": self.model_digest, "files": list(self.files), "card": self.card}
+                "model_digest": self.model_digest, "files": list(self.files), "card": self.card,
+                "onnx": self.onnx}
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -143,7 +148,7 @@ def _requirements(env: dict[str, Any]) -> str:
         got = env.get(pkg)
         if got and got != "not installed":
             lines.append(f"{pkg}=={got}")
-    for pkg in ("fastapi", "uvicorn"):
+    for pkg in ("fastapi", "uvicorn", "onnxruntime"):
         try:
             lines.append(f"{pkg}=={installed(pkg)}")
         except PackageNotFoundError:
@@ -188,7 +193,10 @@ def _readme(version: str, schema: dict[str, Any]) -> str:
 
 Files: `model.skops` (the model, checked against the registry's digest when loaded),
 `schema.json` (the features and the JSON Schema of one record), `metadata.json` (version,
-commit, metrics, approver), `model_card.md`, `requirements.txt`, `Dockerfile`.
+commit, metrics, approver), `model_card.md`, `requirements.txt`, `Dockerfile`, and
+`model.onnx` when the model converts to ONNX and onnxruntime reproduces it on the test set
+(max absolute difference under 1e-5; `metadata.json`'s `onnx` says whether, or why not).
+The service scores with onnxruntime when `model.onnx` is there (`GET /metadata`: `runtime`).
 
 Features: {names}.
 
@@ -241,7 +249,34 @@ def _is_bundle(path: Path) -> bool:
     return isinstance(meta, dict) and meta.get("bundle_schema") == BUNDLE_SCHEMA
 
 
-def build_bundle(project_path: Path, version: str, output: Path | None = None) -> BundleResult:
+def _test_frame(project_path: Path, commit: str, text_at: Any) -> Any | None:
+    """The version's test set (data/prepared/test.parquet by dvc.lock at ``commit``), or None."""
+    import yaml
+
+    from workbench.development.stages import TEST_FILE
+    from workbench.versioning.registry import _cache_file, _file_md5
+
+    try:
+        lock = yaml.safe_load(text_at("dvc.lock") or "") or {}
+    except yaml.YAMLError:
+        return None
+    md5 = None
+    for stage in (lock.get("stages") or {}).values():
+        for out in (stage or {}).get("outs") or []:
+            if isinstance(out, dict) and out.get("path") == TEST_FILE:
+                md5 = out.get("md5")
+    if not md5:
+        return None
+    for candidate in (Path(project_path) / TEST_FILE, _cache_file(project_path, md5)):
+        if _file_md5(candidate) == md5:
+            import pandas as pd
+
+            return pd.read_parquet(candidate)
+    return None
+
+
+def build_bundle(project_path: Path, version: str, output: Path | None = None, *,
+                 onnx_tolerance: float | None = None) -> BundleResult:
     """Write the serving bundle of a registered ``version`` into ``output`` (see the module docstring).
 
     ``output`` defaults to the project's bundle cache. An existing folder is replaced only
@@ -325,6 +360,15 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None) -
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         _check_model(tmp)
+        from workbench.operations import onnx_export
+
+        tolerance = onnx_export.TOLERANCE if onnx_tolerance is None else onnx_tolerance
+        onnx_bytes, onnx_record = onnx_export.export(tmp / "model.skops", schema,
+                                                     _test_frame(project_path, commit, text_at), tolerance)
+        metadata["onnx"] = onnx_record
+        (tmp / "metadata.json").write_bytes((json.dumps(metadata, indent=2, default=str) + "\n").encode())
+        if onnx_bytes is not None:
+            (tmp / "model.onnx").write_bytes(onnx_bytes)
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -336,7 +380,8 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None) -
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return BundleResult(path=out, version=target.version, commit=commit, model_digest=evidence.model_digest,
-                        files=FILES, card=card_kind)
+                        files=FILES + (("model.onnx",) if onnx_bytes is not None else ()), card=card_kind,
+                        onnx=onnx_record)
 
 
 def _check_model(folder: Path) -> None:

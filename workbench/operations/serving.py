@@ -572,6 +572,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             "task": scorer.task, "target": meta.get("target"), "metrics": meta.get("metrics") or {},
             "features": [{"name": k, "type": v} for k, v in scorer.features.items()],
             "classes": scorer.classes, "started_at": started, "fast_path": scorer.fast is not None,
+            "runtime": getattr(scorer, "runtime", "skops"),
             "log": str(log.path) if log.path else None, "max_body_bytes": max_body_bytes,
             "degraded": shared.degraded, "token_required": token is not None, "pid": os.getpid(),
             "workers": shared.workers, **shared.totals(),
@@ -730,6 +731,9 @@ def serve(project_path: Path | None, *, bundle: Path | None = None, version: str
                              "'Authorization: Bearer <token>'")
     folder, label = prepare(project_path, bundle=bundle, version=version, stage=stage)
     scorer = Scorer.load(folder)
+    from workbench.operations.onnx_export import onnx_scorer
+
+    scorer = onnx_scorer(scorer, folder)  # onnxruntime when the bundle holds a verified model.onnx
     if log_dir is None:
         log_dir = (Path(project_path or ".").absolute() if bundle is None else Path.cwd()) / LOG_DIR
     log = PredictionLog(Path(log_dir))
