@@ -167,11 +167,11 @@ def test_the_author_of_the_models_commit_cannot_approve_it(validated):
 
 
 @pytest.mark.parametrize(("governance", "expected"), [
-    ({"approvals": 0}, "governance.approvals 0 must be a whole number of at least 1 in workbench.yaml"),
-    ({"approvals": "two"}, "governance.approvals 'two' must be a whole number of at least 1"),
-    ({"independent_review": "yes"}, "governance.independent_review 'yes' must be true or false"),
+    ({"approvals": 0}, "workbench.yaml: governance.approvals holds 0 (a number); it should be a whole number >= 1"),
+    ({"approvals": "two"}, "governance.approvals holds 'two' (text); it should be a whole number >= 1"),
+    ({"independent_review": "yes"}, "governance.independent_review holds 'yes' (text); it should be true or false"),
     ({"reviewers": 2}, "governance has no setting 'reviewers': use independent_review, approvals"),
-    ("strict", "'governance' in workbench.yaml is not a mapping"),
+    ("strict", "workbench.yaml: governance holds 'strict' (text); it should be a mapping"),
 ])
 def test_bad_governance_settings_are_one_line(validated, governance, expected):
     path = validated
