@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import sys
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,10 @@ def test_a_broken_dvc_pointer_is_one_line_naming_it_and_the_fix(trained: Path) -
     data = yaml.safe_load(good)
     data["outs"][0]["md5"] = 3  # a hand edit gone wrong
     pointer.write_text(yaml.safe_dump(data, sort_keys=False))
+    # committed (a teammate's bad edit pulled in): an uncommitted one is refused earlier, as
+    # any uncommitted edit of a file the pipeline reads is
+    subprocess.run(["git", "commit", "-q", "-m", "a bad hand edit", "--", "data/breast_cancer.csv.dvc"],
+                   cwd=trained, check=True)
     env = {"PATH": os.path.dirname(os.path.abspath(sys.executable)) + os.pathsep + os.environ["PATH"]}
     done = run_cli("train", cwd=trained, env=env)
     assert done.returncode == 2, done.stdout + done.stderr

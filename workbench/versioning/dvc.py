@@ -34,7 +34,7 @@ def dvc_command() -> list[str]:
     return [sys.executable, "-m", "dvc"]
 
 
-def dvc_env() -> dict[str, str]:
+def dvc_env(cwd: str | Path | None = None) -> dict[str, str]:
     """DVC's environment: no analytics, no update checks, no colour codes in streamed output."""
     env = dict(os.environ)
     env["DVC_NO_ANALYTICS"] = "1"
@@ -50,7 +50,7 @@ def dvc_env() -> dict[str, str]:
     # stage ...``) are the holder's own work: the token lets them through the lock.
     from workbench.versioning.locks import TOKEN_ENV, held_token
 
-    token = held_token()
+    token = held_token(cwd)
     if token:
         env[TOKEN_ENV] = token
     return env
@@ -124,7 +124,7 @@ def run_dvc(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=dvc_env(),
+            env=dvc_env(cwd),
             start_new_session=True,
             text=True,
             encoding="utf-8",

@@ -51,11 +51,23 @@ _HELD: dict[str, _Holding] = {}  # lock path -> who in this process holds it
 _HELD_GUARD = threading.Lock()
 
 
-def held_token() -> str | None:
-    """The token of a project lock the calling thread holds (for DVC's children), if any."""
+def held_token(cwd: str | Path | None = None) -> str | None:
+    """The token of the project lock the calling thread holds (for DVC's children), if any.
+
+    With ``cwd``, only the lock of the repository that contains it counts: a thread id is
+    reused once its thread ends, so a lock of another project (a worker abandoned with it
+    held) must never lend its token to this project's stages.
+    """
     me = threading.get_ident()
+    here = Path(cwd).resolve() if cwd is not None else None
     with _HELD_GUARD:
-        return next((h.token for h in _HELD.values() if h.thread == me), None)
+        for key, holding in _HELD.items():
+            if holding.thread != me:
+                continue
+            top = Path(key).resolve().parent.parent  # <repo>/.git/mlops-workbench.lock
+            if here is None or here == top or top in here.parents:
+                return holding.token
+    return None
 
 
 def _pid_alive(pid: int, started: float | None = None) -> bool:
