@@ -89,7 +89,8 @@ def test_a_person_opens_a_sample_walks_the_steps_and_quits(make_sample, terminal
     path = make_sample("fraud_detection")
     head = git(path, "rev-parse", "HEAD")
     term = terminal(path)
-    shown = term.wait_for("Next step")
+    # the first frames may come before tmux has told the app its 120 columns: wait for the sidebar
+    shown = term.wait_for(lambda s: "Next step" in s and "Monitoring & triggering" in s)
     assert "Current phase: Design" in shown and "Use-case prioritization" in shown  # the sidebar
     assert "Data availability" in shown and "Monitoring & triggering" in shown
 
