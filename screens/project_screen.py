@@ -330,7 +330,12 @@ class ProjectScreen(WorkbenchScreen):
         self.set_class(not shown, "-sidebar-closed")
 
     def on_resize(self, event: object) -> None:
-        if not self.narrow and self.has_class("-sidebar-closed") and not self._closed_by_key:
+        # The event's size, not the app's: before the terminal's first size report the app
+        # believes it is 80x24, opening the dashboard then closed the sidebar, and the app's
+        # size may not be updated yet when this arrives (seen in tmux at 120x40 under load).
+        size = getattr(event, "size", None)
+        width = size.width if size is not None else self.app.size.width
+        if width >= NARROW_WIDTH and self.has_class("-sidebar-closed") and not self._closed_by_key:
             self._sidebar_open(True)
 
     def action_toggle_sidebar(self) -> None:
@@ -394,7 +399,9 @@ class ProjectScreen(WorkbenchScreen):
         use-case dialog from the dashboard) and the footer still listed them.
         """
         self.query_one("#content", ContentSwitcher).current = view.id
-        if self.narrow:
+        if self.narrow and self.has_class("-sidebar-open"):
+            # Only a sidebar opened by hand closes again; otherwise the breakpoint class
+            # decides (at start the app may think it is 80x24 before the terminal says 120).
             self._sidebar_open(False)
         self._focus_view(view)
         self.refresh_bindings()

@@ -325,7 +325,6 @@ def test_the_store_killed_during_the_push_and_the_next_sync_finishes_the_job(sea
     subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/images"], cwd=ds, check=True)
     git(ds, "add", "data/images.dvc", "data/.gitignore")
     git(ds, "commit", "-q", "-m", "Data: images")
-    before = len(seaweed.keys("killed/"))
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "sync"], cwd=ds, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                             env={**os.environ, **PATH_ENV})
@@ -335,8 +334,8 @@ def test_the_store_killed_during_the_push_and_the_next_sync_finishes_the_job(sea
     for line in proc.stderr:
         lines.append(line)
         if "pushing DVC objects to" in line and not killed:
-            while len(seaweed.keys("killed/")) == before:  # the push is under way: objects arrive
-                assert proc.poll() is None, "".join(lines)
+            # at once: 400 small objects can all arrive before a poll of the store sees the first
+            # (the push then finished before the kill); killed now, it dies during the push
             seaweed.kill()
             killed = True
     out = proc.stdout.read() if proc.stdout else ""

@@ -36,7 +36,9 @@ class Terminal:
     def __init__(self, tmp_path: Path, cwd: Path, args: list[str], size: tuple[int, int] = (120, 40)) -> None:
         self.socket = str(tmp_path / "tmux.sock")
         self.name = "wb"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+        # COLUMNS/LINES (set to 80x24 in pytest workers) would win over the terminal's real
+        # size in shutil.get_terminal_size, which Textual asks: the app drew 80x24 in 120x40
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")}
         env["TERM"] = "xterm-256color"
         # tmux's server keeps the environment of the client that started it
         command = " ".join(subprocess.list2cmdline([a]) for a in [*COMMAND, *args])
@@ -61,7 +63,10 @@ class Terminal:
             if test(shown):
                 return shown
             time.sleep(0.2)
-        raise AssertionError(f"not on screen after {timeout} s: {check!r}\n--- screen ---\n{shown}")
+        size = subprocess.run([TMUX, "-S", self.socket, "display", "-p", "-t", self.name,
+                               "#{window_width}x#{window_height} pane #{pane_width}x#{pane_height}"],
+                              capture_output=True, text=True).stdout.strip()
+        raise AssertionError(f"not on screen after {timeout} s: {check!r} (tmux: {size})\n--- screen ---\n{shown}")
 
     def alive(self) -> bool:
         return subprocess.run([TMUX, "-S", self.socket, "has-session", "-t", self.name],
