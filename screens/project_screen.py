@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -329,13 +329,9 @@ class ProjectScreen(WorkbenchScreen):
         self.set_class(shown, "-sidebar-open")
         self.set_class(not shown, "-sidebar-closed")
 
-    def on_resize(self, event: object) -> None:
-        # The event's size, not the app's: before the terminal's first size report the app
-        # believes it is 80x24, opening the dashboard then closed the sidebar, and the app's
-        # size may not be updated yet when this arrives (seen in tmux at 120x40 under load).
-        size = getattr(event, "size", None)
-        width = size.width if size is not None else self.app.size.width
-        if width >= NARROW_WIDTH and self.has_class("-sidebar-closed") and not self._closed_by_key:
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size, not the app's: the app's may not be updated yet when this arrives.
+        if event.size.width >= NARROW_WIDTH and self.has_class("-sidebar-closed") and not self._closed_by_key:
             self._sidebar_open(True)
 
     def action_toggle_sidebar(self) -> None:
