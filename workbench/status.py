@@ -2,31 +2,41 @@
 
 Every state is derived from what the repository holds (workbench.yaml, reports,
 pipeline files, registry tags), never from a side database, so a fresh clone
-reports the same status.
+reports the same status. Each step says its own state: :func:`project_status` walks the
+lifecycle and calls the step's function in its phase's ``states`` module
+(:data:`STEP_STATES`, see :mod:`workbench.step_state`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.design.states import STATES as DESIGN_STATES
+from workbench.development.states import STATES as DEVELOPMENT_STATES
 from workbench.errors import WorkbenchError
-from workbench.lifecycle import PHASES, STEPS, Step
+from workbench.lifecycle import PHASES, STEPS
+from workbench.operations.states import STATES as OPERATIONS_STATES
 from workbench.project import Project, charter_from_config
+from workbench.step_state import (
+    ATTENTION,
+    DONE,
+    OTHER_MODEL,
+    TODO,
+    StateFunction,
+    StepContext,
+    StepState,
+)
+from workbench.step_state import read_json as _read_json
 
-DONE, ATTENTION, TODO = "done", "attention", "todo"
 STATE_LABELS = {DONE: "done", ATTENTION: "needs attention", TODO: "to do"}
 ALL_DONE_ACTION = "Every step is done: keep monitoring new data."
-#: The detail of a validation or review whose report is about another model than the
-#: workspace's (an experiment promoted, a model retrained since): the step is to do again.
-OTHER_MODEL = {
-    "validation": "the report is for another model: validate the current one",
-    "review": "the sign-off is for another model: review the current one",
-}
+#: step id -> the function that says its state, registered phase by phase in the lifecycle's
+#: order (workbench.lifecycle.STEPS).
+STEP_STATES: dict[str, StateFunction] = {**DESIGN_STATES, **DEVELOPMENT_STATES, **OPERATIONS_STATES}
 
 
 @dataclass(frozen=True)
@@ -122,94 +132,6 @@ class ProjectStatus:
         for s in self.steps:
             out[s.state] += 1
         return out
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _state(step: Step, project: Project, config: dict[str, Any], tags: list[str],
-           model: Callable[[], str | None]) -> tuple[str, str]:
-    """One step's state and detail; ``model()`` is the workspace model's digest (read once)."""
-    root = project.path
-    if step.id == "requirements":
-        charter = charter_from_config(config)
-        missing = charter.missing()
-        if missing:
-            return ATTENTION, "charter incomplete: " + ", ".join(missing) + " missing"
-        return DONE, f"success metric: {charter.success_metric}"
-    if step.id == "use_cases":
-        uc = config.get("use_cases") or {}
-        candidates = uc.get("candidates") or []
-        selected = uc.get("selected")
-        if selected:
-            sel_id = selected.get("id") if isinstance(selected, dict) else selected
-            name = next((c.get("name") for c in candidates if c.get("id") == sel_id), sel_id)
-            return DONE, f"selected: {name}"
-        if candidates:
-            return ATTENTION, f"{len(candidates)} candidate(s) scored, none selected"
-        return TODO, "no candidate use cases yet"
-    if step.id == "data_availability":
-        sources = (config.get("data") or {}).get("sources") or []
-        report = _read_json(root / "reports" / "data_check.json")
-        if report is not None:
-            verdict = str(report.get("verdict", "")).upper()
-            if verdict == "GO":
-                return DONE, f"GO on {len(sources)} source(s)"
-            reasons = report.get("reasons") or []
-            return ATTENTION, "NO-GO" + (f": {reasons[0]}" if reasons else "")
-        if sources:
-            return ATTENTION, f"{len(sources)} source(s) tracked, not checked yet"
-        return TODO, "no data sources registered"
-    if step.id == "data_engineering":
-        if (root / "dvc.yaml").exists() and (root / "params.yaml").exists():
-            return DONE, "pipeline in dvc.yaml"
-        return TODO, "no pipeline yet"
-    if step.id == "training":
-        if (root / "metrics.json").exists() or (root / "dvc.lock").exists():
-            return DONE, "trained; see the experiment history"
-        return TODO, "no experiments yet"
-    if step.id == "validation":
-        report = _read_json(root / "reports" / "validation.json")
-        if report is None:
-            return TODO, "not validated"
-        if (report.get("model") or {}).get("digest") != model():
-            return ATTENTION, OTHER_MODEL["validation"]
-        return (DONE, "all gates pass") if report.get("passed") else (ATTENTION, "a gate fails")
-    if step.id == "review":
-        report = _read_json(root / "reports" / "review.json")
-        if report is None:
-            return TODO, "no sign-off yet"
-        if report.get("model_digest") != model():
-            return ATTENTION, OTHER_MODEL["review"]
-        return (DONE, "approved") if report.get("decision") == "approved" else (ATTENTION, "rejected")
-    if step.id == "deployment":
-        if any("#production" in t for t in tags):
-            return DONE, "a version is in production"
-        if any("@v" in t for t in tags):
-            return ATTENTION, "registered, not in production"
-        return TODO, "no registered model"
-    if step.id == "ci_cd":
-        if (root / ".github" / "workflows" / "mlops-workbench.yml").exists():
-            return DONE, "CI workflow generated"
-        return TODO, "no CI workflow"
-    if step.id == "monitoring":
-        if not (root / "monitoring").is_dir():  # no report; skip importing the monitoring module
-            return TODO, "no monitoring report"
-        from workbench.operations.monitoring import latest_report
-
-        newest = latest_report(root)
-        if newest is None:
-            return TODO, "no monitoring report"
-        latest = _read_json(newest) or {}
-        if latest.get("action_recommended"):
-            return ATTENTION, "drift: action recommended"
-        return DONE, "healthy"
-    return TODO, ""
 
 
 def _tags(project: Project) -> list[str]:
@@ -308,15 +230,13 @@ def project_status(path: str | Path) -> ProjectStatus:
     tags = _tags(project)
     model = functools.cache(lambda: model_digest(project.path))  # dvc.lock read once, when needed
     held = workspace_experiment(project.path)
+    context = StepContext(project, config, tags, model, held)
     steps = []
     for step in STEPS:
-        state, detail = _state(step, project, config, tags, model)
-        command = step.command
-        if step.id == "monitoring" and state == ATTENTION:
-            command = "mlops-workbench retrain"  # the way out of a report that recommends action
-        if step.id == "training" and held is not None:  # a run's outputs that no commit holds
-            state, detail, command = ATTENTION, held.describe(), held.promote_command
-        steps.append(StepStatus(step.id, step.title, step.phase, state, detail, command))
+        state_of = STEP_STATES.get(step.id)
+        got = state_of(context) if state_of is not None else StepState(TODO, "")
+        steps.append(StepStatus(step.id, step.title, step.phase, got.state, got.detail,
+                                step.command if got.command is None else got.command))
     pending = [s for s in steps if s.state != DONE]
     nxt = pending[0] if pending else None
     if nxt is None:
