@@ -183,13 +183,7 @@ def run_monitor(
     ref, ref_display = _load_reference(root, reference, cwd)
     say(f"reference: {ref_display} ({int(ref.get('rows') or 0):,} rows)")
 
-    if current is not None:
-        say(f"reading {current}")
-        batch = read_batch_file(current, cwd=cwd, cancel=cancel)
-    else:
-        since = None if all_log else _last_log_ts(root)
-        say(f"reading the prediction log{f' after {since}' if since else ''}")
-        batch = read_prediction_log(root, since=since, cancel=cancel)
+    batch = _read_batch(root, current, all_log=all_log, cwd=cwd, say=say, cancel=cancel)
     check_cancel()
     features: dict[str, dict[str, Any]] = ref["features"]
     target = str(ref.get("target") or "")
@@ -249,6 +243,17 @@ def _load_reference(root: Path, reference: str | Path | None,
             ref_path = Path(cwd or Path.cwd()) / ref_path
         ref_display = str(reference)
     return read_reference(ref_path, ref_display), ref_display
+
+
+def _read_batch(root: Path, current: str | Path | None, *, all_log: bool, cwd: str | Path | None,
+                say: Progress, cancel: threading.Event | None) -> Batch:
+    """The batch file ``current``, or the prediction log's lines (after the last log-based report)."""
+    if current is not None:
+        say(f"reading {current}")
+        return read_batch_file(current, cwd=cwd, cancel=cancel)
+    since = None if all_log else _last_log_ts(root)
+    say(f"reading the prediction log{f' after {since}' if since else ''}")
+    return read_prediction_log(root, since=since, cancel=cancel)
 
 
 def _refuse_unusable(batch: Batch, features: dict[str, dict[str, Any]], columns: list[str],
