@@ -13,18 +13,34 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench.cli.options import DEFAULTS
 from workbench.cli.output import error_line, internal_error_line
-from workbench.cli.parser import BY_NAME, COMMAND_NAMES, DEFAULTS, build_parser
+from workbench.cli.project import open as open_
 from workbench.errors import WorkbenchError
+
+
+def _is_command(word: str) -> bool:
+    """Whether ``word`` is a command's name; a path-like word is not, without a look at the list.
+
+    ``mlops-workbench /path``, ``./p``, ``~/p`` or ``.`` need not import the command modules
+    (about 30 of them: some 10 ms of a start-up a person waits on); a bare word may be a
+    command, so it is looked up in :data:`~workbench.cli.parser.COMMAND_NAMES`.
+    """
+    if os.sep in word or (os.altsep and os.altsep in word) or word.startswith((".", "~")):
+        return False
+    from workbench.cli.parser import COMMAND_NAMES
+
+    return word in COMMAND_NAMES
 
 
 def _plain_launch(argv: Sequence[str]) -> argparse.Namespace | None:
     """The parsed arguments of ``[--debug] [PATH]`` with PATH an existing path, else None.
 
     The most common launch, and the one whose start-up a person waits on: it needs no
-    parser (building it takes about 20 ms), so it skips it. Anything else — a command, an
-    option, a missing path (which may be a mistyped command) — goes through the parser as
-    before.
+    parser (building it takes about 20 ms), so it skips it, and with a path-like PATH it
+    does not even import the command modules (:func:`_is_command`). Anything else — a
+    command, an option, a missing path (which may be a mistyped command) — goes through the
+    parser as before.
     """
     debug = 0
     while debug < len(argv) and argv[debug] == "--debug":
@@ -32,8 +48,8 @@ def _plain_launch(argv: Sequence[str]) -> argparse.Namespace | None:
     rest = argv[debug:]
     if len(rest) > 1:
         return None
-    if rest and (rest[0].startswith("-") or rest[0] in COMMAND_NAMES
-                 or not Path(rest[0]).expanduser().exists()):
+    if rest and (rest[0].startswith("-") or not Path(rest[0]).expanduser().exists()
+                 or _is_command(rest[0])):
         return None
     return argparse.Namespace(**{**DEFAULTS, "debug": bool(debug)}, command="open",
                               path=rest[0] if rest else ".", web=False, host="127.0.0.1", port=8000)
@@ -60,6 +76,8 @@ def _first_word(argv: Sequence[str]) -> str | None:
 
 def _parse(argv: list[str]) -> argparse.Namespace | int:
     """The arguments, parsed with every command; or the exit code of a usage error."""
+    from workbench.cli.parser import COMMAND_NAMES, build_parser
+
     parser = build_parser()
     first = _first_word(argv)
     if first is not None and first not in COMMAND_NAMES and not Path(first).expanduser().exists() \
@@ -89,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(args, int):
             return args
     try:
+        if args.command == "open":  # the plain launch: no need to import the other commands
+            return open_.run(args)
+        from workbench.cli.parser import BY_NAME
+
         return BY_NAME[args.command].run(args)
     except WorkbenchError as exc:
         if args.debug:

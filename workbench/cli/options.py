@@ -1,9 +1,15 @@
-"""Options the command modules share: the project folder (``-C``) and where it points."""
+"""Options the command modules share: the project folder (``-C``) and where it points; the defaults."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+#: The common flags' values when not given (held by the top-level parser; see
+#: :mod:`workbench.cli.parser`). Here, not there, because the plain launch needs them
+#: without building (or importing) the parser.
+DEFAULTS: dict[str, Any] = {"project": None, "json": False, "role": None, "quiet": False, "debug": False}
 
 PROJECT_HELP = "the project folder (default: the current folder)"
 

@@ -20,7 +20,8 @@ conflict, and ``conflict_handler="resolve"`` edits the parent's action objects, 
 parser built from that parent shares. Below the top level every copy of a common flag
 defaults to ``argparse.SUPPRESS``: argparse copies a sub-parser's whole namespace over its
 parent's, so a default there would overwrite the value given one level up
-(``model -C /x list``). The defaults live on the top-level parser (:data:`DEFAULTS`).
+(``model -C /x list``). The defaults live on the top-level parser
+(:data:`~workbench.cli.options.DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from workbench import __version__
 from workbench.cli.design import charter, data, usecase
 from workbench.cli.development import exp, pipeline, review, stage, train, validate
 from workbench.cli.operations import check, ci, model, monitor, predict, retrain, serve
+from workbench.cli.options import DEFAULTS
 from workbench.cli.project import history, new, remote, samples, status, sync
 from workbench.cli.project import open as open_
 
@@ -62,8 +64,6 @@ COMMON: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
     (("--debug",), "debug", {"action": "store_true"}),
 )
 
-#: Their values when not given (held by the top-level parser).
-DEFAULTS: dict[str, Any] = {"project": None, "json": False, "role": None, "quiet": False, "debug": False}
 
 
 class Parser(argparse.ArgumentParser):
