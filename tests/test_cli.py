@@ -213,3 +213,15 @@ def test_common_flags_parse_in_the_team_commands(tmp_path: Path) -> None:
     result = run_cli("remote", "-C", str(tmp_path), "--json", "show", cwd=tmp_path.parent)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["schema"] == 1
+
+
+def test_hidden_common_flags_take_no_abbreviation_away() -> None:
+    # `monitor --d` meant --dry-run and `new P --pro X` meant --problem before those commands
+    # accepted a hidden --debug and -C/--project: they still do.
+    parser = build_parser()
+    assert parser.parse_args(["monitor", "--d"]).dry_run is True
+    assert parser.parse_args(["new", "p", "--pro", "x"]).problem == "x"
+    assert parser.parse_args(["sync", "--d"]).dry_run is True
+    # The hidden flags themselves, spelled out or with the value attached.
+    args = parser.parse_args(["monitor", "--debug", "-C/x", "--json"])
+    assert (args.debug, args.project, args.json) == (True, "/x", True)
