@@ -11,7 +11,8 @@ import pytest
 from test_versioning_step import copy_project
 from conftest import git, run_cli
 from workbench import __version__
-from workbench.cli import COMMAND_NAMES, SUBCOMMANDS, _load_extensions, _plain_launch, build_parser
+from workbench.cli.main import _plain_launch
+from workbench.cli.parser import BY_NAME, COMMAND_NAMES, build_parser
 
 STATUS_KEYS = ["schema", "project", "phase", "next_step", "steps", "last_step", "maturity", "blockers",
                "workspace", "team"]
@@ -28,7 +29,6 @@ def project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def subcommands() -> list[str]:
-    _load_extensions()
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
     return sorted(action.choices)
@@ -43,7 +43,7 @@ def test_version() -> None:
 def test_help_on_the_command_and_every_subcommand() -> None:
     names = subcommands()
     assert {"open", "new", "samples", "status", "history"} <= set(names)
-    assert set(SUBCOMMANDS) <= set(names)
+    assert set(BY_NAME) <= set(names)
     top = run_cli("--help")
     assert top.returncode == 0 and "usage: mlops-workbench" in top.stdout
     for name in names:
@@ -162,7 +162,7 @@ def test_an_unknown_command_is_one_line_with_a_suggestion(tmp_path: Path) -> Non
 
 
 def test_option_values_are_not_taken_for_commands() -> None:
-    from workbench.cli import _first_word
+    from workbench.cli.main import _first_word
 
     assert _first_word(["--web", "--port", "8911", "proj"]) == "proj"
     assert _first_word(["--debug", "--host", "127.0.0.1", "status"]) == "status"
@@ -182,3 +182,46 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     result = run_cli("new", str(tmp_path / "p"), "--task", "clustering")
     assert result.returncode == 2 and "invalid choice: 'clustering'" in result.stderr
     assert not (tmp_path / "p").exists()
+
+
+# The common flags (-C, --json, --role, -q, --debug) parse after the command and after each
+# action, in every phase's commands: `data -C DIR check` as `usecase -C DIR rank` always did.
+# DIR is not a project and the command runs elsewhere, so the one-line error naming DIR (not
+# a usage error) proves the flag reached the command.
+@pytest.mark.parametrize("argv", [
+    ("data", "-C", "{dir}", "check"),  # design
+    ("usecase", "--json", "-C", "{dir}", "rank"),
+    ("exp", "-C", "{dir}", "list"),  # development
+    ("review", "--role", "reviewer", "-C", "{dir}", "card"),
+    ("model", "-C", "{dir}", "--json", "list"),  # operations
+    ("ci", "-C", "{dir}", "init"),
+    ("retrain", "discard", "-C", "{dir}", "retrain-v2"),
+    ("status", "--role", "x", "-q", "-C", "{dir}"),  # the whole project
+], ids=lambda argv: "-".join(a for a in argv if not a.startswith(("-", "{"))))
+def test_common_flags_parse_after_every_level(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    folder = tmp_path / "not-a-project"
+    folder.mkdir()
+    result = run_cli(*(a.replace("{dir}", str(folder)) for a in argv), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mlops-workbench: error: {folder} is not "), lines
+    debug = run_cli(argv[0], "--debug", *(a.replace("{dir}", str(folder)) for a in argv[1:]), cwd=tmp_path)
+    assert "Traceback (most recent call last)" in debug.stderr and "WorkbenchError" in debug.stderr
+
+
+def test_common_flags_parse_in_the_team_commands(tmp_path: Path) -> None:
+    result = run_cli("remote", "-C", str(tmp_path), "--json", "show", cwd=tmp_path.parent)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"] == 1
+
+
+def test_hidden_common_flags_take_no_abbreviation_away() -> None:
+    # `monitor --d` meant --dry-run and `new P --pro X` meant --problem before those commands
+    # accepted a hidden --debug and -C/--project: they still do.
+    parser = build_parser()
+    assert parser.parse_args(["monitor", "--d"]).dry_run is True
+    assert parser.parse_args(["new", "p", "--pro", "x"]).problem == "x"
+    assert parser.parse_args(["sync", "--d"]).dry_run is True
+    # The hidden flags themselves, spelled out or with the value attached.
+    args = parser.parse_args(["monitor", "--debug", "-C/x", "--json"])
+    assert (args.debug, args.project, args.json) == (True, "/x", True)

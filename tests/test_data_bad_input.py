@@ -181,7 +181,7 @@ def test_five_thousand_columns_work(project, tmp_path):
 
 
 def test_core_does_not_import_textual():
-    code = ("import sys, workbench.design.data_check, workbench.design.data_sources, workbench.cli_data;"
+    code = ("import sys, workbench.design.data_check, workbench.design.data_sources, workbench.cli.design.data;"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','screens','pandas','sklearn')];"
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -228,7 +228,8 @@ def test_ctrl_c_on_train_stops_dvc_exit_130_and_the_workspace_is_as_it_was(pipel
 def test_development_modules_import_light():
     code = (
         "import sys\n"
-        "import workbench.cli_dev, workbench.development.pipeline, workbench.development.stages\n"
+        "import workbench.cli.development.pipeline, workbench.cli.development.stage, workbench.cli.development.train\n"
+        "import workbench.development.pipeline, workbench.development.stages\n"
         "import workbench.development.training, workbench.development.models\n"
         "heavy = [m for m in ('textual', 'pandas', 'sklearn', 'skops', 'dvc') if m in sys.modules]\n"
         "print(','.join(heavy))\n"

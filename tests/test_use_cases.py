@@ -278,7 +278,8 @@ def test_bar_chart_text_best_on_top():
 
 
 def test_core_modules_import_without_ui_or_heavy_libraries():
-    code = ("import sys, workbench.design.use_cases, workbench.design.requirements, workbench.cli_design;"
+    code = ("import sys, workbench.design.use_cases, workbench.design.requirements, workbench.cli.design.usecase, "
+            "workbench.cli.design.charter;"
             "bad = [m for m in ('textual', 'screens', 'plotext', 'pandas', 'dvc') if m in sys.modules];"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -34,7 +34,11 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, cancel_on_interrupt, command
+from workbench.cli.interrupt import cancel_on_interrupt
+from workbench.cli.options import project_path
+from workbench.cli.output import print_json, progress_printer
+
+NAME = "monitor"
 
 
 def _print_report(report: Any, shown: int = 12) -> None:
@@ -71,18 +75,17 @@ def _print_report(report: Any, shown: int = 12) -> None:
         print(f"note: {message}", file=sys.stderr)
 
 
-@command("monitor")
-def cmd_monitor(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from workbench.operations.monitoring import list_reports, monitor, run_monitor
 
-    root = _project_path(args)
+    root = project_path(args)
     if args.history:
         from workbench.project import Project
 
         Project(root).read_config()
         reports = list_reports(root)
         if args.json:
-            _print_json({"schema": 1, "reports": [r.to_json() for r in reports]})
+            print_json({"schema": 1, "reports": [r.to_json() for r in reports]})
             return 0
         if not reports:
             print("No monitoring reports yet: run 'mlops-workbench monitor [BATCH]'.")
@@ -96,7 +99,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from workbench.project import Project
 
     retraining_policy(Project(root).read_config())  # a typo in the policy: refused before anything is written
-    progress = None if getattr(args, "quiet", False) else _progress(args)
+    progress = None if getattr(args, "quiet", False) else progress_printer(args)
     kwargs = {"reference": args.reference, "all_log": args.all, "progress": progress}
     after = None
     if args.dry_run:
@@ -108,12 +111,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 after = after_monitor(root, report, data=args.retrain_data, role=args.role, progress=progress,
                                       cancel=cancel)
     if args.json:
-        _print_json({**report.to_json(), "commit": report.commit, "messages": list(report.messages),
-                     "retrain": after.to_json() if after else None})
+        print_json({**report.to_json(), "commit": report.commit, "messages": list(report.messages),
+                    "retrain": after.to_json() if after else None})
     else:
         _print_report(report)
         if after is not None:
-            from workbench.cli_retrain import print_result
+            from workbench.cli.operations.retrain import print_result
 
             print()
             if after.suggestion:
@@ -126,8 +129,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _extend(sub: Any) -> None:
-    p = sub.add_parser("monitor", help="drift and performance of a new batch against the training reference; "
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("monitor", help="drift and performance of a new batch against the training reference; "
                        "exit 0 healthy, 3 action recommended")
     p.add_argument("current", nargs="?", metavar="CURRENT",
                    help="the batch: a CSV/TSV/Parquet file or folder (default: the prediction log in "
@@ -145,5 +148,3 @@ def _extend(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
-
-EXTENSIONS.append(_extend)

@@ -20,7 +20,11 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, cancel_on_interrupt, command
+from workbench.cli.interrupt import cancel_on_interrupt
+from workbench.cli.options import project_path
+from workbench.cli.output import print_json, progress_printer
+
+NAME = "retrain"
 
 
 def print_result(result: Any) -> None:
@@ -51,32 +55,31 @@ def print_result(result: Any) -> None:
         print(f"note: {message}", file=sys.stderr)
 
 
-@command("retrain")
-def cmd_retrain(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from workbench.operations.retrain import discard_candidate, retrain
 
-    progress = None if args.quiet else _progress(args)
+    progress = None if args.quiet else progress_printer(args)
     if getattr(args, "retrain_command", None) == "discard":
-        done = discard_candidate(_project_path(args), args.experiment, progress=progress)
+        done = discard_candidate(project_path(args), args.experiment, progress=progress)
         if args.json:
-            _print_json(done.to_json())
+            print_json(done.to_json())
         else:
             print(f"Discarded experiment {done.experiment} ({done.commit[:7]}): removed from refs/exps")
             for message in done.messages:
                 print(f"note: {message}", file=sys.stderr)
         return 0
     with cancel_on_interrupt() as cancel:
-        result = retrain(_project_path(args), args.data, name=args.name, role=args.role,
+        result = retrain(project_path(args), args.data, name=args.name, role=args.role,
                          allow_duplicates=args.allow_duplicates, progress=progress, cancel=cancel)
     if args.json:
-        _print_json(result.to_json())
+        print_json(result.to_json())
     else:
         print_result(result)
     return result.exit_code
 
 
-def _extend(sub: Any) -> None:
-    p = sub.add_parser("retrain", help="new labelled data -> a new DVC data version, an experiment, validation "
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("retrain", help="new labelled data -> a new DVC data version, an experiment, validation "
                        "against production, promotion proposed (never run); exit 0 passes, 1 a gate fails")
     p.add_argument("-C", "--project", metavar="PATH", help="the project folder (default: the current folder)")
     p.add_argument("--data", metavar="PATH",
@@ -96,5 +99,3 @@ def _extend(sub: Any) -> None:
     d.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the result as JSON")
     d.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines")
 
-
-EXTENSIONS.append(_extend)

@@ -33,8 +33,11 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.cli import EXTENSIONS, _print_json, _progress, _project_path, command
+from workbench.cli.options import project_path
+from workbench.cli.output import print_json, progress_printer
 from workbench.errors import WorkbenchError
+
+NAME = "exp"
 
 
 def _fmt(value: Any, width: int = 12) -> str:
@@ -64,9 +67,9 @@ def _exp_list(args: argparse.Namespace) -> int:
     )
     from workbench.development.training import recover_interrupted_run
 
-    root = _project_path(args)
+    root = project_path(args)
     messages = recover_interrupted_run(root)
-    exps = list_experiments(root, progress=_progress(args))
+    exps = list_experiments(root, progress=progress_printer(args))
     varying_params, varying_metrics = varying_columns(exps)
     if args.sort:
         exps = sort_by_metric(exps, args.sort)
@@ -75,9 +78,9 @@ def _exp_list(args: argparse.Namespace) -> int:
             raise WorkbenchError(f"--limit {args.limit} must be at least 1")
         exps = exps[: args.limit]
     if args.json:
-        _print_json({"schema": 1, "experiments": [e.to_json() for e in exps],
-                     "varying": {"params": varying_params, "metrics": varying_metrics},
-                     "messages": messages})
+        print_json({"schema": 1, "experiments": [e.to_json() for e in exps],
+                    "varying": {"params": varying_params, "metrics": varying_metrics},
+                    "messages": messages})
         return 0
     for line in messages:
         print(f"note: {line}", file=sys.stderr)
@@ -105,9 +108,9 @@ def _exp_list(args: argparse.Namespace) -> int:
 def _exp_show(args: argparse.Namespace) -> int:
     from workbench.development.experiments import get_experiment
 
-    e = get_experiment(_project_path(args), args.name)
+    e = get_experiment(project_path(args), args.name)
     if args.json:
-        _print_json({"schema": 1, "experiment": e.to_json()})
+        print_json({"schema": 1, "experiment": e.to_json()})
         return 0
     kind = "baseline commit" if e.is_baseline else "experiment"
     print(f"{e.name}  ({kind} {e.rev})")
@@ -129,9 +132,9 @@ def _exp_show(args: argparse.Namespace) -> int:
 def _exp_diff(args: argparse.Namespace) -> int:
     from workbench.development.experiments import diff_experiments
 
-    result = diff_experiments(_project_path(args), args.a, args.b)
+    result = diff_experiments(project_path(args), args.a, args.b)
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     a, b = result["a"]["name"], result["b"]["name"]
     print(f"{a} ({result['a']['rev'][:7]})  vs  {b} ({result['b']['rev'][:7]})\n")
@@ -152,9 +155,9 @@ def _exp_diff(args: argparse.Namespace) -> int:
 def _exp_promote(args: argparse.Namespace) -> int:
     from workbench.development.experiments import promote_experiment
 
-    commit = promote_experiment(_project_path(args), args.name, role=args.role, progress=_progress(args))
+    commit = promote_experiment(project_path(args), args.name, role=args.role, progress=progress_printer(args))
     if args.json:
-        _print_json({"schema": 1, "experiment": args.name, "commit": commit})
+        print_json({"schema": 1, "experiment": args.name, "commit": commit})
         return 0
     print(f"Promoted {args.name} (commit {commit[:7]}): params, dvc.lock, metrics and plots are on "
           "the branch; the model is in DVC")
@@ -164,9 +167,9 @@ def _exp_promote(args: argparse.Namespace) -> int:
 def _exp_discard(args: argparse.Namespace) -> int:
     from workbench.development.workspace import discard_workspace_experiment
 
-    result = discard_workspace_experiment(_project_path(args), remove=args.remove, progress=_progress(args))
+    result = discard_workspace_experiment(project_path(args), remove=args.remove, progress=progress_printer(args))
     if args.json:
-        _print_json(result.to_json())
+        print_json(result.to_json())
         return 0
     if not (result.restored or result.removed or result.checked_out or result.experiment):
         print("Nothing to discard: the pipeline files are as HEAD has them.")
@@ -183,7 +186,7 @@ def _exp_discard(args: argparse.Namespace) -> int:
 def _exp_note(args: argparse.Namespace) -> int:
     from workbench.development.experiments import get_experiment, set_note
 
-    root = _project_path(args)
+    root = project_path(args)
     set_note(root, args.name, args.text)
     e = get_experiment(root, args.name)
     print(f"Note on {e.name} {'saved' if args.text.strip() else 'removed'} (git notes, refs/notes/workbench)")
@@ -194,17 +197,16 @@ _HANDLERS = {"list": _exp_list, "show": _exp_show, "diff": _exp_diff, "promote":
              "discard": _exp_discard, "note": _exp_note}
 
 
-@command("exp")
-def cmd_exp(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     return _HANDLERS[args.exp_command](args)
 
 
-def _extend(sub: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     def project(p: argparse.ArgumentParser) -> None:
         p.add_argument("-C", "--project", metavar="PATH",
                        help="the project folder (default: the current folder)")
 
-    exp = sub.add_parser("exp", help="experiment history: list, show, diff, promote, note")
+    exp = subparsers.add_parser("exp", help="experiment history: list, show, diff, promote, note")
     cmds = exp.add_subparsers(dest="exp_command", metavar="ACTION", required=True)
 
     p = cmds.add_parser("list", help="every experiment of the project (all commits and branches)")
@@ -244,5 +246,3 @@ def _extend(sub: Any) -> None:
     p.add_argument("text", help="the note; an empty string removes it")
     project(p)
 
-
-EXTENSIONS.append(_extend)

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli import EXTENSIONS, SUBCOMMANDS, _add_project_option, _project_path
+from workbench.cli.options import add_project_option, project_path
+
+NAME = "data"
 
 
 def _say(args: argparse.Namespace):  # noqa: ANN202 - a tiny printer
@@ -23,7 +25,7 @@ def _say(args: argparse.Namespace):  # noqa: ANN202 - a tiny printer
     return lambda line: print(f"  {line}", file=sys.stderr) if str(line).strip() else None
 
 
-def cmd_data(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.data_command == "add":
         return _cmd_add(args)
     if args.data_command == "check":
@@ -42,7 +44,7 @@ def _cmd_thresholds(args: argparse.Namespace) -> int:
     from workbench.project import Project
 
     if not args.assignments:
-        config = Project(_project_path(args)).read_config()
+        config = Project(project_path(args)).read_config()
         values = _thresholds((config.get("data") or {}).get("thresholds"))
         if args.json:
             print(json.dumps({"schema": 1, "thresholds": values, "commit": None}, indent=2))
@@ -50,7 +52,7 @@ def _cmd_thresholds(args: argparse.Namespace) -> int:
         for key, value in values.items():
             print(f"{key} = {value:g}")
         return 0
-    change = set_thresholds(_project_path(args), args.assignments, role=args.role)
+    change = set_thresholds(project_path(args), args.assignments, role=args.role)
     if args.json:
         print(json.dumps({"schema": 1, "thresholds": change.values, "commit": change.commit,
                           "messages": list(change.messages)}, indent=2))
@@ -66,7 +68,7 @@ def _cmd_thresholds(args: argparse.Namespace) -> int:
 def _cmd_exclude(args: argparse.Namespace) -> int:
     from workbench.design.data_check import set_excluded
 
-    change = set_excluded(_project_path(args), args.column, exclude=args.data_command == "exclude",
+    change = set_excluded(project_path(args), args.column, exclude=args.data_command == "exclude",
                           reason=args.reason or "", role=args.role)
     if args.json:
         print(json.dumps({"schema": 1, "exclude_columns": change.values["exclude_columns"],
@@ -84,7 +86,7 @@ def _cmd_exclude(args: argparse.Namespace) -> int:
 def _cmd_add(args: argparse.Namespace) -> int:
     from workbench.design.data_sources import add_data
 
-    added = add_data(_project_path(args), args.path, name=args.name, role=args.role,
+    added = add_data(project_path(args), args.path, name=args.name, role=args.role,
                      cwd=Path.cwd(), progress=_say(args))
     if args.json:
         print(json.dumps({"schema": 1, "name": added.name, "path": added.path, "format": added.format,
@@ -113,7 +115,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if not args.json and not args.quiet:
             print(f"  [{fraction * 100:3.0f}%] {message}", file=sys.stderr)
 
-    report = check_data(_project_path(args), target=args.target, role=args.role, progress=progress)
+    report = check_data(project_path(args), target=args.target, role=args.role, progress=progress)
     if args.json:
         out: dict[str, Any] = report.to_json()
         out["commit"] = report.commit
@@ -139,22 +141,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _add_parsers(sub: Any) -> None:
-    p = sub.add_parser("data", help="data availability: register sources, check GO / NO-GO")
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("data", help="data availability: register sources, check GO / NO-GO")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     a = data_sub.add_parser("add", help="track a CSV/TSV/Parquet file or folder with DVC as a source")
     a.add_argument("path", help="the file or folder (outside the project: copied into data/)")
     a.add_argument("--name", help="the source's name (default: the file name without suffix)")
     a.add_argument("--role", help="the role you act in for the commit")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_project_option(a)
+    add_project_option(a)
     c = data_sub.add_parser("check", help="profile the sources and decide GO / NO-GO "
                             "(exit 0 GO, 1 NO-GO, 2 unusable input)")
     c.add_argument("--target", metavar="COL", help="the target column (default: data.target)")
     c.add_argument("--role", help="the role you act in for the commit")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    _add_project_option(c)
+    add_project_option(c)
     t = data_sub.add_parser("thresholds", help="show or change the thresholds the data check judges by "
                             "(one commit of workbench.yaml)")
     t.add_argument("assignments", nargs="*", metavar="KEY=VALUE",
@@ -162,7 +164,7 @@ def _add_parsers(sub: Any) -> None:
                    "max_target_missing_share, max_missing_share, leakage_score, max_age_days)")
     t.add_argument("--role", help="the role you act in for the commit")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_project_option(t)
+    add_project_option(t)
     for action, text in (("exclude", "leave a column out of the data check and the default features"),
                          ("include", "take a column out of data.exclude_columns again")):
         e = data_sub.add_parser(action, help=f"{text} (one commit of workbench.yaml)")
@@ -170,8 +172,5 @@ def _add_parsers(sub: Any) -> None:
         e.add_argument("--reason", help="why (recorded in the commit)")
         e.add_argument("--role", help="the role you act in for the commit")
         e.add_argument("--json", action="store_true", help="print the result as JSON")
-        _add_project_option(e)
+        add_project_option(e)
 
-
-SUBCOMMANDS["data"] = cmd_data
-EXTENSIONS.append(_add_parsers)

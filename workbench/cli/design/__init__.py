@@ -1,0 +1,1 @@
+"""Design-phase commands: ``charter`` (requirements), ``usecase`` (prioritization), ``data`` (availability)."""

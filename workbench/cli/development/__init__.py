@@ -1,0 +1,1 @@
+"""Development-phase commands: ``pipeline``, ``stage``, ``train``, ``exp``, ``validate``, ``review``."""

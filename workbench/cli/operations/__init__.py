@@ -1,0 +1,1 @@
+"""Operations-phase commands: ``model``, ``serve``, ``predict``, ``monitor``, ``retrain``, ``ci``, ``check``."""
