@@ -31,17 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 
 #: Reads a project-relative file's bytes (None when it does not exist).
 Reader = Callable[[str], "bytes | None"]
 
-MODEL_FILE = "models/model.skops"
-VALIDATION_FILE = "reports/validation.json"
-VALIDATION_REPORT = "reports/validation.md"
-CARD_FILE = "reports/model_card.md"
-REVIEW_FILE = "reports/review.json"
-DATA_CHECK_FILE = "reports/data_check.json"
+MODEL_FILE = paths.MODEL_FILE
+VALIDATION_FILE = paths.VALIDATION_REPORT
+VALIDATION_REPORT = paths.VALIDATION_MD
+CARD_FILE = paths.MODEL_CARD
+REVIEW_FILE = paths.REVIEW_FILE
+DATA_CHECK_FILE = paths.DATA_CHECK_REPORT
 #: Charter roles that may sign a model off when ``governance.independent_review`` is on: the
 #: business owner (the use is theirs) and the ML engineer (who will run it); data scientists
 #: and researchers build models, so they do not approve them.

@@ -29,15 +29,16 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.development import exp_git
 from workbench.errors import CancelledError, DirtyPathError, WorkbenchError
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 PARAMS_FILE = "params.yaml"
 METRICS_FILE = "metrics.json"
 CACHE_VERSION = 1
@@ -425,8 +426,7 @@ def _status(info: exp_git.RepoInfo) -> dict[str, str]:
 #: experiment ran does not make it stale, so ``retrain`` (experiment, then ``validate
 #: EXPERIMENT``) can be followed by ``exp promote``. Promoting keeps them as HEAD has them
 #: (``dvc exp apply`` would put the baseline's back).
-EVIDENCE_FILES = ("reports/validation.json", "reports/validation.md", "reports/model_card.md",
-                  "reports/review.json")
+EVIDENCE_FILES = (paths.VALIDATION_REPORT, paths.VALIDATION_MD, paths.MODEL_CARD, paths.REVIEW_FILE)
 
 
 def _kept_files(root: Path) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.development.evidence import (
     CARD_FILE,
     REVIEW_FILE,
@@ -44,6 +45,7 @@ from workbench.development.evidence import (
     read_json,
 )
 from workbench.errors import WorkbenchError
+from workbench.textfmt import fmt, md_table
 
 SECTIONS = ("Model details", "Intended use", "Data", "Metrics", "Slices", "Fairness", "Validation",
             "Limitations", "Ethical considerations")
@@ -153,18 +155,11 @@ def parse_card(text: str) -> tuple[dict[str, Any], str, list[tuple[str, str]]]:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else str(value)
-    if isinstance(value, int | float):
-        return f"{value:.4g}"
-    return str(value)
+    return fmt(value, ints=True)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    for row in rows:
-        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
-    return "\n".join(out)
+    return "\n".join(md_table(header, rows, cell=lambda c: _fmt(c).replace("|", "\\|").replace("\n", " ")))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -234,7 +229,7 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
     estimator_name = _estimator_name(root / MODEL_FILE)  # read from the file, not loaded: no scikit-learn
     metrics = read_json(root, "metrics.json") or {}
     env = read_json(root, ENV_FILE) or {}
-    check = read_json(root, "reports/data_check.json")
+    check = read_json(root, paths.DATA_CHECK_REPORT)
     data_cfg = config.get("data") or {}
     family = (params.get("model") or {}).get("name") or estimator_name
     hyper = (params.get("model") or {}).get("params") or {}

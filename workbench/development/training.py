@@ -37,7 +37,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +45,8 @@ from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.versioning.locks import holding_project_lock
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 SWEEP_LIMIT = 256
 _PATH_LOCK = threading.Lock()
 

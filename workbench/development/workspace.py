@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.development import exp_git
 from workbench.errors import DirtyPathError, WorkbenchError
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 PARAMS_FILE = "params.yaml"
 LOCK_FILE = "dvc.lock"
 

@@ -27,22 +27,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench import __version__
 from workbench.errors import WorkbenchError
 from workbench.project import CONFIG_NAME, Project
+from workbench.progress import Progress
 
 WORKFLOW_PATH = ".github/workflows/mlops-workbench.yml"
 DEFAULT_INSTALL = f'pip install "mlops-workbench=={__version__}"'
 OK, SKIP, ACTION, FAIL = "ok", "skip", "action", "fail"
 EXIT_CODES = {OK: 0, SKIP: 0, ACTION: 3, FAIL: 1}
 _RANK = {OK: 0, SKIP: 0, ACTION: 1, FAIL: 2}
-
-Progress = Callable[[str], None]
 
 
 # --- the workflow ---------------------------------------------------------------------
@@ -266,7 +265,7 @@ def _check_data(root: Path) -> CheckItem:
 
     from workbench.development.evidence import read_json
 
-    report = read_json(root, "reports/data_check.json")
+    report = read_json(root, paths.DATA_CHECK_REPORT)
     if report is None:
         return CheckItem("data", FAIL, "no data check on record (mlops-workbench data check)")
     for src in report.get("sources") or []:

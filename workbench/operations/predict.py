@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
+from workbench.progress import CountProgress
 
 MAX_ABS = 1e15  # the largest magnitude a numeric feature may have (10 trillion dollars in cents)
 BATCH_CHUNK = 5_000
 NAN = float("nan")
 JSON_TYPES = {"numeric": "number", "categorical": "string", "text": "string", "datetime": "string"}
-Progress = Callable[[int, int], None]
 
 
 # --- the record schema -------------------------------------------------------------------
@@ -454,7 +454,7 @@ def check_frame(frame: Any, features: dict[str, str], name: str) -> Any:
 
 
 def score_file(project_path: Path, input_path: Path, output_path: Path, *, version: str | None = None,
-               stage: str = "production", progress: Progress | None = None,
+               stage: str = "production", progress: CountProgress | None = None,
                cancel: threading.Event | None = None) -> BatchResult:
     """Score a CSV/Parquet file with a registered version (default: the one in production).
 

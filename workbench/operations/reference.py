@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import CancelledError, WorkbenchError
+from workbench.progress import Progress
 
-REFERENCE_FILE = "reports/reference.json"
+REFERENCE_FILE = paths.REFERENCE_FILE
 SCHEMA = 1
 NUMERIC_KINDS = ("numeric", "datetime", "text")
-
-Progress = Callable[[str], None]
 
 
 def profile_column(arr: Any, kind: str, *, seed: int) -> dict[str, Any]:

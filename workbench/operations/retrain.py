@@ -93,7 +93,6 @@ import io
 import re
 import shlex
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,8 +100,10 @@ from typing import Any
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.project import Project
 from workbench.versioning.locks import holding_project_lock
+from workbench.paths import user_path
+from workbench.versioning.dvc import pointer_md5
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 SCHEMA = 1
 POLICIES = ("manual", "automatic")
 DEFAULT_POLICY = "manual"
@@ -296,16 +297,6 @@ def _names(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"])
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
-
-
 def _git_rel(root: Path, rel: str) -> tuple[Path, str]:
     from workbench.versioning import git
 
@@ -400,7 +391,6 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
                     cwd: str | Path | None = None, progress: Progress | None = None,
                     allow_duplicates: bool = False) -> _Plan:
     """Find and check the new data against the training source; write nothing."""
-    import os
 
     import pandas as pd
 
@@ -425,7 +415,7 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
                              f"run 'mlops-workbench data add {source_rel}' first")
     if not source_path.is_file():
         raise WorkbenchError(f"the training source {source_rel} is not in the workspace: run 'dvc pull {source_rel}'")
-    md5_before = _pointer_md5(root / pointer) or ""
+    md5_before = pointer_md5(root / pointer) or ""
     if _md5(source_path) != md5_before:
         raise WorkbenchError(f"{source_rel} differs from its DVC pointer {pointer}: commit your change with "
                              f"'dvc add {source_rel}' and git, or undo it with 'dvc checkout {source_rel}'")
@@ -437,10 +427,7 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
         new_path, display, from_report = _latest_labelled_batch(root, target)
     else:
         display = str(data)
-        new_path = Path(data).expanduser()
-        if not new_path.is_absolute():
-            new_path = Path(cwd or Path.cwd()) / new_path
-        new_path = Path(os.path.abspath(new_path))
+        new_path = user_path(data, cwd)
         if not new_path.exists():
             raise WorkbenchError(f"{display} does not exist: give the new data as a CSV, TSV or Parquet file")
         if new_path.is_dir():
@@ -558,7 +545,7 @@ def _stage_data(plan: _Plan, *, progress: Progress | None = None,
         progress(f"appending {n:,} rows to {plan.source_rel} (the workspace only: nothing is committed)")
     atomic_write_bytes(plan.root / plan.source_rel, content)
     dvc.add(plan.root, [plan.source_rel], progress=progress, cancel=cancel)
-    md5 = _pointer_md5(plan.root / plan.pointer) or ""
+    md5 = pointer_md5(plan.root / plan.pointer) or ""
     messages: list[str] = []
     in_remote = False
     try:

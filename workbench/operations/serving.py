@@ -74,11 +74,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 
 MAX_BODY_BYTES = 1 << 20
 DRAIN_BYTES = 16 << 20  # bodies up to this size are read and dropped before a 413
-LOG_DIR = "monitoring/predictions"
+LOG_DIR = paths.PREDICTIONS_FOLDER
 
 
 class PredictionLog:

@@ -17,13 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import CancelledError, WorkbenchError
-
-Progress = Callable[[str], None]
+from workbench.progress import Progress
 
 
 def dvc_command() -> list[str]:
@@ -266,6 +265,21 @@ def pointer_paths(target: str) -> list[str]:
     parent = os.path.dirname(target)
     gitignore = os.path.join(parent, ".gitignore") if parent else ".gitignore"
     return [f"{target}.dvc", gitignore]
+
+
+def pointer_md5(pointer: Path) -> str | None:
+    """The md5 a ``.dvc`` pointer records for its (first) output; None if unreadable or empty.
+
+    Read as YAML, without DVC: the data check, retraining, status and the data check view
+    compare it with the md5 a report recorded, so it must stay cheap.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        return str(data["outs"][0]["md5"]) or None
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
 
 
 def add(path: Path, targets: Sequence[str], *, progress: Progress | None = None,

@@ -38,12 +38,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.versioning import git
 
 ARTIFACT = "model"
 STAGES = ("staging", "production")
-MODEL_FILE = "models/model.skops"
+MODEL_FILE = paths.MODEL_FILE
 _SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _FIELD = re.compile(r"^(Model-Digest|Evidence-Digest|Evidence-Commit|Approved-By|Validation|Data-Check|"
                     r"Data-Check-Override|Workbench-Role):[ \t]*(.*)$", re.MULTILINE)
