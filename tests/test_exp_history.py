@@ -378,7 +378,7 @@ def test_yaml_parsing_matches_dvc_on_yaml_1_2_corners():
 def test_history_modules_import_light():
     code = (
         "import sys\n"
-        "import workbench.cli_exp, workbench.development.experiments, workbench.development.exp_git\n"
+        "import workbench.cli_exp, workbench.development.experiments, workbench.versioning.exp_git\n"
         "heavy = [m for m in ('textual', 'pandas', 'sklearn', 'skops', 'dvc', 'git', 'ruamel')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"

@@ -12,13 +12,16 @@ from pathlib import Path
 
 __all__ = [
     "BATCHES_FOLDER", "DATA_CHECK_MD", "DATA_CHECK_REPORT", "METRICS_FILE", "MODEL_CARD", "MODEL_FILE",
-    "PREDICTIONS_FOLDER", "REFERENCE_FILE", "REVIEW_FILE", "TRAINING_ENV_FILE", "VALIDATION_MD",
+    "PREDICTIONS_FOLDER", "REFERENCE_FILE", "REVIEW_FILE", "TEST_SPLIT", "TRAINING_ENV_FILE", "TRAIN_SPLIT", "VALIDATION_MD",
     "VALIDATION_REPORT", "inside", "user_path",
 ]
 
 #: The data check (design): its JSON report and the readable one.
 DATA_CHECK_REPORT = "reports/data_check.json"
 DATA_CHECK_MD = "reports/data_check.md"
+#: The prepare stage's split (development), read again by the reference at evaluate time.
+TRAIN_SPLIT = "data/prepared/train.parquet"
+TEST_SPLIT = "data/prepared/test.parquet"
 #: Training (development): the model, its test metrics, the library versions it was fit with.
 MODEL_FILE = "models/model.skops"
 METRICS_FILE = "metrics.json"

@@ -171,7 +171,7 @@ def add_data(
     else:
         rel = inside.as_posix()
         root = git.repo_root(project.path)
-        if root is not None and git.run_git(root, "ls-files", "--", str(src), check=False).strip():
+        if root is not None and git.is_tracked(root, src):
             raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
                                  f"'git rm -r --cached \"{rel}\"' and commit, then add it again")
     source_name = (name or Path(rel).stem).strip()

@@ -19,7 +19,7 @@ they are not committed yet: merging them is what the step is for.
 :func:`decide` records ``approved`` or ``rejected`` in ``reports/review.json`` with the
 reviewer (git identity and role), the comment, and the digests of the model, the
 validation report and the card the decision was made on (see
-:mod:`workbench.development.evidence`). Approval is refused unless the current model has
+:mod:`workbench.versioning.evidence`). Approval is refused unless the current model has
 a passing validation; a card made for another model or report is refreshed in the same
 commit first. The history of decisions is ``git log -- reports/review.json``.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import paths
-from workbench.development.evidence import (
+from workbench.versioning.evidence import (
     CARD_FILE,
     REVIEW_FILE,
     VALIDATION_FILE,
@@ -557,7 +557,7 @@ def _check_reviewer(root: Path, who: Any, role: str | None, digest: str) -> None
     Also refuses when the model file in the workspace is not the one ``dvc.lock`` names:
     the reviewer would sign off bytes they are not looking at.
     """
-    from workbench.development.evidence import (
+    from workbench.versioning.evidence import (
         MODEL_FILE,
         model_author,
         project_governance,
@@ -662,18 +662,16 @@ def decide(project_path: str | Path, decision: str, comment: str | None, *,
 
 def review_history(project_path: str | Path, *, limit: int = 50) -> list[dict[str, Any]]:
     """Every decision ever recorded, newest first, from ``git log -- reports/review.json``."""
-    from workbench.versioning.git import repo_root, run_git
+    from workbench.versioning.git import file_at, file_log, repo_root
 
     root = Path(project_path).absolute()
     git_root = repo_root(root)
     if git_root is None:
         return []
     rel = (root / REVIEW_FILE).resolve().relative_to(git_root).as_posix()
-    log = run_git(git_root, "log", f"-{limit}", "--format=%H%x1f%aI", "--", rel, check=False)
     out = []
-    for line in log.splitlines():
-        sha, _, when = line.partition("\x1f")
-        text = run_git(git_root, "show", f"{sha}:{rel}", check=False)
+    for sha, when in file_log(git_root, rel, limit=limit):
+        text = file_at(git_root, sha, rel)
         try:
             data = json.loads(text)
         except ValueError:

@@ -36,12 +36,12 @@ from workbench.development.model_file import TRUSTED_TYPES, trusted_types  # noq
 from workbench.errors import WorkbenchError
 
 PARAMS_FILE = "params.yaml"
-TRAIN_FILE = "data/prepared/train.parquet"
-TEST_FILE = "data/prepared/test.parquet"
+TRAIN_FILE = paths.TRAIN_SPLIT
+TEST_FILE = paths.TEST_SPLIT
 MODEL_FILE = paths.MODEL_FILE
 METRICS_FILE = "metrics.json"
 ENV_FILE = paths.TRAINING_ENV_FILE
-REFERENCE_FILE = paths.REFERENCE_FILE  # drift reference, see workbench/operations/reference.py
+REFERENCE_FILE = paths.REFERENCE_FILE  # drift reference, see workbench/reference.py
 PLOT_FILES = {
     "roc": "plots/roc.json",
     "prc": "plots/prc.json",
@@ -430,7 +430,7 @@ def evaluate(root: Path) -> dict[str, float]:
         atomic_write_text(root / PLOT_FILES[name], json.dumps(data, indent=1) + "\n")
     atomic_write_text(root / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     atomic_write_text(root / ENV_FILE, json.dumps(library_versions(), indent=2) + "\n")
-    from workbench.operations.reference import write_reference
+    from workbench.reference import write_reference
 
     write_reference(root, params, model, X, results)  # reports/reference.json, for monitoring
     return results

@@ -104,7 +104,7 @@ def read_bundle(path: Path) -> BundleInfo:
 
 def schema_from_params(params: dict[str, Any]) -> dict[str, Any]:
     """The input schema of a model trained with these params (the training features and types)."""
-    from workbench.operations.predict import JSON_TYPES, record_adapter
+    from workbench.operations.record_schema import JSON_TYPES, record_adapter
 
     features = {str(k): str(v) for k, v in (params.get("features") or {}).items()}
     if not features:
@@ -285,7 +285,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
     """
     import yaml
 
-    from workbench.development.evidence import evidence_at
+    from workbench.versioning.evidence import evidence_at
     from workbench.development.model_file import TRUSTED_TYPES
     from workbench.versioning.outputs import refuse_versioned_output
     from workbench.versioning.registry import ARTIFACT, model_bytes_at, resolve_version, show_file

@@ -263,7 +263,7 @@ def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Eve
 def _check_data(root: Path) -> CheckItem:
     from workbench.status import _pointer_md5
 
-    from workbench.development.evidence import read_json
+    from workbench.versioning.evidence import read_json
 
     report = read_json(root, paths.DATA_CHECK_REPORT)
     if report is None:
@@ -285,7 +285,7 @@ def _check_validation(root: Path) -> CheckItem:
     ``validate EXPERIMENT`` (and ``retrain``) commit a report about an experiment that is not
     on the branch yet; the report that counts is then the newest committed one for HEAD's model.
     """
-    from workbench.development.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
+    from workbench.versioning.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
                                                 model_digest_at, read_json)
     from workbench.versioning.git import has_head
     from workbench.versioning.workspace import file_history
@@ -317,7 +317,7 @@ def _check_validation(root: Path) -> CheckItem:
 
 
 def _check_monitoring(root: Path) -> CheckItem:
-    from workbench.development.evidence import read_json
+    from workbench.versioning.evidence import read_json
     from workbench.operations.monitoring import latest_report
 
     newest = latest_report(root)

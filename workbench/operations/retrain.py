@@ -311,8 +311,7 @@ def _pointer_history(root: Path, pointer: str) -> list[str]:
     from workbench.versioning import git
 
     git_root, rel = _git_rel(root, pointer)
-    out = git.run_git(git_root, "log", "--format=%B%x00", "--", rel, check=False)
-    return [m for m in out.split("\0") if m.strip()]
+    return git.commit_messages(git_root, rel)
 
 
 def _latest_labelled_batch(root: Path, target: str) -> tuple[Path, str, str]:
@@ -611,7 +610,7 @@ def _restore_workspace(root: Path, files: list[str], existed: dict[str, bool], p
 def _reject(root: Path, experiment: str, base: str, failed: list[str], kept: list[str], *,
             role: str | None, report_id: str | None) -> str | None:
     """The ``monitoring`` step that puts back the validation report HEAD's model had at ``base``."""
-    from workbench.development.evidence import VALIDATION_FILE, VALIDATION_REPORT, commit_reader
+    from workbench.versioning.evidence import VALIDATION_FILE, VALIDATION_REPORT, commit_reader
     from workbench.versioning.step import begin_step
 
     read = commit_reader(root, base)
@@ -634,7 +633,7 @@ def _reject(root: Path, experiment: str, base: str, failed: list[str], kept: lis
 
 def _kept(root: Path, data: NewDataVersion, experiment: str, exp_commit: str | None,
           validation_commit: str | None) -> list[str]:
-    from workbench.development.evidence import VALIDATION_REPORT
+    from workbench.versioning.evidence import VALIDATION_REPORT
 
     where = "the DVC cache and the remote" if data.in_remote else "the local DVC cache"
     kept = [f"experiment {experiment}" + (f" (commit {exp_commit[:7]}, refs/exps)" if exp_commit else "")
@@ -680,7 +679,7 @@ def recover_interrupted_retrain(project_path: str | Path, progress: Progress | N
         messages.append("the data pointer, the data and the pipeline's files put back as they were before the "
                         "retrain (HEAD's)" + (f": {', '.join(changed)}" if changed else ""))
     elif journal.get("phase") == "validation":
-        from workbench.development.evidence import VALIDATION_FILE, read_json
+        from workbench.versioning.evidence import VALIDATION_FILE, read_json
 
         base = str(journal.get("head") or "")
         report = read_json(root, VALIDATION_FILE) or {}
@@ -751,7 +750,7 @@ def retrain(
     import os
     import time
 
-    from workbench.development.exp_git import write_note
+    from workbench.versioning.exp_git import write_note
     from workbench.development.training import run_experiment
     from workbench.development.validation import list_experiments, validate
     from workbench.versioning import git
@@ -829,7 +828,7 @@ def retrain(
 def discard_candidate(project_path: str | Path, experiment: str, *,
                       progress: Progress | None = None) -> Discarded:
     """``retrain discard EXP``: remove a candidate's experiment (``dvc exp remove``) and its note."""
-    from workbench.development.exp_git import write_note
+    from workbench.versioning.exp_git import write_note
     from workbench.development.validation import list_experiments
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc

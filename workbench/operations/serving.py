@@ -357,7 +357,7 @@ def csv_frame(body: bytes, features: dict[str, str]) -> tuple[Any, list[dict[str
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    from workbench.operations.predict import MAX_ABS
+    from workbench.operations.record_schema import MAX_ABS
 
     if "datetime" in features.values():
         return None
@@ -415,7 +415,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     from fastapi.responses import Response
     from pydantic import ValidationError
 
-    from workbench.operations.predict import error_lines
+    from workbench.operations.record_schema import error_lines
 
     meta = scorer.metadata
     version = str(meta.get("version") or "unversioned")

@@ -9,6 +9,7 @@ command (for example a DVC installed elsewhere).
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shlex
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.progress import Progress
@@ -265,6 +267,25 @@ def pointer_paths(target: str) -> list[str]:
     parent = os.path.dirname(target)
     gitignore = os.path.join(parent, ".gitignore") if parent else ".gitignore"
     return [f"{target}.dvc", gitignore]
+
+
+def yaml_value(text: Any) -> Any:
+    """The value DVC will write for ``-S key=text`` (DVC parses it as YAML)."""
+    import yaml
+
+    if not isinstance(text, str):
+        return text
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def as_dvc_text(value: Any) -> str:
+    """A Python value as text for ``-S`` that DVC parses back to the same value."""
+    if isinstance(value, str):
+        return value if yaml_value(value) == value else json.dumps(value)
+    return json.dumps(value)
 
 
 def pointer_md5(pointer: Path) -> str | None:

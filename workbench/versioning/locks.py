@@ -213,7 +213,7 @@ def _recover_runs(git_dir: Path) -> list[str]:
     """
     if not (Path(git_dir) / "mlops-workbench" / "exp-run.json").exists():
         return []
-    from workbench.development.training import finish_dead_run  # the journal's owner
+    from workbench.versioning.run_journal import finish_dead_run  # the journal's owner
 
     return finish_dead_run(Path(git_dir))
 

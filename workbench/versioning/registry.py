@@ -6,7 +6,7 @@ promotion stays in history). Both are created with :mod:`gto.api`, so ``gto show
 ``gto history`` read exactly the registry the workbench shows, and nothing lives outside
 git. Each tag message carries, below GTO's own subject line, the model's DVC digest, one
 digest of the evidence (validation report and model card, see
-:mod:`workbench.development.evidence`), who approved the model and the actor's role::
+:mod:`workbench.versioning.evidence`), who approved the model and the actor's role::
 
     Registering artifact model version v1.0.0
 
@@ -390,7 +390,7 @@ def _message(subject: str, evidence: Any, role: str, override: str = "") -> str:
 def _evidence_history(root: Path, commit: str, model: str | None, registry: "Registry | None") -> list[str]:
     """Commits that may hold this model's sign-off, newest first: review.json's history from
     HEAD, the version's commit and every registered version of the same model."""
-    from workbench.development.evidence import REVIEW_FILE
+    from workbench.versioning.evidence import REVIEW_FILE
 
     same = [v.commit for v in (registry.versions if registry else ()) if model and v.model_digest == model]
     return newest_first(root, [*commits_touching(root, REVIEW_FILE), *same, commit])
@@ -415,7 +415,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     has uncommitted edits, when the workspace model is not the committed one, when the
     version is not ``vX.Y.Z`` or exists, or when HEAD is already registered.
     """
-    from workbench.development.evidence import evidence_at
+    from workbench.versioning.evidence import evidence_at
     from workbench.versioning.locks import ProjectLock, recover_stale_locks
 
     project_path = Path(project_path).absolute()
@@ -430,7 +430,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     if git.changed_paths(root, [lock_rel]):
         raise WorkbenchError("dvc.lock has uncommitted changes: commit the trained model first "
                              "(git add dvc.lock && git commit), then register")
-    from workbench.development.evidence import project_governance
+    from workbench.versioning.evidence import project_governance
 
     governance, team = project_governance(project_path)
     evidence = evidence_at(project_path, head)
@@ -449,7 +449,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, "Deployment"):
         registry = read_registry(project_path)
-        from workbench.development.evidence import DATA_CHECK_FILE
+        from workbench.versioning.evidence import DATA_CHECK_FILE
 
         evidence = evidence_at(project_path, head, governance=governance, team=team,
                                history=_evidence_history(project_path, head, evidence.model_digest, registry),
@@ -492,7 +492,7 @@ def _refuse_broken_model(project_path: Path, commit: str, model: str | None) -> 
     no stage could ever serve it (one line, nothing tagged)."""
     import json
 
-    from workbench.development.evidence import VALIDATION_FILE
+    from workbench.versioning.evidence import VALIDATION_FILE
 
     try:
         report = json.loads((show_file(project_path, commit, VALIDATION_FILE) or b"{}").decode("utf-8"))
@@ -530,9 +530,9 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
 
     Production is refused unless the evidence at the version's commit passes: a
     validation report that passed for that exact model and an approval of it whose
-    digests still match (:func:`workbench.development.evidence.promotion_blockers_at`).
+    digests still match (:func:`workbench.versioning.evidence.promotion_blockers_at`).
     """
-    from workbench.development.evidence import evidence_at, project_governance
+    from workbench.versioning.evidence import evidence_at, project_governance
     from workbench.versioning.locks import ProjectLock, recover_stale_locks
 
     if stage not in STAGES:
@@ -555,7 +555,7 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
         target, registry = resolve_version(project_path, wanted)
         if registry.stages.get(stage) == wanted:
             raise WorkbenchError(f"{ARTIFACT} {wanted} is already in {stage}: nothing to do")
-        from workbench.development.evidence import DATA_CHECK_FILE
+        from workbench.versioning.evidence import DATA_CHECK_FILE
 
         evidence = evidence_at(project_path, target.commit, governance=governance, team=team,
                                data_override=override,
@@ -596,7 +596,7 @@ def production_readiness(project_path: Path, version: str) -> Any:
     """What production promotion would judge for ``version``: the :class:`Evidence` (validation,
     approvals against ``governance.approvals``, the data check) and its blockers, read exactly as
     :func:`promote_model` reads them. Writes nothing (the TUI shows it before asking)."""
-    from workbench.development.evidence import DATA_CHECK_FILE, evidence_at, project_governance
+    from workbench.versioning.evidence import DATA_CHECK_FILE, evidence_at, project_governance
 
     project_path = Path(project_path).absolute()
     governance, team = project_governance(project_path)
