@@ -211,6 +211,10 @@ def selected_use_case(config: dict[str, Any]) -> str | None:
     return str(selected) if selected else None
 
 
+#: Still imported by operations/monitoring.py until it imports versioning.dvc.pointer_md5 itself.
+_pointer_md5 = pointer_md5
+
+
 def _file_md5(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as fh:

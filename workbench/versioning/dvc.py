@@ -261,6 +261,37 @@ def default_remote(path: Path) -> str | None:
     return None
 
 
+def cache_dirs(root: Path) -> list[Path]:
+    """DVC cache folders: ``cache.dir`` from the project's DVC config (``config.local``, then
+    ``config``), then the default ``.dvc/cache``. Read as text, without DVC (it costs seconds)."""
+    dirs: list[Path] = []
+    for name in ("config.local", "config"):
+        path = root / ".dvc" / name
+        if not path.is_file():
+            continue
+        section = ""
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = stripped.strip("[]").strip().strip("'\"")
+            elif section == "cache" and "=" in stripped:
+                key, _, value = stripped.partition("=")
+                if key.strip() == "dir" and value.strip():
+                    folder = Path(value.strip())
+                    dirs.append(folder if folder.is_absolute() else root / ".dvc" / folder)
+    dirs.append(root / ".dvc" / "cache")
+    return dirs
+
+
+def cached_file(root: Path, md5: str) -> Path | None:
+    """The DVC cache's copy of the object ``md5`` (DVC 3's ``files/md5`` layout, then DVC 2's), or None."""
+    for folder in cache_dirs(root):
+        for candidate in (folder / "files" / "md5" / md5[:2] / md5[2:], folder / md5[:2] / md5[2:]):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def pointer_paths(target: str) -> list[str]:
     """The files ``dvc add TARGET`` writes in git: the ``.dvc`` pointer and the folder's ``.gitignore``."""
     target = target.rstrip("/")

@@ -330,6 +330,26 @@ def read_registry(project_path: Path) -> Registry:
     return Registry(tuple(versions), stage_map, tuple(events))
 
 
+def production_version(git_root: Path, artifact: str) -> dict[str, Any] | None:
+    """The version GTO has in ``production`` for ``artifact`` (artifact, version, commit, tag), or None.
+
+    None as well when there is no registry, no such artifact or no tags: a caller asking
+    "what is in production?" before anything was registered gets no answer, not an error.
+    """
+    try:
+        import gto.api
+
+        found = gto.api.find_versions_in_stage(str(git_root), artifact, "production")
+    except Exception:  # noqa: BLE001 - no registry, no artifact, no tags: no production model
+        return None
+    if not found:
+        return None
+    version = found[0] if isinstance(found, list) else found
+    tags = [a.tag for a in getattr(version, "assignments", []) or [] if getattr(a, "tag", None)]
+    return {"artifact": artifact, "version": str(version.version), "commit": str(version.commit_hexsha),
+            "tag": tags[-1] if tags else None}
+
+
 def resolve_version(project_path: Path, version: str | None = None, stage: str | None = None,
                     registry: Registry | None = None) -> tuple[ModelVersion, Registry]:
     """The version a command is about: ``version`` if given, else the one in ``stage``."""
