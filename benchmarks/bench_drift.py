@@ -101,7 +101,7 @@ def time_read(ref: Path, cur: Path) -> float:
 def time_check(ref: Path, cur: Path) -> tuple[float, float, float, dict]:
     """(whole check seconds, read-batch seconds, compare-with-saved-statistics seconds, result)."""
     from workbench.operations.monitoring import DEFAULT_SETTINGS, compare_table
-    from workbench.operations.reference import profile_columns
+    from workbench.reference import profile_columns
 
     start = time.perf_counter()
     ref_table = read(ref)

@@ -176,7 +176,7 @@ def make_project(work: Path, env: dict[str, str]) -> Path:
 _EVIDENCE = """
 import json, subprocess
 from pathlib import Path
-from workbench.development import evidence as ev
+from workbench.versioning import evidence as ev
 path = Path(".")
 digest = ev.model_digest(path)
 (path / "reports").mkdir(exist_ok=True)

@@ -136,15 +136,6 @@ def _promote_args(project: Path, outside: Path, trial: int) -> list[str]:
     return ["exp", "promote", PROMOTED]
 
 
-def promote_available() -> bool:
-    """``exp promote`` is another issue's work: trials include it once it exists."""
-    try:
-        from workbench.development.experiments import promote_experiment  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 OPERATIONS: dict[str, Operation] = {
     "charter set": Operation("charter set", "fraud_detection", "requirements", _charter_args),
     "usecase score": Operation("usecase score", "fraud_detection", "use_cases", _usecase_args),
@@ -153,10 +144,9 @@ OPERATIONS: dict[str, Operation] = {
     "data add in place": Operation("data add in place", "fraud_detection", "data_availability",
                                    _data_in_place_args, refuses_repeat=False),
     "train": Operation("train", "diagnosis", None, _train_args, _configure_pipeline),
+    "exp promote": Operation("exp promote", "diagnosis", "training", _promote_args,
+                             _pipeline_and_experiment, refuses_repeat=True),
 }
-if promote_available():
-    OPERATIONS["exp promote"] = Operation("exp promote", "diagnosis", "training", _promote_args,
-                                          _pipeline_and_experiment, refuses_repeat=True)
 
 
 # --- retrain: a candidate on new data, validated against production -------------------------
@@ -938,9 +928,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     names = [n for n in OPERATIONS if not args.only or n in args.only]
-    if not promote_available():
-        print("exp promote: not available yet (workbench.development.experiments has no "
-              "promote_experiment); left out", flush=True)
     base = Path(tempfile.mkdtemp(prefix="wb-faults-"))
     _isolated_env(base / "home")
     templates = Templates(base)

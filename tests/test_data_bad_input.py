@@ -8,7 +8,6 @@ or constant is unusable input (exit 2), not a NO-GO.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -178,11 +177,3 @@ def test_five_thousand_columns_work(project, tmp_path):
     result = run_cli("data", "check", "--target", "y", "--json", "-C", str(project))
     assert result.returncode == 0, result.stderr  # 300 rows < min_rows: a warning (GO), and it works
     assert "fewer than min_rows" in result.stdout
-
-
-def test_core_does_not_import_textual():
-    code = ("import sys, workbench.design.data_check, workbench.design.data_sources, workbench.cli.design.data;"
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','screens','pandas','sklearn')];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr

@@ -223,17 +223,3 @@ def test_ctrl_c_on_train_stops_dvc_exit_130_and_the_workspace_is_as_it_was(pipel
     # and the next run works
     again = run_cli("train", "-S", "model.params.C=0.3", cwd=path, env=_shell_env())
     assert again.returncode == 0, again.stderr
-
-
-def test_development_modules_import_light():
-    code = (
-        "import sys\n"
-        "import workbench.cli.development.pipeline, workbench.cli.development.stage, workbench.cli.development.train\n"
-        "import workbench.development.pipeline, workbench.development.stages\n"
-        "import workbench.development.training, workbench.development.models\n"
-        "heavy = [m for m in ('textual', 'pandas', 'sklearn', 'skops', 'dvc') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""

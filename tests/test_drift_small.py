@@ -34,7 +34,7 @@ def _features(frame, target: str) -> dict[str, str]:
 def _compare(kind: str, n: int, seed: int, *, shift: bool = False):
     """(rows of the comparison, features) for a held-out fifth of a fresh draw against its train part."""
     from workbench.operations.monitoring import compare_table
-    from workbench.operations.reference import profile_columns
+    from workbench.reference import profile_columns
 
     frame = MAKERS[kind](seed, n)
     order = np.random.default_rng(100 + seed).permutation(len(frame))
@@ -91,7 +91,7 @@ def test_shifted_small_batches_are_flagged_by_psi_and_ks(kind):
 
 
 def test_large_batches_keep_twenty_bins_and_the_usual_bands():
-    from workbench.operations.drift import compare_numeric, numeric_profile, psi_band, psi_merged
+    from workbench.drift import compare_numeric, numeric_profile, psi_band, psi_merged
 
     rng = np.random.default_rng(11)
     profile = numeric_profile(rng.normal(0, 1, 50_000), seed=0)
@@ -105,7 +105,7 @@ def test_large_batches_keep_twenty_bins_and_the_usual_bands():
     value, bins = psi_merged([50] * 20, [1, 0, 2, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0])
     assert bins == 1 and value != value
     # a category the reference never had stays its own bin (drift, not noise to merge away)
-    from workbench.operations.drift import categorical_profile, compare_categorical
+    from workbench.drift import categorical_profile, compare_categorical
 
     cat = categorical_profile({"a": 500, "b": 300, "c": 200}, 0)
     new = compare_categorical("c", cat, {"a": 40, "b": 30, "c": 20, "zz": 30}, 0, small=True)

@@ -373,16 +373,3 @@ def test_yaml_parsing_matches_dvc_on_yaml_1_2_corners():
     assert parse_params(text) == parse_yaml(text, "params.yaml")
     plain = "model:\n  name: ridge\n  params: {alpha: 0.5, max_iter: null}\n"
     assert parse_params(plain) == parse_yaml(plain, "params.yaml")
-
-
-def test_history_modules_import_light():
-    code = (
-        "import sys\n"
-        "import workbench.cli.development.exp, workbench.development.experiments, workbench.development.exp_git\n"
-        "heavy = [m for m in ('textual', 'pandas', 'sklearn', 'skops', 'dvc', 'git', 'ruamel')"
-        " if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""

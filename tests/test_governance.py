@@ -123,7 +123,7 @@ def test_independent_review_needs_team_reviewers_and_n_distinct_approvals(valida
     assert git(path, "rev-parse", "HEAD").strip() == head  # nothing committed
 
     ok(approve(path, "helen"))
-    from workbench.development.evidence import promotion_blockers
+    from workbench.versioning.evidence import promotion_blockers
 
     blockers = promotion_blockers(path)  # what the review screen shows
     assert len(blockers) == 1 and blockers[0].startswith("production needs 2 approval(s) by distinct people")
@@ -223,7 +223,7 @@ def test_a_no_go_or_stale_data_check_blocks_production_unless_overridden(make_sa
     assert check.returncode == 1, check.stdout + check.stderr
     line = refused(promote(path, version))
     assert "the data check of the model's data is NO-GO (" in line and "reports/data_check.json" in line
-    from workbench.development.evidence import promotion_blockers
+    from workbench.versioning.evidence import promotion_blockers
 
     assert [b for b in promotion_blockers(path) if "NO-GO" in b] == [line.split("production: ", 1)[1]
                                                                       .split("; the evidence is read")[0]]

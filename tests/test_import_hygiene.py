@@ -11,6 +11,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import workbench
 
 UI = ("textual", "screens")
@@ -65,8 +67,26 @@ def test_no_core_source_imports_the_ui_even_lazily() -> None:
     assert found == []
 
 
-def test_cli_startup_imports_no_heavy_library() -> None:
-    assert top_level(loaded_after("import workbench.cli"), HEAVY) == []
-    # Building the parser (every command module imported) stays light too.
-    code = "from workbench.cli.parser import build_parser\nbuild_parser()"
-    assert top_level(loaded_after(code), HEAVY) == []
+#: What stays light: code run in a fresh interpreter -> the top-level packages it must not load.
+#: Heavy libraries load inside the functions that need them (a worker, a stage), never at import.
+LIGHT = {
+    "cli startup": ("import workbench.cli", HEAVY),
+    # building the parser (every command module imported) stays light too
+    "cli parsing": ("from workbench.cli.parser import build_parser\nbuild_parser()", HEAVY),
+    "data check and sources": ("import workbench.design.data_check, workbench.design.data_sources, workbench.cli.design.data",
+                               ("textual", "screens", "pandas", "sklearn")),
+    "use cases and requirements": ("import workbench.design.use_cases, workbench.design.requirements, "
+                                   "workbench.cli.design.usecase, workbench.cli.design.charter", ("textual", "screens", "plotext", "pandas", "dvc")),
+    "development": ("import workbench.cli.development.pipeline, workbench.cli.development.stage, "
+                    "workbench.cli.development.train, workbench.development.pipeline, workbench.development.stages\n"
+                    "import workbench.development.training, workbench.development.models",
+                    ("textual", "pandas", "sklearn", "skops", "dvc")),
+    "experiment history": ("import workbench.cli.development.exp, "
+                           "workbench.development.experiments, workbench.versioning.exp_git",
+                           ("textual", "pandas", "sklearn", "skops", "dvc", "git", "ruamel")),
+}
+
+
+@pytest.mark.parametrize("code, banned", list(LIGHT.values()), ids=list(LIGHT))
+def test_import_stays_light(code: str, banned: tuple[str, ...]) -> None:
+    assert top_level(loaded_after(code), banned) == []

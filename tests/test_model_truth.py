@@ -103,7 +103,7 @@ def test_metrics_of_another_model_are_not_this_models_score(trained):
 
 
 def test_a_report_for_model_a_does_not_count_for_model_b(validated):
-    from workbench.development.evidence import promotion_blockers
+    from workbench.versioning.evidence import promotion_blockers
 
     path = validated
     report = json.loads((path / "reports/validation.json").read_text())

@@ -2,7 +2,7 @@
 
 One trained, committed project (diagnosis, logistic regression, ``dvc repro``) is built per
 module and copied per test. Validation and review evidence is written in the format of
-:mod:`workbench.development.evidence` and committed with git, as those steps would.
+:mod:`workbench.versioning.evidence` and committed with git, as those steps would.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _train(base: Path, tmp_path_factory) -> Path:
 def add_evidence(path: Path, *, passed: bool = True, decision: str = "approved", model: str | None = None,
                  commit: bool = True) -> None:
     """Write validation + card + review as the validation and review steps do, and commit them."""
-    from workbench.development import evidence as ev
+    from workbench.versioning import evidence as ev
 
     digest = model or ev.model_digest(path)
     (path / "reports").mkdir(exist_ok=True)
@@ -113,7 +113,7 @@ def gto(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_register_promote_list_history_and_gto_reads_the_same_registry(trained):
-    from workbench.development.evidence import evidence_digest, model_digest
+    from workbench.versioning.evidence import evidence_digest, model_digest
 
     path = trained
     first = run_cli("model", "register", "--json", cwd=path)
@@ -265,7 +265,7 @@ def test_production_reads_the_versions_commit_not_the_workspace(trained):
     """Evidence is read from git, never from the workspace; since issue 14 (item 13) a sign-off
     committed after the registration counts for the version holding the same model digest,
     so registering first no longer strands it (this test used to expect a refusal there)."""
-    from workbench.development.evidence import REVIEW_FILE, promotion_blockers, promotion_blockers_at
+    from workbench.versioning.evidence import REVIEW_FILE, promotion_blockers, promotion_blockers_at
     from workbench.errors import WorkbenchError
     from workbench.versioning.registry import promote_model, register_model
 

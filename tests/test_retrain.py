@@ -147,7 +147,7 @@ def test_retrain_with_data_runs_a_candidate_on_a_new_data_version_validates_and_
     assert (path / "reports/validation.json").read_bytes() == report
     changed = git(path, "show", "--name-only", "--format=", "HEAD").split()
     assert "dvc.lock" in changed and not any(p.startswith("reports/validation") for p in changed)
-    from workbench.development.evidence import model_digest
+    from workbench.versioning.evidence import model_digest
 
     assert json.loads(report)["model"]["digest"] == model_digest(path)
     assert POINTER in changed and (path / SOURCE).read_bytes() == grown

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import git, run_cli
 from tests.test_validation import copy_of, set_gates, trained_template, validated_template
-from workbench.development.evidence import file_digest, model_digest, promotion_blockers
+from workbench.versioning.evidence import file_digest, model_digest, promotion_blockers
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 

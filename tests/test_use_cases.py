@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -275,15 +273,6 @@ def test_bar_chart_text_best_on_top():
     assert max(len(ln) for ln in lines) <= 60
     assert "1. high" in text and "█" in text
     assert bar_chart([], 40, 10) == "No use cases to chart yet."
-
-
-def test_core_modules_import_without_ui_or_heavy_libraries():
-    code = ("import sys, workbench.design.use_cases, workbench.design.requirements, workbench.cli.design.usecase, "
-            "workbench.cli.design.charter;"
-            "bad = [m for m in ('textual', 'screens', 'plotext', 'pandas', 'dvc') if m in sys.modules];"
-            "print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
 
 
 # --- CLI ----------------------------------------------------------------------------------

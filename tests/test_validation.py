@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli
-from workbench.development.evidence import file_digest, model_digest, promotion_blockers
+from workbench.versioning.evidence import file_digest, model_digest, promotion_blockers
 
 GATES = ["model_file", "success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility"]
 MODEL_OUTPUTS = ["dvc.lock", "params.yaml", "metrics.json", "plots", "reports/training_env.json",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from workbench.versioning import dvc, git
 from workbench.versioning import remote as shared_remotes
 from workbench.versioning.locks import recover_stale_locks
 from workbench.versioning.step import begin_step
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 GITIGNORE_LINES = ("# mlops-workbench: rebuildable caches", "/.workbench/cache/")
 
 

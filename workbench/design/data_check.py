@@ -45,10 +45,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.design.data_profile import (
     ColumnStats,
     Histogram,
-    Progress,
     ProfileSettings,
     SourceProfile,
     TargetSummary,
@@ -57,6 +57,9 @@ from workbench.design.data_profile import (
 )
 from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
+from workbench.progress import FractionProgress as Progress
+from workbench.versioning.dvc import pointer_md5
+from workbench.textfmt import fmt, md_table
 from workbench.project import CONFIG_NAME, DEFAULT_THRESHOLDS, Project, charter_from_config, dump_config
 
 __all__ = [
@@ -64,8 +67,8 @@ __all__ = [
     "check_data", "run_data_check", "REPORT_JSON", "REPORT_MD",
 ]
 
-REPORT_JSON = "reports/data_check.json"
-REPORT_MD = "reports/data_check.md"
+REPORT_JSON = paths.DATA_CHECK_REPORT
+REPORT_MD = paths.DATA_CHECK_MD
 SCHEMA = 1
 GO, NO_GO = "GO", "NO-GO"
 STALE_DAYS = 365
@@ -208,14 +211,8 @@ def selected_use_case(config: dict[str, Any]) -> str | None:
     return str(selected) if selected else None
 
 
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"])
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
+#: Still imported by operations/monitoring.py until it imports versioning.dvc.pointer_md5 itself.
+_pointer_md5 = pointer_md5
 
 
 def _file_md5(path: Path) -> str:
@@ -271,7 +268,7 @@ def run_data_check(
 
         profile = profile_file(full, name=str(source.get("name") or Path(rel).stem), display=rel,
                                settings=settings, options=options, progress=inner, cancel=cancel)
-        md5 = _pointer_md5(project.path / f"{rel.rstrip('/')}.dvc") or ""
+        md5 = pointer_md5(project.path / f"{rel.rstrip('/')}.dvc") or ""
         profiles.append(replace(profile, dvc_md5=md5))
     say(0.96, "judging against the thresholds")
     report = judge(profiles, settings=settings, thresholds=thresholds,
@@ -453,11 +450,7 @@ def _leak_kind(summary: TargetSummary | None) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return fmt(value)
 
 
 def readiness(findings: list[Finding] | tuple[Finding, ...]) -> int:
@@ -490,8 +483,8 @@ def render_markdown(report: DataCheckReport) -> str:
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     t = report.thresholds
-    lines += ["## Thresholds", "", "| threshold | value |", "|---|---|"]
-    lines += [f"| {k} | {v:g} |" for k, v in t.items()] + [""]
+    lines += ["## Thresholds", ""]
+    lines += md_table(["threshold", "value"], [[k, f"{v:g}"] for k, v in t.items()], compact=True) + [""]
     if report.exclude_columns:
         lines += ["Excluded columns (data.exclude_columns, not judged): "
                   + ", ".join(f"`{c}`" for c in report.exclude_columns) + ".", ""]
@@ -501,16 +494,16 @@ def render_markdown(report: DataCheckReport) -> str:
         lines.append(f"`{s.column}`: {s.count:,} labelled rows, {s.missing:,} missing "
                      f"({_pct(s.missing_share)}).")
         if s.classes:
-            lines += ["", "| class | rows | share |", "|---|---:|---:|"]
-            lines += [f"| {lab} | {n:,} | {_pct(n / s.count) if s.count else '-'} |" for lab, n in s.classes]
+            lines += [""] + md_table(["class", "rows", "share"],
+                                     [[lab, f"{n:,}", _pct(n / s.count) if s.count else "-"] for lab, n in s.classes],
+                                     align="lrr", compact=True)
         else:
             lines.append(f"Range {_fmt(s.min)} to {_fmt(s.max)}, mean {_fmt(s.mean)}, std {_fmt(s.std)}.")
         lines.append("")
-    lines += ["## Sources", "", "| source | path | data version (md5) | rows | columns | duplicate rows |",
-              "|---|---|---|---:|---:|---:|"]
-    for p in report.sources:
-        lines.append(f"| {p.name} | `{p.path}` | `{p.dvc_md5 or '-'}` | {p.rows:,} | {p.columns} | "
-                     f"{p.duplicate_rows:,} |")
+    lines += ["## Sources", ""]
+    lines += md_table(["source", "path", "data version (md5)", "rows", "columns", "duplicate rows"],
+                      [[p.name, f"`{p.path}`", f"`{p.dvc_md5 or '-'}`", f"{p.rows:,}", p.columns, f"{p.duplicate_rows:,}"]
+                       for p in report.sources], align="lllrrr", compact=True)
     lines.append("")
     if report.rows_per_feature is not None:
         lines += [f"Rows per feature: {report.rows_per_feature:g} ({report.rows:,} rows, "
@@ -521,8 +514,7 @@ def render_markdown(report: DataCheckReport) -> str:
             lines += [f"Time column `{p.time.column}`: {p.time.start} to {p.time.end} "
                       f"({_fmt(p.time.span_days)} days), newest {_fmt(p.time.freshness_days)} days "
                       "before the check.", ""]
-        lines += ["| column | role | kind | missing | distinct | min | median | max | flags |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---|"]
+        rows: list[list[Any]] = []
         for c in p.column_stats:
             flags = []
             if c.constant:
@@ -536,8 +528,10 @@ def render_markdown(report: DataCheckReport) -> str:
             median = c.quantiles[2] if len(c.quantiles) == 5 else None
             if c.kind == "categorical" and c.top:
                 median = f"top: {c.top[0][0]}"
-            lines.append(f"| {c.name} | {c.role} | {c.kind} | {_pct(c.missing_share)} | {c.distinct:,} | "
-                         f"{_fmt(c.min)} | {_fmt(median)} | {_fmt(c.max)} | {'; '.join(flags)} |")
+            rows.append([c.name, c.role, c.kind, _pct(c.missing_share), f"{c.distinct:,}",
+                         _fmt(c.min), _fmt(median), _fmt(c.max), "; ".join(flags)])
+        lines += md_table(["column", "role", "kind", "missing", "distinct", "min", "median", "max", "flags"], rows,
+                          align="lllrrrrrl", compact=True)
         lines.append("")
     return "\n".join(ln.replace("\n", " ") if ln.startswith("|") else ln for ln in lines).rstrip() + "\n"
 
@@ -584,7 +578,7 @@ def check_data(
             step.dvc_add(stale, cancel=cancel)
             fixed = []
             for src in report.sources:
-                md5 = _pointer_md5(project.path / f"{src.path.rstrip('/')}.dvc") or ""
+                md5 = pointer_md5(project.path / f"{src.path.rstrip('/')}.dvc") or ""
                 fixed.append(replace(src, dvc_md5=md5))
             report = replace(report, sources=tuple(fixed))
         for src in report.sources:

@@ -7,16 +7,16 @@ sample); ``add_data`` is ``mlops-workbench data add``: any file or folder, valid
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.project import CONFIG_NAME, Project, dump_config
 from workbench.versioning.step import begin_step
-
-Progress = Callable[[str], None]
+from workbench.paths import inside as _inside
+from workbench.paths import user_path
+from workbench.progress import Progress
 
 
 def _format_of(path: str) -> str:
@@ -83,13 +83,6 @@ class AddedSource:
     replaced: bool = False  # the source was registered already and is tracked again
 
 
-def _inside(path: Path, root: Path) -> Path | None:
-    try:
-        return path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return None
-
-
 def refuse_untrackable_name(given: str, rel: str) -> None:
     """Refuse a name git's ``.gitignore`` cannot hold as DVC writes it (and git cannot show plainly).
 
@@ -139,10 +132,7 @@ def add_data(
     project = Project(project_path)
     config = project.read_config()
     given = str(path)
-    src = Path(path).expanduser()
-    if not src.is_absolute():
-        src = Path(cwd or Path.cwd()) / src
-    src = Path(os.path.abspath(src))
+    src = user_path(path, cwd)
     if not src.exists():
         raise WorkbenchError(f"{given} does not exist: check the path (quote it if it has spaces)")
     inside = _inside(src, project.path)
@@ -181,7 +171,7 @@ def add_data(
     else:
         rel = inside.as_posix()
         root = git.repo_root(project.path)
-        if root is not None and git.run_git(root, "ls-files", "--", str(src), check=False).strip():
+        if root is not None and git.is_tracked(root, src):
             raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
                                  f"'git rm -r --cached \"{rel}\"' and commit, then add it again")
     source_name = (name or Path(rel).stem).strip()

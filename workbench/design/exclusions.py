@@ -29,9 +29,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 
-REPORT_JSON = "reports/data_check.json"
+REPORT_JSON = paths.DATA_CHECK_REPORT
 _PERSONAL_KIND = re.compile(r"personal data \((.+?)\): ")
 #: how many column names an error lists in full before it lists only the closest ones
 LIST_ALL_UP_TO = 25

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.project import CONFIG_NAME, DEFAULT_WEIGHTS, Project, dump_config
 
@@ -48,7 +49,7 @@ CRITERION_LABELS: dict[str, str] = {
 INVERTED: frozenset[str] = frozenset({"risk"})
 #: The score an unscored criterion starts at when a use case is added.
 NEUTRAL_SCORE = 3
-DATA_CHECK_REPORT = "reports/data_check.json"
+DATA_CHECK_REPORT = paths.DATA_CHECK_REPORT
 MANUAL, DATA_CHECK = "manual", "data check"
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -355,7 +356,7 @@ def rank_project(project_path: str | Path, *,
 
 
 def ranking_json(result: UseCasesSaved) -> dict[str, Any]:
-    """The ``usecase ... --json`` shape (see ``workbench.cli_design``)."""
+    """The ``usecase ... --json`` shape (see ``workbench.cli.design.usecase``)."""
     return {
         "schema": 1,
         "commit": result.commit,

@@ -29,15 +29,16 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.development import exp_git
+from workbench import paths
+from workbench.versioning import exp_git
 from workbench.errors import CancelledError, DirtyPathError, WorkbenchError
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 PARAMS_FILE = "params.yaml"
 METRICS_FILE = "metrics.json"
 CACHE_VERSION = 1
@@ -415,9 +416,7 @@ def _primary_metric(root: Path, metrics: Mapping[str, float]) -> str | None:
 
 def _status(info: exp_git.RepoInfo) -> dict[str, str]:
     """Dirty paths of the project (relative to the repository top) -> git's status code."""
-    raw = exp_git.git_text(info.top, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                           "--no-renames", "--", info.prefix or ".")
-    return {rec[3:]: rec[:2] for rec in raw.split("\0") if len(rec) > 3}
+    return exp_git.worktree_status(info.top, info.prefix)
 
 
 #: Files the workbench's judgement steps write (validation, review) and the pipeline never reads:
@@ -425,8 +424,7 @@ def _status(info: exp_git.RepoInfo) -> dict[str, str]:
 #: experiment ran does not make it stale, so ``retrain`` (experiment, then ``validate
 #: EXPERIMENT``) can be followed by ``exp promote``. Promoting keeps them as HEAD has them
 #: (``dvc exp apply`` would put the baseline's back).
-EVIDENCE_FILES = ("reports/validation.json", "reports/validation.md", "reports/model_card.md",
-                  "reports/review.json")
+EVIDENCE_FILES = (paths.VALIDATION_REPORT, paths.VALIDATION_MD, paths.MODEL_CARD, paths.REVIEW_FILE)
 
 
 def _kept_files(root: Path) -> tuple[str, ...]:
@@ -456,38 +454,29 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
     info = exp_git.repo_info(Path(root))
     if info.head is None:
         raise WorkbenchError("the repository has no commits yet: create the project first")
-    scope = ["--", info.prefix] if info.prefix else []
-    changed_by_exp = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
-                                          exp.baseline, exp.rev, *scope).split("\0")) - {""}
+    changed_by_exp = exp_git.changed_between(info.top, exp.baseline, exp.rev, info.prefix)
     kept_all = {info.path(p) for p in _kept_files(root)}
     if exp.baseline != info.head:
-        moved = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
-                                     exp.baseline, info.head, *scope).split("\0")) - {""}
+        moved = exp_git.changed_between(info.top, exp.baseline, info.head, info.prefix)
         stray = sorted(moved - changed_by_exp - kept_all)
         if stray:
             raise WorkbenchError(
                 f"experiment {exp.name} ran on commit {exp.baseline[:7]}, and {stray[0]} has changed "
                 f"since: rerun it on this commit (mlops-workbench train -S ...) or check out "
                 f"{exp.baseline[:7]} first")
-    tree = exp_git.git_text(info.top, "ls-tree", "-r", "-z", exp.rev, *scope)
-    exp_blobs: dict[str, str] = {}
-    for rec in tree.split("\0"):
-        if "\t" in rec:
-            meta, path = rec.split("\t", 1)
-            exp_blobs[path] = meta.split(" ")[2]
+    exp_blobs = exp_git.tree_blobs(info.top, exp.rev, info.prefix)
     # the kept files (evidence, workbench.yaml) are put back as they are after the apply:
     # uncommitted edits of them survive the promote and stay uncommitted
     kept = kept_all - changed_by_exp
     # Only the pipeline's files (and the data pointers it reads, which a retrain changes) are
     # promoted; the user's other edits are moved aside around the apply and put back.
-    diff = set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
-                                info.head, exp.rev, *scope).split("\0")) - {""}
+    diff = exp_git.changed_between(info.top, info.head, exp.rev, info.prefix)
     promoted = {p for p in diff - kept if _promotable(root, info, p)}
     dirty = {p: c for p, c in _status(info).items() if p in promoted}
     if dirty:
         generated = {info.path(p) for p in _pipeline_outputs(root)}
         present = [p for p in dirty if (info.top / p).is_file()]
-        hashed = exp_git.git_text(info.top, "hash-object", "--", *present).split() if present else []
+        hashed = exp_git.worktree_blobs(info.top, present)
         work_oid = dict(zip(present, hashed, strict=False))
         suspects = [p for p in dirty if work_oid.get(p) != exp_blobs[p] and p not in generated]
         if suspects:
@@ -505,7 +494,7 @@ def check_promotable(root: Path, exp: Experiment, exps: Sequence[Experiment]) ->
 
 def _promotable(root: Path, info: exp_git.RepoInfo, path: str) -> bool:
     """Whether a repository path an experiment changed belongs in its promotion (a pipeline file)."""
-    from workbench.development.training import _pipeline_files, _pipeline_reads, _under
+    from workbench.versioning.run_journal import _pipeline_files, _pipeline_reads, _under
 
     if info.prefix and not path.startswith(info.prefix):
         return False
@@ -543,7 +532,7 @@ def _promote(root: Path, name: str, *, role: str | None, progress: Progress | No
     from workbench.versioning.git import changed_paths
     from workbench.versioning.step import begin_step
 
-    from workbench.development.training import _set_to_head, guarded_run, recover_interrupted_run
+    from workbench.versioning.run_journal import _set_to_head, guarded_run, recover_interrupted_run
 
     for line in recover_interrupted_run(root):
         if progress:
@@ -572,17 +561,15 @@ def _promote(root: Path, name: str, *, role: str | None, progress: Progress | No
     gitignores = [f"{folder}/.gitignore" for folder in sorted(_cached_out_dirs(root)) if folder]
     kept = {p: (root / p).read_bytes() for p in _kept_files(root)  # what check_promotable left out
             if info.path(p) not in paths and (root / p).is_file()}
-    scope = ["--", info.prefix] if info.prefix else []
     # Files the experiment changed that are not promoted (an experiment made before the
     # workbench kept the user's work out of experiments may hold it): HEAD's stay.
-    stray = sorted(set(exp_git.git_text(info.top, "diff", "--name-only", "-z", "--no-renames",
-                                        info.head or "HEAD", exp.rev, *scope).split("\0"))
-                   - {""} - set(paths) - {info.path(p) for p in kept})
-    tracked = set(exp_git.git_text(info.top, "ls-files", "-z", "--", *stray).split("\0")) if stray else set()
+    stray = sorted(exp_git.changed_between(info.top, info.head or "HEAD", exp.rev, info.prefix)
+                   - set(paths) - {info.path(p) for p in kept})
+    tracked = exp_git.tracked_among(info.top, stray)
     untracked_stray = {p: (info.top / p).read_bytes() for p in stray
                        if p not in tracked and (info.top / p).is_file()}  # the user's untracked files
     project_rel = [p[len(info.prefix):] if info.prefix else p for p in paths]
-    from workbench.development.training import _pipeline_files
+    from workbench.versioning.run_journal import _pipeline_files
 
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = "\n".join(body_lines)

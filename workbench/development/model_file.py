@@ -28,12 +28,26 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+
+from workbench.errors import WorkbenchError
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SCHEMA = "schema.json"
 #: Attributes whose value is an ``id()`` of this process (a cache scikit-learn recomputes).
 VOLATILE_ATTRS = frozenset({"_stop_words_id"})
+
+#: The types a model file may contain beyond the ones skops trusts by default (skops
+#: already trusts scikit-learn's estimators and numpy arrays). These three are what the
+#: model families of :mod:`workbench.development.models` need (checked by a test over
+#: every family); anything else (a tampered file with ``builtins.eval``, ``os.system``...)
+#: is refused before loading.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
 
 
 def _zip(members: list[tuple[str, bytes]], compression: int) -> bytes:
@@ -122,3 +136,23 @@ def write_model(model: Any, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, canonical_skops(sio.dumps(model)))
+
+
+def trusted_types(path: Path, *, unreadable: Callable[[Exception], str], refused: Callable[[str], str]) -> list[str]:
+    """The types of the skops file ``path`` to pass as ``trusted=``, every one in :data:`TRUSTED_TYPES`.
+
+    One check for every command that opens a model (loading, bundling): a file that cannot be
+    read raises ``unreadable(exc)``, one with a type the workbench does not trust raises
+    ``refused(", ".join(types))``, both as one-line :class:`WorkbenchError` (the caller
+    words them: what it was about to do differs).
+    """
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # noqa: BLE001 - a corrupt file is a user-facing problem
+        raise WorkbenchError(unreadable(exc)) from None
+    bad = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if bad:
+        raise WorkbenchError(refused(", ".join(bad)))
+    return list(untrusted)

@@ -19,13 +19,14 @@ they are not committed yet: merging them is what the step is for.
 :func:`decide` records ``approved`` or ``rejected`` in ``reports/review.json`` with the
 reviewer (git identity and role), the comment, and the digests of the model, the
 validation report and the card the decision was made on (see
-:mod:`workbench.development.evidence`). Approval is refused unless the current model has
+:mod:`workbench.versioning.evidence`). Approval is refused unless the current model has
 a passing validation; a card made for another model or report is refreshed in the same
 commit first. The history of decisions is ``git log -- reports/review.json``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -34,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import (
+from workbench import paths
+from workbench.versioning.evidence import (
     CARD_FILE,
     REVIEW_FILE,
     VALIDATION_FILE,
@@ -44,6 +46,7 @@ from workbench.development.evidence import (
     read_json,
 )
 from workbench.errors import WorkbenchError
+from workbench.textfmt import fmt, md_table
 
 SECTIONS = ("Model details", "Intended use", "Data", "Metrics", "Slices", "Fairness", "Validation",
             "Limitations", "Ethical considerations")
@@ -153,18 +156,33 @@ def parse_card(text: str) -> tuple[dict[str, Any], str, list[tuple[str, str]]]:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else str(value)
-    if isinstance(value, int | float):
-        return f"{value:.4g}"
-    return str(value)
+    return fmt(value, ints=True)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    for row in rows:
-        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
-    return "\n".join(out)
+    return "\n".join(md_table(header, rows, cell=lambda c: _fmt(c).replace("|", "\\|").replace("\n", " ")))
+
+
+@functools.cache
+def _template() -> Any:
+    """The model card's template module (its macros, one a section), loaded once.
+
+    ``workbench/templates/model_card.md.j2`` holds every sentence of the card; this module
+    decides what goes in. Jinja2 is imported here, not at module import (``review show``
+    stays light).
+    """
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("workbench", "templates"), autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("model_card.md.j2").module
+
+
+def _body(rendered: Any) -> str:
+    """A macro's output as the section's text: each template line is a line, the last newline dropped."""
+    text = str(rendered)
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -234,7 +252,7 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
     estimator_name = _estimator_name(root / MODEL_FILE)  # read from the file, not loaded: no scikit-learn
     metrics = read_json(root, "metrics.json") or {}
     env = read_json(root, ENV_FILE) or {}
-    check = read_json(root, "reports/data_check.json")
+    check = read_json(root, paths.DATA_CHECK_REPORT)
     data_cfg = config.get("data") or {}
     family = (params.get("model") or {}).get("name") or estimator_name
     hyper = (params.get("model") or {}).get("params") or {}
@@ -244,147 +262,93 @@ def _sections(root: Path, digest: str, validation: dict[str, Any] | None) -> tup
         kinds[kind] = kinds.get(kind, 0) + 1
     split = params.get("split") or {}
     task = params.get("task") or charter.task
+    card = _template()
     bodies: dict[str, str] = {}
 
-    bodies["Model details"] = "\n".join([
-        f"- Model: `{digest}` (the DVC hash of `models/model.skops` in `dvc.lock`)",
-        f"- Family: {family} (scikit-learn `{estimator_name}` in a preprocessing pipeline)",
-        "- Hyperparameters: " + (", ".join(f"{k}={v}" for k, v in hyper.items()) or "defaults"),
-        f"- Task: {task}; target `{params.get('target')}`"
-        + (f", positive class `{params.get('positive_class')}`" if task == "classification" else ""),
-        f"- Features: {len(features)} ("
-        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")",
-        *[f"- Flagged feature used on purpose (--allow-flagged): `{c}`, {why}"
-          for c, why in (params.get("flagged_features") or {}).items()],
-        "- Trained with: " + (", ".join(f"{k} {v}" for k, v in env.items() if v != "not installed")
-                              or "library versions not recorded"),
-        f"- Seed: {split.get('seed')} (every random choice; `params.yaml`)",
-    ])
+    bodies["Model details"] = _body(card.model_details(
+        digest, family, estimator_name, list(hyper.items()), task, params.get("target"),
+        params.get("positive_class"), len(features), sorted(kinds.items()),
+        list((params.get("flagged_features") or {}).items()),
+        [(k, v) for k, v in env.items() if v != "not installed"], split.get("seed")))
 
     selected = (config.get("use_cases") or {}).get("selected") or {}
     candidates = (config.get("use_cases") or {}).get("candidates") or []
     chosen = next((c for c in candidates if c.get("id") == selected.get("id")), None)
     others = [c.get("name") or c.get("id") for c in candidates if chosen and c is not chosen]
     constraints = charter.constraints or {}
-    intended = [charter.problem.strip() or "_The charter has no problem statement yet._", ""]
-    if chosen:
-        intended.append(f"- Use case: **{chosen.get('name')}**: {chosen.get('description', '')}".rstrip(": "))
-    intended += [f"- Business owner: {charter.business_owner or 'not set'}",
-                 f"- Success metric: {charter.success_metric or 'not set'}"]
-    for key, label in (("latency_ms", "Latency limit (ms)"), ("interpretability", "Interpretability"),
-                       ("privacy", "Privacy")):
-        if constraints.get(key):
-            intended.append(f"- {label}: {constraints[key]}")
-    if others:
-        intended.append(f"- Not assessed for (other candidate use cases): {', '.join(map(str, others))}")
-    bodies["Intended use"] = "\n".join(intended)
+    bodies["Intended use"] = _body(card.intended_use(
+        charter.problem.strip(), chosen, charter.business_owner, charter.success_metric, constraints, others))
 
     versions = _data_versions(root, params)
     rows_by_source = {str(s.get("name")): s.get("rows") for s in (check or {}).get("sources") or []}
-    data = [_table(["source", "DVC md5 (trained on)", "rows"],
+    table = _table(["source", "DVC md5 (trained on)", "rows"],
                    [[f"`{v['path']}`", f"`{v['md5']}`" if v["md5"] else "not tracked",
                      rows_by_source.get(Path(v["path"]).name, rows_by_source.get(v["path"]))]
-                    for v in versions]), ""]
-    for v in versions:
-        if v["changed_since_training"]:
-            data.append(f"- `{v['path']}` has changed since training (pointer md5 `{v['pointer_md5']}`)")
-    data.append(f"- Split: {split.get('method')}, {_fmt(split.get('test_size'))} held out for testing, "
-                f"seed {split.get('seed')}" + (f", ordered by `{split['time_column']}`"
-                                               if split.get("time_column") else ""))
-    for key, label in (("id_columns", "Identifiers (not features)"),
-                       ("sensitive_columns", "Sensitive (not features)"),
-                       ("exclude_columns", "Excluded")):
-        if data_cfg.get(key):
-            data.append(f"- {label}: {', '.join(map(str, data_cfg[key]))}")
-    if check:
-        data.append(f"- Data check: {check.get('verdict')} on {str(check.get('checked_at', ''))[:10]}, "
-                    f"{check.get('rows')} rows, {len(check.get('warnings') or [])} warning(s)")
-    else:
-        data.append("- Data check: not run (`mlops-workbench data check`)")
-    data += _data_check_overrides(root, digest)
-    bodies["Data"] = "\n".join(data)
+                    for v in versions])
+    bodies["Data"] = _body(card.data(
+        table, [(v["path"], v["pointer_md5"]) for v in versions if v["changed_since_training"]], split,
+        _fmt(split.get("test_size")), data_cfg, check, str((check or {}).get("checked_at", ""))[:10],
+        len((check or {}).get("warnings") or []), _data_check_overrides(root, digest)))
 
     test_rows = ((validation or {}).get("data") or {}).get("test_rows")
     baseline = {d.get("metric"): d.get("baseline") for d in (_gate(validation, "baseline") or {}).get("details")
                 or []}
     header = ["metric", "model"] + (["dummy baseline"] if baseline else [])
     rows = [[k, v] + ([baseline.get(k)] if baseline else []) for k, v in metrics.items()]
-    bodies["Metrics"] = (f"On the held-out test split{f' ({test_rows} rows)' if test_rows else ''}, "
-                         "as `dvc metrics show` reports them:\n\n" + _table(header, rows))
+    bodies["Metrics"] = _body(card.metrics(test_rows, _table(header, rows)))
 
-    not_validated = "_Not validated yet: run `mlops-workbench validate`._"
+    not_validated = _body(card.not_validated())
     slices = _gate(validation, "slices")
     if validation is None or slices is None:
         bodies["Slices"] = not_validated
     elif slices.get("passed") is None and not slices.get("details"):
-        bodies["Slices"] = f"Not checked: {slices.get('why')}"
+        bodies["Slices"] = _body(card.not_checked(slices.get("why")))
     else:
         thr = slices.get("threshold") or {}
-        bodies["Slices"] = (f"{thr.get('metric')} by `{thr.get('column')}` (floor {_fmt(thr.get('floor'))}): "
-                            f"{slices.get('why')}\n\n" + _table(
-                                ["group", "rows", str(thr.get("metric")), "result"],
-                                [[d.get("group"), d.get("rows"), d.get("value"),
-                                  {True: "pass", False: "fail", None: d.get("note") or "-"}[d.get("passed")]]
-                                 for d in slices.get("details") or []]))
+        bodies["Slices"] = _body(card.slices(
+            thr.get("metric"), thr.get("column"), _fmt(thr.get("floor")), slices.get("why"), _table(
+                ["group", "rows", str(thr.get("metric")), "result"],
+                [[d.get("group"), d.get("rows"), d.get("value"),
+                  {True: "pass", False: "fail", None: d.get("note") or "-"}[d.get("passed")]]
+                 for d in slices.get("details") or []])))
     fairness = _gate(validation, "fairness")
     if validation is None or fairness is None:
         bodies["Fairness"] = not_validated
     elif fairness.get("passed") is None and not fairness.get("details"):
-        bodies["Fairness"] = f"Not checked: {fairness.get('why')}"
+        bodies["Fairness"] = _body(card.not_checked(fairness.get("why")))
     else:
         thr = fairness.get("threshold") or {}
-        bodies["Fairness"] = (
-            f"Largest gap in {thr.get('metric')} between groups of `{thr.get('column')}` "
-            f"(fairlearn MetricFrame), limit {_fmt(thr.get('max_difference'))}: {fairness.get('why')}\n\n"
-            + _table(["group", "rows", str(thr.get("metric")), "note"],
-                     [[d.get("group"), d.get("rows"), d.get("value"), d.get("note") or ""]
-                      for d in fairness.get("details") or []]))
+        bodies["Fairness"] = _body(card.fairness(
+            thr.get("metric"), thr.get("column"), _fmt(thr.get("max_difference")), fairness.get("why"),
+            _table(["group", "rows", str(thr.get("metric")), "note"],
+                   [[d.get("group"), d.get("rows"), d.get("value"), d.get("note") or ""]
+                    for d in fairness.get("details") or []])))
     if validation is None:
         bodies["Validation"] = not_validated
     else:
         words = {True: "pass", False: "FAIL", None: "skipped"}
-        bodies["Validation"] = "\n".join(
-            [f"**{'Passed' if validation.get('passed') else 'Failed'}** on "
-             f"{str(validation.get('validated_at', ''))[:19]} (`reports/validation.md`).", ""]
-            + [f"- {g.get('title', g.get('name'))}: {words[g.get('passed')]}: {g.get('why')}"
-               for g in validation.get("gates") or []])
+        bodies["Validation"] = _body(card.validation(
+            validation.get("passed"), str(validation.get("validated_at", ""))[:19],
+            [(g.get("title", g.get("name")), words[g.get("passed")], g.get("why"))
+             for g in validation.get("gates") or []]))
 
-    limits = [f"- Measured on one held-out {split.get('method')} split"
-              f"{f' of {test_rows} rows' if test_rows else ''}; data from other sources or later "
-              "periods may behave differently (see monitoring)."]
-    for gate in (validation or {}).get("gates") or []:
-        if gate.get("passed") is False:
-            limits.append(f"- Fails the {gate.get('title', gate.get('name'))} gate: {gate.get('why')}")
-    small = [f"{d.get('group')} ({d.get('rows')} rows)" for d in (slices or {}).get("details") or []
-             if d.get("passed") is None]
-    if small:
-        limits.append(f"- Too few test rows to judge these slices: {', '.join(small)}")
-    for warning in ((check or {}).get("warnings") or [])[:5]:
-        limits.append(f"- Data: {warning}")
-    bodies["Limitations"] = "\n".join([*limits, "", _EDIT_HINT])
+    bodies["Limitations"] = _body(card.limitations(
+        split.get("method"), test_rows,
+        [(g.get("title", g.get("name")), g.get("why")) for g in (validation or {}).get("gates") or []
+         if g.get("passed") is False],
+        [f"{d.get('group')} ({d.get('rows')} rows)" for d in (slices or {}).get("details") or []
+         if d.get("passed") is None],
+        ((check or {}).get("warnings") or [])[:5], _EDIT_HINT))
 
-    ethics = []
-    if constraints.get("privacy"):
-        ethics.append(f"- Privacy: {constraints['privacy']}")
-    sensitive = [str(c) for c in data_cfg.get("sensitive_columns") or []]
-    if sensitive:
-        ethics.append(f"- Sensitive columns ({', '.join(sensitive)}) are kept out of the features"
-                      + (" and used to check fairness." if fairness and fairness.get("passed") is not None
-                         else "."))
-    personal = sorted({str(f.get("column")) for f in (check or {}).get("personal_data") or []})
-    if personal:
-        ethics.append(f"- The data check found personal data in: {', '.join(personal)}")
-    if fairness and fairness.get("passed") is False:
-        ethics.append(f"- The fairness gate fails: {fairness.get('why')}")
-    if constraints.get("interpretability"):
-        ethics.append(f"- Interpretability: {constraints['interpretability']}")
-    if not ethics:
-        ethics.append("- No sensitive columns or privacy constraints are recorded for this project.")
-    bodies["Ethical considerations"] = "\n".join([*ethics, "", _EDIT_HINT])
+    bodies["Ethical considerations"] = _body(card.ethics(
+        constraints.get("privacy"), [str(c) for c in data_cfg.get("sensitive_columns") or []],
+        bool(fairness and fairness.get("passed") is not None),
+        sorted({str(f.get("column")) for f in (check or {}).get("personal_data") or []}),
+        bool(fairness and fairness.get("passed") is False), (fairness or {}).get("why"),
+        constraints.get("interpretability"), _EDIT_HINT))
 
-    title = f"Model card: {charter.name or root.name}"
-    intro = (f"Generated by mlops-workbench from the charter, the data check, `params.yaml`, "
-             f"`metrics.json` and the validation report for model `{digest}`.")
+    title = _body(card.title(charter.name or root.name))
+    intro = _body(card.intro(digest))
     return title, intro, bodies
 
 
@@ -562,7 +526,7 @@ def _check_reviewer(root: Path, who: Any, role: str | None, digest: str) -> None
     Also refuses when the model file in the workspace is not the one ``dvc.lock`` names:
     the reviewer would sign off bytes they are not looking at.
     """
-    from workbench.development.evidence import (
+    from workbench.versioning.evidence import (
         MODEL_FILE,
         model_author,
         project_governance,
@@ -667,18 +631,16 @@ def decide(project_path: str | Path, decision: str, comment: str | None, *,
 
 def review_history(project_path: str | Path, *, limit: int = 50) -> list[dict[str, Any]]:
     """Every decision ever recorded, newest first, from ``git log -- reports/review.json``."""
-    from workbench.versioning.git import repo_root, run_git
+    from workbench.versioning.git import file_at, file_log, repo_root
 
     root = Path(project_path).absolute()
     git_root = repo_root(root)
     if git_root is None:
         return []
     rel = (root / REVIEW_FILE).resolve().relative_to(git_root).as_posix()
-    log = run_git(git_root, "log", f"-{limit}", "--format=%H%x1f%aI", "--", rel, check=False)
     out = []
-    for line in log.splitlines():
-        sha, _, when = line.partition("\x1f")
-        text = run_git(git_root, "show", f"{sha}:{rel}", check=False)
+    for sha, when in file_log(git_root, rel, limit=limit):
+        text = file_at(git_root, sha, rel)
         try:
             data = json.loads(text)
         except ValueError:

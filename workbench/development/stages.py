@@ -31,15 +31,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
+from workbench.development.model_file import TRUSTED_TYPES, trusted_types  # noqa: F401 - TRUSTED_TYPES re-exported
 from workbench.errors import WorkbenchError
 
 PARAMS_FILE = "params.yaml"
-TRAIN_FILE = "data/prepared/train.parquet"
-TEST_FILE = "data/prepared/test.parquet"
-MODEL_FILE = "models/model.skops"
+TRAIN_FILE = paths.TRAIN_SPLIT
+TEST_FILE = paths.TEST_SPLIT
+MODEL_FILE = paths.MODEL_FILE
 METRICS_FILE = "metrics.json"
-ENV_FILE = "reports/training_env.json"
-REFERENCE_FILE = "reports/reference.json"  # drift reference, see workbench/operations/reference.py
+ENV_FILE = paths.TRAINING_ENV_FILE
+REFERENCE_FILE = paths.REFERENCE_FILE  # drift reference, see workbench/reference.py
 PLOT_FILES = {
     "roc": "plots/roc.json",
     "prc": "plots/prc.json",
@@ -54,18 +56,6 @@ TASK_PLOTS = {
     "regression": ("predictions", "importance"),
 }
 STAGES = ("prepare", "train", "evaluate")
-
-#: The types a model file may contain beyond the ones skops trusts by default (skops
-#: already trusts scikit-learn's estimators and numpy arrays). These three are what the
-#: model families of :mod:`workbench.development.models` need (checked by a test over
-#: every family); anything else (a tampered file with ``builtins.eval``, ``os.system``...)
-#: is refused before loading.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-)
-
 
 # --- params -------------------------------------------------------------------------
 
@@ -292,17 +282,11 @@ def load_model(path: Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise WorkbenchError(f"{path} is missing: run 'dvc repro' or 'mlops-workbench train' first")
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # noqa: BLE001 - a corrupt file is a user-facing problem
-        raise WorkbenchError(f"{path} is not a readable skops model ({exc}): retrain with 'dvc repro'") from None
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if refused:
-        raise WorkbenchError(
-            f"{path} contains type(s) the workbench does not trust: {', '.join(refused)}; "
-            "refusing to load it — retrain with 'dvc repro' or restore the file from git/DVC"
-        )
-    return sio.load(path, trusted=list(untrusted))
+    untrusted = trusted_types(
+        path, unreadable=lambda exc: f"{path} is not a readable skops model ({exc}): retrain with 'dvc repro'",
+        refused=lambda types: (f"{path} contains type(s) the workbench does not trust: {types}; "
+                               "refusing to load it — retrain with 'dvc repro' or restore the file from git/DVC"))
+    return sio.load(path, trusted=untrusted)
 
 
 # --- evaluate -----------------------------------------------------------------------
@@ -446,7 +430,7 @@ def evaluate(root: Path) -> dict[str, float]:
         atomic_write_text(root / PLOT_FILES[name], json.dumps(data, indent=1) + "\n")
     atomic_write_text(root / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     atomic_write_text(root / ENV_FILE, json.dumps(library_versions(), indent=2) + "\n")
-    from workbench.operations.reference import write_reference
+    from workbench.reference import write_reference
 
     write_reference(root, params, model, X, results)  # reports/reference.json, for monitoring
     return results

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.development import exp_git
+from workbench.versioning import exp_git
 from workbench.errors import DirtyPathError, WorkbenchError
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 PARAMS_FILE = "params.yaml"
 LOCK_FILE = "dvc.lock"
 
@@ -57,7 +56,7 @@ def _hash(top: Path, paths: list[str]) -> dict[str, str]:
     present = [p for p in paths if (top / p).is_file()]
     if not present:
         return {}
-    out = exp_git.git_text(top, "hash-object", "--", *present).split()
+    out = exp_git.worktree_blobs(top, present)
     return dict(zip(present, out, strict=False))
 
 
@@ -158,8 +157,8 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
     import os
 
     from workbench.development.training import recover_interrupted_run
+    from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc
-    from workbench.versioning.git import run_git
     from workbench.versioning.locks import ProjectLock
 
     root = Path(root).absolute()
@@ -177,8 +176,7 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
         revs = ["HEAD", *(sha for _, sha, _ in refs.exps)]
         blobs = exp_git.blob_ids(info.top, [f"{rev}:{p}" for p in paths.values() for rev in revs])
         work = _hash(info.top, list(paths.values()))
-        staged_raw = exp_git.git_text(info.top, "ls-files", "-s", "-z", "--", *paths.values())
-        staged = {rec.split("\t", 1)[1]: rec.split(" ")[1] for rec in staged_raw.split("\0") if "\t" in rec}
+        staged = exp_git.index_blobs(info.top, list(paths.values()))
         restore, delete = [], []
         for rel, path in paths.items():
             at_head = blobs.get(f"HEAD:{path}")
@@ -204,10 +202,10 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
 
             raise CancelledError("discard was cancelled before anything was written")
         if restore:
-            run_git(root, "checkout", "HEAD", "--", *restore)
+            git.checkout_from_head(root, restore)
         for rel in delete:
             if paths[rel] in staged:
-                run_git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", rel)
+                git.remove_from_index(root, [rel])
             (root / rel).unlink(missing_ok=True)
         checked_out: list[str] = []
         if lock_at_head and cached:

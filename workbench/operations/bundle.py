@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench import __version__
 from workbench.errors import WorkbenchError
 
@@ -103,7 +104,7 @@ def read_bundle(path: Path) -> BundleInfo:
 
 def schema_from_params(params: dict[str, Any]) -> dict[str, Any]:
     """The input schema of a model trained with these params (the training features and types)."""
-    from workbench.operations.predict import JSON_TYPES, record_adapter
+    from workbench.operations.record_schema import JSON_TYPES, record_adapter
 
     features = {str(k): str(v) for k, v in (params.get("features") or {}).items()}
     if not features:
@@ -284,8 +285,8 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
     """
     import yaml
 
-    from workbench.development.evidence import evidence_at
-    from workbench.development.stages import TRUSTED_TYPES
+    from workbench.versioning.evidence import evidence_at
+    from workbench.development.model_file import TRUSTED_TYPES
     from workbench.versioning.outputs import refuse_versioned_output
     from workbench.versioning.registry import ARTIFACT, model_bytes_at, resolve_version, show_file
 
@@ -326,7 +327,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
             data = {}
         return data if isinstance(data, dict) else {}
 
-    env = json_at("reports/training_env.json")
+    env = json_at(paths.TRAINING_ENV_FILE)
     metadata = {
         "bundle_schema": BUNDLE_SCHEMA, "artifact": ARTIFACT, "version": target.version,
         "commit": commit, "registered_at": target.registered_at,
@@ -342,7 +343,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "workbench_version": __version__,
     }
-    card = text_at("reports/model_card.md")
+    card = text_at(paths.MODEL_CARD)
     card_kind = "reviewed" if card is not None else "stub"
     files: dict[str, bytes] = {
         "model.skops": model,
@@ -386,19 +387,12 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
 
 def _check_model(folder: Path) -> None:
     """Refuse a model file holding a type the workbench does not trust (before it is published)."""
-    import skops.io as sio
+    from workbench.development.model_file import trusted_types
 
-    from workbench.development.stages import TRUSTED_TYPES
-
-    path = folder / "model.skops"
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # noqa: BLE001 - a corrupt file is a user-facing problem
-        raise WorkbenchError(f"the model of this version is not a readable skops file ({exc})") from None
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if refused:
-        raise WorkbenchError(f"the model of this version contains type(s) the workbench does not trust: "
-                             f"{', '.join(refused)}; refusing to bundle it")
+    trusted_types(folder / "model.skops",
+                  unreadable=lambda exc: f"the model of this version is not a readable skops file ({exc})",
+                  refused=lambda types: ("the model of this version contains type(s) the workbench does not "
+                                         f"trust: {types}; refusing to bundle it"))
 
 
 def ensure_bundle(project_path: Path, version: str) -> Path:

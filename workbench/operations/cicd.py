@@ -27,22 +27,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench import __version__
 from workbench.errors import WorkbenchError
 from workbench.project import CONFIG_NAME, Project
+from workbench.progress import Progress
 
 WORKFLOW_PATH = ".github/workflows/mlops-workbench.yml"
 DEFAULT_INSTALL = f'pip install "mlops-workbench=={__version__}"'
 OK, SKIP, ACTION, FAIL = "ok", "skip", "action", "fail"
 EXIT_CODES = {OK: 0, SKIP: 0, ACTION: 3, FAIL: 1}
 _RANK = {OK: 0, SKIP: 0, ACTION: 1, FAIL: 2}
-
-Progress = Callable[[str], None]
 
 
 # --- the workflow ---------------------------------------------------------------------
@@ -264,9 +263,9 @@ def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Eve
 def _check_data(root: Path) -> CheckItem:
     from workbench.status import _pointer_md5
 
-    from workbench.development.evidence import read_json
+    from workbench.versioning.evidence import read_json
 
-    report = read_json(root, "reports/data_check.json")
+    report = read_json(root, paths.DATA_CHECK_REPORT)
     if report is None:
         return CheckItem("data", FAIL, "no data check on record (mlops-workbench data check)")
     for src in report.get("sources") or []:
@@ -286,7 +285,7 @@ def _check_validation(root: Path) -> CheckItem:
     ``validate EXPERIMENT`` (and ``retrain``) commit a report about an experiment that is not
     on the branch yet; the report that counts is then the newest committed one for HEAD's model.
     """
-    from workbench.development.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
+    from workbench.versioning.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
                                                 model_digest_at, read_json)
     from workbench.versioning.git import has_head
     from workbench.versioning.workspace import file_history
@@ -318,7 +317,7 @@ def _check_validation(root: Path) -> CheckItem:
 
 
 def _check_monitoring(root: Path) -> CheckItem:
-    from workbench.development.evidence import read_json
+    from workbench.versioning.evidence import read_json
     from workbench.operations.monitoring import latest_report
 
     newest = latest_report(root)

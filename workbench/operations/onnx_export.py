@@ -293,7 +293,7 @@ class OnnxScoring:
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Validated records straight into arrays (no pandas), then one session run."""
-        from workbench.operations.predict import to_seconds
+        from workbench.operations.record_schema import to_seconds
 
         columns: dict[str, Any] = {}
         for name, kind in self.features.items():

@@ -93,7 +93,6 @@ import io
 import re
 import shlex
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,8 +100,10 @@ from typing import Any
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.project import Project
 from workbench.versioning.locks import holding_project_lock
+from workbench.paths import user_path
+from workbench.versioning.dvc import pointer_md5
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 SCHEMA = 1
 POLICIES = ("manual", "automatic")
 DEFAULT_POLICY = "manual"
@@ -296,16 +297,6 @@ def _names(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"])
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
-
-
 def _git_rel(root: Path, rel: str) -> tuple[Path, str]:
     from workbench.versioning import git
 
@@ -320,8 +311,7 @@ def _pointer_history(root: Path, pointer: str) -> list[str]:
     from workbench.versioning import git
 
     git_root, rel = _git_rel(root, pointer)
-    out = git.run_git(git_root, "log", "--format=%B%x00", "--", rel, check=False)
-    return [m for m in out.split("\0") if m.strip()]
+    return git.commit_messages(git_root, rel)
 
 
 def _latest_labelled_batch(root: Path, target: str) -> tuple[Path, str, str]:
@@ -400,7 +390,6 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
                     cwd: str | Path | None = None, progress: Progress | None = None,
                     allow_duplicates: bool = False) -> _Plan:
     """Find and check the new data against the training source; write nothing."""
-    import os
 
     import pandas as pd
 
@@ -425,7 +414,7 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
                              f"run 'mlops-workbench data add {source_rel}' first")
     if not source_path.is_file():
         raise WorkbenchError(f"the training source {source_rel} is not in the workspace: run 'dvc pull {source_rel}'")
-    md5_before = _pointer_md5(root / pointer) or ""
+    md5_before = pointer_md5(root / pointer) or ""
     if _md5(source_path) != md5_before:
         raise WorkbenchError(f"{source_rel} differs from its DVC pointer {pointer}: commit your change with "
                              f"'dvc add {source_rel}' and git, or undo it with 'dvc checkout {source_rel}'")
@@ -437,10 +426,7 @@ def plan_retraining(project_path: str | Path, data: str | Path | None = None, *,
         new_path, display, from_report = _latest_labelled_batch(root, target)
     else:
         display = str(data)
-        new_path = Path(data).expanduser()
-        if not new_path.is_absolute():
-            new_path = Path(cwd or Path.cwd()) / new_path
-        new_path = Path(os.path.abspath(new_path))
+        new_path = user_path(data, cwd)
         if not new_path.exists():
             raise WorkbenchError(f"{display} does not exist: give the new data as a CSV, TSV or Parquet file")
         if new_path.is_dir():
@@ -558,7 +544,7 @@ def _stage_data(plan: _Plan, *, progress: Progress | None = None,
         progress(f"appending {n:,} rows to {plan.source_rel} (the workspace only: nothing is committed)")
     atomic_write_bytes(plan.root / plan.source_rel, content)
     dvc.add(plan.root, [plan.source_rel], progress=progress, cancel=cancel)
-    md5 = _pointer_md5(plan.root / plan.pointer) or ""
+    md5 = pointer_md5(plan.root / plan.pointer) or ""
     messages: list[str] = []
     in_remote = False
     try:
@@ -624,7 +610,7 @@ def _restore_workspace(root: Path, files: list[str], existed: dict[str, bool], p
 def _reject(root: Path, experiment: str, base: str, failed: list[str], kept: list[str], *,
             role: str | None, report_id: str | None) -> str | None:
     """The ``monitoring`` step that puts back the validation report HEAD's model had at ``base``."""
-    from workbench.development.evidence import VALIDATION_FILE, VALIDATION_REPORT, commit_reader
+    from workbench.versioning.evidence import VALIDATION_FILE, VALIDATION_REPORT, commit_reader
     from workbench.versioning.step import begin_step
 
     read = commit_reader(root, base)
@@ -647,7 +633,7 @@ def _reject(root: Path, experiment: str, base: str, failed: list[str], kept: lis
 
 def _kept(root: Path, data: NewDataVersion, experiment: str, exp_commit: str | None,
           validation_commit: str | None) -> list[str]:
-    from workbench.development.evidence import VALIDATION_REPORT
+    from workbench.versioning.evidence import VALIDATION_REPORT
 
     where = "the DVC cache and the remote" if data.in_remote else "the local DVC cache"
     kept = [f"experiment {experiment}" + (f" (commit {exp_commit[:7]}, refs/exps)" if exp_commit else "")
@@ -693,7 +679,7 @@ def recover_interrupted_retrain(project_path: str | Path, progress: Progress | N
         messages.append("the data pointer, the data and the pipeline's files put back as they were before the "
                         "retrain (HEAD's)" + (f": {', '.join(changed)}" if changed else ""))
     elif journal.get("phase") == "validation":
-        from workbench.development.evidence import VALIDATION_FILE, read_json
+        from workbench.versioning.evidence import VALIDATION_FILE, read_json
 
         base = str(journal.get("head") or "")
         report = read_json(root, VALIDATION_FILE) or {}
@@ -764,7 +750,7 @@ def retrain(
     import os
     import time
 
-    from workbench.development.exp_git import write_note
+    from workbench.versioning.exp_git import write_note
     from workbench.development.training import run_experiment
     from workbench.development.validation import list_experiments, validate
     from workbench.versioning import git
@@ -842,7 +828,7 @@ def retrain(
 def discard_candidate(project_path: str | Path, experiment: str, *,
                       progress: Progress | None = None) -> Discarded:
     """``retrain discard EXP``: remove a candidate's experiment (``dvc exp remove``) and its note."""
-    from workbench.development.exp_git import write_note
+    from workbench.versioning.exp_git import write_note
     from workbench.development.validation import list_experiments
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc

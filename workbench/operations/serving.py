@@ -74,11 +74,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 
 MAX_BODY_BYTES = 1 << 20
 DRAIN_BYTES = 16 << 20  # bodies up to this size are read and dropped before a 413
-LOG_DIR = "monitoring/predictions"
+LOG_DIR = paths.PREDICTIONS_FOLDER
 
 
 class PredictionLog:
@@ -356,7 +357,7 @@ def csv_frame(body: bytes, features: dict[str, str]) -> tuple[Any, list[dict[str
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    from workbench.operations.predict import MAX_ABS
+    from workbench.operations.record_schema import MAX_ABS
 
     if "datetime" in features.values():
         return None
@@ -414,7 +415,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     from fastapi.responses import Response
     from pydantic import ValidationError
 
-    from workbench.operations.predict import error_lines
+    from workbench.operations.record_schema import error_lines
 
     meta = scorer.metadata
     version = str(meta.get("version") or "unversioned")

@@ -9,6 +9,7 @@ command (for example a DVC installed elsewhere).
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shlex
@@ -17,13 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-
-Progress = Callable[[str], None]
+from workbench.progress import Progress
 
 
 def dvc_command() -> list[str]:
@@ -260,12 +261,77 @@ def default_remote(path: Path) -> str | None:
     return None
 
 
+def cache_dirs(root: Path) -> list[Path]:
+    """DVC cache folders: ``cache.dir`` from the project's DVC config (``config.local``, then
+    ``config``), then the default ``.dvc/cache``. Read as text, without DVC (it costs seconds)."""
+    dirs: list[Path] = []
+    for name in ("config.local", "config"):
+        path = root / ".dvc" / name
+        if not path.is_file():
+            continue
+        section = ""
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = stripped.strip("[]").strip().strip("'\"")
+            elif section == "cache" and "=" in stripped:
+                key, _, value = stripped.partition("=")
+                if key.strip() == "dir" and value.strip():
+                    folder = Path(value.strip())
+                    dirs.append(folder if folder.is_absolute() else root / ".dvc" / folder)
+    dirs.append(root / ".dvc" / "cache")
+    return dirs
+
+
+def cached_file(root: Path, md5: str) -> Path | None:
+    """The DVC cache's copy of the object ``md5`` (DVC 3's ``files/md5`` layout, then DVC 2's), or None."""
+    for folder in cache_dirs(root):
+        for candidate in (folder / "files" / "md5" / md5[:2] / md5[2:], folder / md5[:2] / md5[2:]):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def pointer_paths(target: str) -> list[str]:
     """The files ``dvc add TARGET`` writes in git: the ``.dvc`` pointer and the folder's ``.gitignore``."""
     target = target.rstrip("/")
     parent = os.path.dirname(target)
     gitignore = os.path.join(parent, ".gitignore") if parent else ".gitignore"
     return [f"{target}.dvc", gitignore]
+
+
+def yaml_value(text: Any) -> Any:
+    """The value DVC will write for ``-S key=text`` (DVC parses it as YAML)."""
+    import yaml
+
+    if not isinstance(text, str):
+        return text
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def as_dvc_text(value: Any) -> str:
+    """A Python value as text for ``-S`` that DVC parses back to the same value."""
+    if isinstance(value, str):
+        return value if yaml_value(value) == value else json.dumps(value)
+    return json.dumps(value)
+
+
+def pointer_md5(pointer: Path) -> str | None:
+    """The md5 a ``.dvc`` pointer records for its (first) output; None if unreadable or empty.
+
+    Read as YAML, without DVC: the data check, retraining, status and the data check view
+    compare it with the md5 a report recorded, so it must stay cheap.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        return str(data["outs"][0]["md5"]) or None
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
 
 
 def add(path: Path, targets: Sequence[str], *, progress: Progress | None = None,

@@ -60,6 +60,31 @@ def run_git(cwd: Path, *args: str, check: bool = True) -> str:
     return out[:-1] if out.endswith("\n") else out
 
 
+def git_bytes(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run git with ``input`` on stdin; return raw stdout (``b""`` on failure without ``check``).
+
+    For plumbing that streams bytes (``cat-file --batch``, notes): unlike :func:`run_git` the
+    output is not decoded or trimmed, and a failure names git's *last* stderr line (the one
+    plumbing commands put their reason in).
+    """
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", *args], cwd=str(cwd), input=input, capture_output=True,
+                              env=_git_env(), stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise WorkbenchError("git is not installed or not on PATH: install git 2.30 or newer") from None
+    if done.returncode != 0 and check:
+        lines = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        raise WorkbenchError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+    return done.stdout if done.returncode == 0 else b""
+
+
+def git_text(cwd: Path, *args: str, check: bool = True) -> str:
+    """:func:`git_bytes` decoded (invalid UTF-8 replaced), untrimmed."""
+    return git_bytes(cwd, *args, check=check).decode("utf-8", "replace")
+
+
 def repo_root(path: Path) -> Path | None:
     """The top folder of the git repository that contains ``path``, or None."""
     probe = Path(path)
@@ -116,6 +141,46 @@ def has_head(root: Path) -> bool:
 def head(root: Path) -> str:
     """The full id of HEAD."""
     return run_git(root, "rev-parse", "HEAD")
+
+
+# --- reading history and the index: what the steps ask of git, named ----------------------
+
+
+def file_at(root: Path, rev: str, path: str) -> str:
+    """The text of the repository-relative ``path`` as ``rev`` holds it; "" when it has none."""
+    return run_git(root, "show", f"{rev}:{path}", check=False)
+
+
+def file_log(root: Path, path: str, *, limit: int) -> list[tuple[str, str]]:
+    """(commit, author date ISO 8601) of the last ``limit`` commits that changed ``path``, newest first."""
+    log = run_git(root, "log", f"-{limit}", "--format=%H%x1f%aI", "--", path, check=False)
+    return [(sha, when) for sha, _, when in (line.partition("\x1f") for line in log.splitlines())]
+
+
+def commit_messages(root: Path, path: str) -> list[str]:
+    """The full messages of every commit that changed the repository-relative ``path``, newest first."""
+    out = run_git(root, "log", "--format=%B%x00", "--", path, check=False)
+    return [m for m in out.split("\0") if m.strip()]
+
+
+def tag_names(root: Path) -> list[str]:
+    """Every tag of the repository (``git tag --list``)."""
+    return [t for t in run_git(root, "tag", "--list", check=False).splitlines() if t]
+
+
+def is_tracked(root: Path, path: str | Path) -> bool:
+    """Whether git tracks ``path`` (a file, or any file under a folder)."""
+    return bool(run_git(root, "ls-files", "--", str(path), check=False).strip())
+
+
+def checkout_from_head(root: Path, paths: Sequence[str]) -> None:
+    """Work tree and index of ``paths`` (repository-relative, all in HEAD) as HEAD has them."""
+    run_git(root, "checkout", "HEAD", "--", *paths)
+
+
+def remove_from_index(root: Path, paths: Sequence[str]) -> None:
+    """Unstage ``paths`` that HEAD does not have (``git rm --cached``); the files stay."""
+    run_git(root, "rm", "-q", "--cached", "--ignore-unmatch", "--", *paths)
 
 
 def changed_paths(root: Path, paths: Iterable[str]) -> dict[str, str]:

@@ -11,10 +11,11 @@ DVC's own locks: ``.dvc/tmp/lock`` is an OS lock (released when its process dies
 the file stays with the dead pid in it) and ``.dvc/tmp/rwlock`` lists pids; both are
 checked here so the user hears what happened instead of a DVC error.
 
-Reentrant, and one operation at a time: :func:`hold_project_lock` takes the lock for a
-whole operation (``train``, ``exp promote``, a stage); a step begun inside it (the same
-thread) nests, while another thread of this process or another process is told the
-project is busy. DVC's children (the ``mlops-workbench stage`` commands ``dvc exp run``
+One operation at a time, nested only in the holding thread: :func:`hold_project_lock`
+takes the lock for a whole operation (``train``, ``exp promote``, a stage); a step begun
+inside it (the same thread) nests, while another thread of this process, or another
+process, is told the project is busy. It is not reentrant per process: this process's own
+pid in the lock file does not let a second holder in. DVC's children (the ``mlops-workbench stage`` commands ``dvc exp run``
 starts) get the holder's token in :data:`TOKEN_ENV` and are let through.
 """
 
@@ -127,9 +128,9 @@ def _is_stale(info: LockInfo) -> bool:
 class ProjectLock:
     """An exclusive, cross-process write lock for one project.
 
-    Reentrant in one thread: taken again by the thread that holds it, it nests (the file
-    goes when the outermost holder lets go). Another thread of this process, or another
-    process, gets :class:`ProjectBusyError`. The outermost acquisition also finishes what
+    Nested in one thread only: taken again by the thread that holds it, it nests (the file
+    goes when the outermost holder lets go). Another thread of this process (the same pid),
+    or another process, gets :class:`ProjectBusyError`. The outermost acquisition also finishes what
     a killed ``train`` left (its journal): :func:`_recover_runs`.
     """
 
@@ -213,7 +214,7 @@ def _recover_runs(git_dir: Path) -> list[str]:
     """
     if not (Path(git_dir) / "mlops-workbench" / "exp-run.json").exists():
         return []
-    from workbench.development.training import finish_dead_run  # the journal's owner
+    from workbench.versioning.run_journal import finish_dead_run  # the journal's owner
 
     return finish_dead_run(Path(git_dir))
 

@@ -6,7 +6,7 @@ promotion stays in history). Both are created with :mod:`gto.api`, so ``gto show
 ``gto history`` read exactly the registry the workbench shows, and nothing lives outside
 git. Each tag message carries, below GTO's own subject line, the model's DVC digest, one
 digest of the evidence (validation report and model card, see
-:mod:`workbench.development.evidence`), who approved the model and the actor's role::
+:mod:`workbench.versioning.evidence`), who approved the model and the actor's role::
 
     Registering artifact model version v1.0.0
 
@@ -38,12 +38,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.versioning import git
 
 ARTIFACT = "model"
 STAGES = ("staging", "production")
-MODEL_FILE = "models/model.skops"
+MODEL_FILE = paths.MODEL_FILE
 _SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _FIELD = re.compile(r"^(Model-Digest|Evidence-Digest|Evidence-Commit|Approved-By|Validation|Data-Check|"
                     r"Data-Check-Override|Workbench-Role):[ \t]*(.*)$", re.MULTILINE)
@@ -329,6 +330,26 @@ def read_registry(project_path: Path) -> Registry:
     return Registry(tuple(versions), stage_map, tuple(events))
 
 
+def production_version(git_root: Path, artifact: str) -> dict[str, Any] | None:
+    """The version GTO has in ``production`` for ``artifact`` (artifact, version, commit, tag), or None.
+
+    None as well when there is no registry, no such artifact or no tags: a caller asking
+    "what is in production?" before anything was registered gets no answer, not an error.
+    """
+    try:
+        import gto.api
+
+        found = gto.api.find_versions_in_stage(str(git_root), artifact, "production")
+    except Exception:  # noqa: BLE001 - no registry, no artifact, no tags: no production model
+        return None
+    if not found:
+        return None
+    version = found[0] if isinstance(found, list) else found
+    tags = [a.tag for a in getattr(version, "assignments", []) or [] if getattr(a, "tag", None)]
+    return {"artifact": artifact, "version": str(version.version), "commit": str(version.commit_hexsha),
+            "tag": tags[-1] if tags else None}
+
+
 def resolve_version(project_path: Path, version: str | None = None, stage: str | None = None,
                     registry: Registry | None = None) -> tuple[ModelVersion, Registry]:
     """The version a command is about: ``version`` if given, else the one in ``stage``."""
@@ -389,7 +410,7 @@ def _message(subject: str, evidence: Any, role: str, override: str = "") -> str:
 def _evidence_history(root: Path, commit: str, model: str | None, registry: "Registry | None") -> list[str]:
     """Commits that may hold this model's sign-off, newest first: review.json's history from
     HEAD, the version's commit and every registered version of the same model."""
-    from workbench.development.evidence import REVIEW_FILE
+    from workbench.versioning.evidence import REVIEW_FILE
 
     same = [v.commit for v in (registry.versions if registry else ()) if model and v.model_digest == model]
     return newest_first(root, [*commits_touching(root, REVIEW_FILE), *same, commit])
@@ -414,7 +435,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     has uncommitted edits, when the workspace model is not the committed one, when the
     version is not ``vX.Y.Z`` or exists, or when HEAD is already registered.
     """
-    from workbench.development.evidence import evidence_at
+    from workbench.versioning.evidence import evidence_at
     from workbench.versioning.locks import ProjectLock, recover_stale_locks
 
     project_path = Path(project_path).absolute()
@@ -429,7 +450,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     if git.changed_paths(root, [lock_rel]):
         raise WorkbenchError("dvc.lock has uncommitted changes: commit the trained model first "
                              "(git add dvc.lock && git commit), then register")
-    from workbench.development.evidence import project_governance
+    from workbench.versioning.evidence import project_governance
 
     governance, team = project_governance(project_path)
     evidence = evidence_at(project_path, head)
@@ -448,7 +469,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
     cleared = recover_stale_locks(project_path, gdir)
     with ProjectLock(gdir, "Deployment"):
         registry = read_registry(project_path)
-        from workbench.development.evidence import DATA_CHECK_FILE
+        from workbench.versioning.evidence import DATA_CHECK_FILE
 
         evidence = evidence_at(project_path, head, governance=governance, team=team,
                                history=_evidence_history(project_path, head, evidence.model_digest, registry),
@@ -491,7 +512,7 @@ def _refuse_broken_model(project_path: Path, commit: str, model: str | None) -> 
     no stage could ever serve it (one line, nothing tagged)."""
     import json
 
-    from workbench.development.evidence import VALIDATION_FILE
+    from workbench.versioning.evidence import VALIDATION_FILE
 
     try:
         report = json.loads((show_file(project_path, commit, VALIDATION_FILE) or b"{}").decode("utf-8"))
@@ -529,9 +550,9 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
 
     Production is refused unless the evidence at the version's commit passes: a
     validation report that passed for that exact model and an approval of it whose
-    digests still match (:func:`workbench.development.evidence.promotion_blockers_at`).
+    digests still match (:func:`workbench.versioning.evidence.promotion_blockers_at`).
     """
-    from workbench.development.evidence import evidence_at, project_governance
+    from workbench.versioning.evidence import evidence_at, project_governance
     from workbench.versioning.locks import ProjectLock, recover_stale_locks
 
     if stage not in STAGES:
@@ -554,7 +575,7 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
         target, registry = resolve_version(project_path, wanted)
         if registry.stages.get(stage) == wanted:
             raise WorkbenchError(f"{ARTIFACT} {wanted} is already in {stage}: nothing to do")
-        from workbench.development.evidence import DATA_CHECK_FILE
+        from workbench.versioning.evidence import DATA_CHECK_FILE
 
         evidence = evidence_at(project_path, target.commit, governance=governance, team=team,
                                data_override=override,
@@ -595,7 +616,7 @@ def production_readiness(project_path: Path, version: str) -> Any:
     """What production promotion would judge for ``version``: the :class:`Evidence` (validation,
     approvals against ``governance.approvals``, the data check) and its blockers, read exactly as
     :func:`promote_model` reads them. Writes nothing (the TUI shows it before asking)."""
-    from workbench.development.evidence import DATA_CHECK_FILE, evidence_at, project_governance
+    from workbench.versioning.evidence import DATA_CHECK_FILE, evidence_at, project_governance
 
     project_path = Path(project_path).absolute()
     governance, team = project_governance(project_path)

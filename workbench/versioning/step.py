@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -377,6 +378,6 @@ def begin_step(
         except WorkbenchError as exc:
             tx.messages.append(f"committed, but pushing data to the DVC remote failed: {exc}; "
                                "run 'dvc push' when the remote is reachable")
-    if os.environ.get("MLOPS_WORKBENCH_TRACE"):
-        print(f"[step] {step_id} -> {tx.commit}")
+    if os.environ.get("MLOPS_WORKBENCH_TRACE"):  # stderr: stdout may be a --json document
+        print(f"[step] {step_id} -> {tx.commit}", file=sys.stderr)
     return

@@ -38,7 +38,6 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +47,8 @@ from workbench.versioning import dvc, git
 from workbench.versioning.exp_refs import parse_exp_ref
 from workbench.versioning.locks import ProjectLock, recover_stale_locks
 from workbench.versioning.remote import GIT_REMOTE_NAME, read_remotes, s3_error_line
+from workbench.progress import Progress
 
-Progress = Callable[[str], None]
 NS = "refs/workbench/origin"
 NOTES_REF = "refs/notes/workbench"
 _REGISTRY_TAG = re.compile(r"^(?P<artifact>[^@#/]+)(?:@(?P<version>v[^#!]+)|#(?P<stage>[^#]+)#(?P<n>\d+))$")

@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.versioning import git
 from workbench.versioning.dvc import run_dvc
-
-Progress = Callable[[str], None]
+from workbench.progress import Progress
 
 
 def at_head(root: Path, rel: str) -> bool:

@@ -1,18 +1,15 @@
 """Fast git plumbing for the experiment history: refs, one ``cat-file --batch``, notes.
 
 The history reads up to thousands of commits, so it talks to git directly in a few
-processes instead of one GitPython call per object: ``for-each-ref`` lists the refs,
+processes instead of one git call per object: ``for-each-ref`` lists the refs,
 one ``git cat-file --batch`` streams every commit and blob it needs, ``git notes list``
-maps notes. Nothing here writes except :func:`write_note`. (It belongs with
-:mod:`workbench.versioning.git` in spirit; it is kept apart because the rest of that
-module goes through GitPython, whose start-up alone costs more than a warm history.)
+maps notes. Nothing here writes except :func:`write_note`. Every git process is started
+by :func:`workbench.versioning.git.git_bytes` (one environment, one error rule).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,33 +17,10 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.versioning.exp_refs import EXP_REF, parse_exp_ref  # what an experiment ref is
+from workbench.versioning.git import git_bytes, git_text
 
-__all__ = ["EXP_REF", "parse_exp_ref"]
+__all__ = ["EXP_REF", "git_bytes", "git_text", "parse_exp_ref"]
 NOTES_REF = "refs/notes/workbench"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
-    env["LC_ALL"] = env.get("LC_ALL", "C.UTF-8")
-    return env
-
-
-def git_bytes(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    """Run git; return raw stdout. A failure is a one-line :class:`WorkbenchError` when ``check``."""
-    try:
-        done = subprocess.run(["git", *args], cwd=str(cwd), input=input, capture_output=True,
-                              env=_env(), stdin=None if input is not None else subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise WorkbenchError("git is not installed or not on PATH: install git 2.30 or newer") from None
-    if done.returncode != 0 and check:
-        lines = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        raise WorkbenchError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
-    return done.stdout if done.returncode == 0 else b""
-
-
-def git_text(cwd: Path, *args: str, check: bool = True) -> str:
-    return git_bytes(cwd, *args, check=check).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -190,3 +164,47 @@ def write_note(top: Path, commit: str, text: str) -> None:
                   input=text.strip().encode() + b"\n")
     else:
         git_bytes(top, "notes", f"--ref={NOTES_REF}", "remove", "--ignore-missing", commit)
+
+
+# --- what promote and discard compare: trees, the index and the work tree, by name ------------
+
+
+def changed_between(top: Path, old: str, new: str, prefix: str = "") -> set[str]:
+    """Repository paths (under ``prefix``) that differ between commits ``old`` and ``new`` (no renames)."""
+    scope = ["--", prefix] if prefix else []
+    return set(git_text(top, "diff", "--name-only", "-z", "--no-renames", old, new, *scope).split("\0")) - {""}
+
+
+def tree_blobs(top: Path, rev: str, prefix: str = "") -> dict[str, str]:
+    """Repository path -> blob id of every file (under ``prefix``) in ``rev``'s tree."""
+    scope = ["--", prefix] if prefix else []
+    out: dict[str, str] = {}
+    for rec in git_text(top, "ls-tree", "-r", "-z", rev, *scope).split("\0"):
+        if "\t" in rec:
+            meta, path = rec.split("\t", 1)
+            out[path] = meta.split(" ")[2]
+    return out
+
+
+def worktree_status(top: Path, prefix: str = "") -> dict[str, str]:
+    """Dirty paths under ``prefix`` (untracked included, no renames) -> git's two-letter status code."""
+    raw = git_text(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--",
+                   prefix or ".")
+    return {rec[3:]: rec[:2] for rec in raw.split("\0") if len(rec) > 3}
+
+
+def worktree_blobs(top: Path, paths: Sequence[str]) -> list[str]:
+    """The blob ids the work-tree files ``paths`` would get (``git hash-object``), in order."""
+    return git_text(top, "hash-object", "--", *paths).split() if paths else []
+
+
+def tracked_among(top: Path, paths: Sequence[str]) -> set[str]:
+    """Those of ``paths`` git tracks (``ls-files``)."""
+    return set(git_text(top, "ls-files", "-z", "--", *paths).split("\0")) if paths else set()
+
+
+def index_blobs(top: Path, paths: Sequence[str]) -> dict[str, str]:
+    """Repository path -> blob id of ``paths`` as staged in the index (absent: not in the index)."""
+    raw = git_text(top, "ls-files", "-s", "-z", "--", *paths)
+    return {rec.split("\t", 1)[1]: rec.split(" ")[1] for rec in raw.split("\0") if "\t" in rec}
+
