@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 NUMERIC_BINS = 20
 QUANTILE_LEVELS = 100  # Wasserstein: quantiles at (i + 0.5) / 100
@@ -547,7 +547,7 @@ def numeric_column(arr: Any, kind: str = "numeric") -> Column:
     found = _arrow_type_name(arr.type)
     arr = _decoded(arr)
     rows = len(arr)
-    junk, examples = 0, ()
+    junk, examples = 0, cast("tuple[str, ...]", ())
     t = arr.type
     if kind == "text":
         values = pc.utf8_length(arr.cast(pa.string())).cast(pa.float64())

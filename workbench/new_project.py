@@ -174,8 +174,8 @@ def create_project(
         remote_path = Path(remote).expanduser().absolute()
     elif subdir and root is not None:
         # Beside the outer repository, not inside it, where it would show up as untracked files.
-        rel = path.resolve().relative_to(root).as_posix().replace("/", "-")
-        remote_path = root.parent / f"{root.name}-{rel}.dvc-storage"
+        flat = path.resolve().relative_to(root).as_posix().replace("/", "-")
+        remote_path = root.parent / f"{root.name}-{flat}.dvc-storage"
     else:
         remote_path = default_remote_path(path)
     if remote_path is not None and (remote_path == path or path in remote_path.parents):

@@ -103,9 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _plain_launch(argv)
     if args is None:
-        args = _parse(argv)
-        if isinstance(args, int):
-            return args
+        parsed = _parse(argv)
+        if isinstance(parsed, int):
+            return parsed
+        args = parsed
     try:
         if args.command == "open":  # the plain launch: no need to import the other commands
             return open_.run(args)

@@ -554,8 +554,8 @@ def load_source(path: Path, display: str, *, options: dict[str, str] | None = No
     import pyarrow as pa
 
     files = data_files(path, display)
-    formats = []
-    tables = []
+    formats: list[FileFormat] = []
+    tables: list[Any] = []
     for file in files:
         name = display if file == path else f"{display}/{file.relative_to(path).as_posix()}"
         fmt = sniff(file, name)

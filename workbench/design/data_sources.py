@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench.project import CONFIG_NAME, Project, dump_config
 from workbench.versioning.step import begin_step
@@ -146,7 +147,7 @@ def add_data(
 
     # 1. validate every file completely (readable, not empty, consistent rows)
     files = data_files(src, given)
-    formats = []
+    formats: list[Any] = []
     rows = 0
     columns: tuple[str, ...] = ()
     for i, file in enumerate(files):

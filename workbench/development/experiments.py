@@ -601,12 +601,12 @@ def _promote(root: Path, name: str, *, role: str | None, progress: Progress | No
             for path in new:
                 step.include(path[len(info.prefix):] if info.prefix else path)
         except BaseException:
-            for path, data in [*backups.items(), *((info.path(rel), b) for rel, b in kept.items())]:
+            for path, saved in [*backups.items(), *((info.path(rel), b) for rel, b in kept.items())]:
                 full = info.top / path
-                if data is None:
+                if saved is None:
                     full.unlink(missing_ok=True)
                 else:
-                    atomic_write_bytes(full, data)
+                    atomic_write_bytes(full, saved)
             raise
     if step.commit is None:
         raise WorkbenchError(f"experiment {exp.name} is what HEAD already holds: nothing to promote")

@@ -401,7 +401,7 @@ def build_card(project_path: str | Path) -> tuple[str, tuple[str, ...]]:
     extra: list[tuple[str, str]] = []
     if existing.is_file():
         meta, _old_title, old_sections = parse_card(existing.read_text(encoding="utf-8"))
-        hashes = meta.get("sections") if isinstance(meta.get("sections"), dict) else {}
+        hashes: dict[str, Any] = meta["sections"] if isinstance(meta.get("sections"), dict) else {}
         for name, body in old_sections:
             recorded = hashes.get(name)
             edited = recorded is None or _hash(body) != recorded

@@ -330,12 +330,12 @@ def _feature_importance(model: Any, X: Any, y: Any, seed: int, regression: bool)
             result = permutation_importance(model, X, y, n_repeats=3, random_state=seed,
                                             scoring="r2" if regression else "accuracy")
             names, values = list(X.columns), result.importances_mean
-    rows = [{"feature": n, "importance": _r(v)} for n, v in zip(names, values, strict=True)]
+    rows: list[dict[str, Any]] = [{"feature": n, "importance": _r(v)} for n, v in zip(names, values, strict=True)]
     rows.sort(key=lambda r: (-(r["importance"] or 0.0), r["feature"]))
     return rows[:30]
 
 
-def evaluate(root: Path) -> dict[str, float]:
+def evaluate(root: Path) -> dict[str, float | None]:
     """Score the model on the test part; write metrics.json, the plot files and the versions."""
     import warnings
 
@@ -353,7 +353,7 @@ def evaluate(root: Path) -> dict[str, float]:
     X, y = _xy(test, params)
     model = load_model(root / MODEL_FILE)
     pred = model.predict(X)
-    results: dict[str, float] = {}
+    results: dict[str, float | None] = {}
     plots: dict[str, Any] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -159,7 +159,7 @@ def _resolve(root: Path, overrides: Mapping[str, Any], *, values: bool = True,
     overrides = _normal_overrides(overrides)
     base = read_params(root)
     params = copy.deepcopy(base)
-    model = params.get("model") if isinstance(params.get("model"), dict) else {}
+    model: dict[str, Any] = params["model"] if isinstance(params.get("model"), dict) else {}
     values_of = {k: yaml_value(v) for k, v in overrides.items()}
     name = values_of.get("model.name", model.get("name"))
     reset = _HYPER in values_of or ("model.name" in values_of and name != model.get("name"))

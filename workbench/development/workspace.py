@@ -224,9 +224,9 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
             else:
                 target.unlink(missing_ok=True)
             delete.append(rel)
-        for rel in sorted({Path(r).parent for r in delete if Path(r).parent != Path(".")},
-                          key=lambda p: len(p.parts), reverse=True):
-            for folder in (rel, *rel.parents):
+        for parent in sorted({Path(r).parent for r in delete if Path(r).parent != Path(".")},
+                             key=lambda p: len(p.parts), reverse=True):
+            for folder in (parent, *parent.parents):
                 if folder != Path("."):
                     try:
                         os.rmdir(root / folder)  # only when empty

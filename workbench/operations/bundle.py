@@ -332,7 +332,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
         "bundle_schema": BUNDLE_SCHEMA, "artifact": ARTIFACT, "version": target.version,
         "commit": commit, "registered_at": target.registered_at,
         "registered_by": {"name": target.registered_by, "email": target.registered_email},
-        "stages_at_bundle_time": list(registry.find(target.version).stages) if registry.find(target.version) else [],
+        "stages_at_bundle_time": list(found.stages) if (found := registry.find(target.version)) else [],
         "model_digest": evidence.model_digest, "evidence_digest": evidence.evidence_digest,
         "approved_by": evidence.approver_line(), "validation": evidence.validation,
         "task": params.get("task"), "target": params.get("target"),

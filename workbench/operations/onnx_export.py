@@ -286,7 +286,7 @@ class OnnxScoring:
 
         labels, proba = run(self._sess, inputs_from_columns(columns, self.features, self._fill), self.task)
         if self._scorer.has_proba:
-            labels = self._classes[np.argmax(proba, axis=1)]  # as the skops path: argmax of predict_proba
+            labels = self._classes[np.argmax(proba, axis=1)]  # type: ignore[index]  # as the skops path: argmax of predict_proba
         elif self._classes is not None:
             labels = np.asarray(labels).astype(self._classes.dtype)
         return self._scorer._shape(labels, proba if self._scorer.has_proba else None)

@@ -136,7 +136,7 @@ def _compile_fast(model: Any, features: dict[str, str]) -> Callable[[list[dict[s
             Xt = sparse.hstack([check_array(x, accept_sparse=True, ensure_all_finite=False)
                                 for x in outs]).tocsr()
         else:
-            Xt = np.hstack([x.toarray() if sparse.issparse(x) else x for x in outs])
+            Xt = np.hstack([x.toarray() if sparse.issparse(x) else x for x in outs])  # type: ignore[union-attr]
         for step in middle:
             Xt = step.transform(Xt)
         return Xt
@@ -300,7 +300,7 @@ def _probe_records(features: dict[str, str]) -> list[dict[str, Any]]:
     categorical = ["a", None, "b", "unseen", 7]
     text = ["", "hello world", None, "a b c d", "x"]
     dates = ["1970-01-01T00:00:00", "2023-11-14 22:13:20", None, "2001-09-09T01:46:40+02:00", "2008-01-10"]
-    pick = {"numeric": numeric, "categorical": categorical, "text": text, "datetime": dates}
+    pick: dict[str, list[Any]] = {"numeric": numeric, "categorical": categorical, "text": text, "datetime": dates}
     return [{name: pick[kind][i] for name, kind in features.items()} for i in range(5)]
 
 

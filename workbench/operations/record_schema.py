@@ -70,15 +70,15 @@ def record_adapter(features: dict[str, str]) -> Any:
 
 def error_lines(exc: Any, limit: int = 20) -> tuple[list[dict[str, Any]], str]:
     """A pydantic ValidationError as FastAPI-style ``detail`` items and one line naming the field."""
-    details = []
+    details: list[dict[str, Any]] = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False)[:limit]:
         loc = list(err.get("loc") or ())
         details.append({"loc": ["body", *loc], "msg": err.get("msg", ""), "type": err.get("type", "")})
-    first = details[0] if details else {"loc": ["body"], "msg": "invalid body", "type": "value_error"}
+    first: dict[str, Any] = details[0] if details else {"loc": ["body"], "msg": "invalid body", "type": "value_error"}
     loc = first["loc"][1:]
     kind = first["type"]
     if kind == "json_invalid":
-        line = f"the body is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
+        line = f"the body is not valid JSON ({str(first['msg']).removeprefix('Invalid JSON: ')})"
     elif not loc:
         line = f"the body must be a JSON list of one or more records: {first['msg']}"
     elif len(loc) == 1:

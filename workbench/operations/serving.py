@@ -69,7 +69,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -265,7 +265,7 @@ def origin_allowed(value: bytes, extra: tuple[str, ...]) -> bool:
         return False
 
 
-def read_token(token_file: Path | None, environ: dict[str, str] | None = None) -> str | None:
+def read_token(token_file: Path | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The bearer token from ``--token-file`` (first) or ``$MLOPS_WORKBENCH_TOKEN``; None when neither is given."""
     environ = os.environ if environ is None else environ
     if token_file is not None:
@@ -307,7 +307,7 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
     except UnicodeDecodeError as exc:
         return f"the CSV body is not UTF-8 (byte {exc.start}): send it as UTF-8 text"
     short = object()
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[arg-type]
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[arg-type,call-overload]
     records: list[dict[str, Any]] = []
     try:
         names = reader.fieldnames or []
@@ -639,7 +639,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
                 await app(scope, receive, send)
                 return
 
-            async def send_with_cors(message: dict[str, Any]) -> None:
+            async def send_with_cors(message: MutableMapping[str, Any]) -> None:
                 if message["type"] == "http.response.start":
                     message = {**message, "headers": [*message.get("headers", []), *extra]}
                 await send(message)

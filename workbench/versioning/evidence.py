@@ -523,8 +523,8 @@ def evidence_at(root: Path, commit: str, *, history: list[str] | None = None,
     else:
         reasons = []
         author = model_author(root, commit, model) if gov.independent_review else None
-        counted = []
-        refused = []
+        counted: list[tuple[Any, str | None]] = []
+        refused: list[tuple[Any, str | None]] = []
         for a in approvals:
             why = reviewer_refusal(gov, team, a.name, a.email, author)
             (refused if why else counted).append((a, why))

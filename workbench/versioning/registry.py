@@ -383,7 +383,7 @@ class RegistryWrite:
     commit: str
     approved_by: str
     evidence_digest: str
-    model_digest: str
+    model_digest: str | None
     validation: str
     messages: tuple[str, ...] = field(default_factory=tuple)
     data_check: str = ""

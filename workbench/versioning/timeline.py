@@ -78,7 +78,7 @@ def _ref_entries(project_path: Path) -> list[TimelineEntry]:
                 continue
             if reg:
                 summary = f"registered {reg['artifact']} {reg['version']}"
-            else:
+            elif stage:
                 summary = f"{stage['artifact']} assigned to {stage['stage']}"
             subject = contents.strip().splitlines()[0] if contents.strip() else ""
             if subject and not subject.startswith(_GTO_DEFAULT_SUBJECTS):
