@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut.
+
+    The screens' one copy (the timeline, the use cases and the state lines used to have
+    their own); a core text helper may take its place.
+    """
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
 def quiet_cursors(screen: Screen) -> None:
     """Stop blinking cursors when the app runs under test, so screenshots are stable."""
     if getattr(screen.app, "testing", False):

@@ -24,9 +24,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import notify_error, post_core_result, set_disabled, step_ended
+from screens.project.step_views import state_line
 
 if TYPE_CHECKING:
     from workbench.development.validation import ValidationResult
@@ -110,7 +109,7 @@ class ValidationView(VerticalScroll):
                         compact=True)
             yield Button("Run validation  v", id="val-run", variant="primary", compact=True)
             yield Button("Cancel  x", id="val-cancel", variant="error", compact=True, disabled=True)
-        from screens.progress import JobProgress
+        from screens.project.progress import JobProgress
 
         yield JobProgress(id="val-progress")
         yield RichLog(id="val-log", max_lines=500, wrap=True, markup=False)
@@ -222,7 +221,7 @@ class ValidationView(VerticalScroll):
         self.app.notify(f"Validation {word}{where}", severity="information" if result.passed else "warning")
         for note in result.messages:
             self.app.notify(note, severity="information", markup=False, timeout=8)
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_validation_view_cancelled(self, message: Cancelled) -> None:
         self._done()

@@ -24,9 +24,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from screens.base import notify_error, post_core_result, quiet_cursors
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import clip, notify_error, post_core_result, quiet_cursors, step_ended
+from screens.project.step_views import state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -62,10 +61,6 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source", "Readiness"),
 )
 NAME_WIDTH = 19
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def weight_text(value: float) -> str:
@@ -394,7 +389,7 @@ class UseCasesView(VerticalScroll):
             self.app.notify(f"Saved: {result.summary} (commit {result.commit[:7]})", markup=False)
         self._take(event.config, event.check)
         if result.commit is not None:
-            refresh_project_status(self)
+            step_ended(self)
 
     def on_use_cases_view_failed(self, event: Failed) -> None:
         self.busy = False

@@ -36,8 +36,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
-from screens.base import notify_error
-from screens.step_views import clip
+from screens.base import clip, notify_error, step_ended
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -188,7 +187,7 @@ class MonitoringView(VerticalScroll):
                         placeholder="batch file to check (empty: the prediction log in monitoring/predictions/)")
             yield Button("Check  m", id="mon-check", variant="primary", compact=True)
             yield Button("Retrain  ctrl+r", id="mon-retrain", compact=True)
-        from screens.progress import JobProgress
+        from screens.project.progress import JobProgress
 
         yield JobProgress(id="mon-progress")
         yield Log(id="mon-log", max_lines=500)
@@ -245,10 +244,9 @@ class MonitoringView(VerticalScroll):
         suggestion = found[0].relative_to(self.path).as_posix() if found else None
         retrained = None
         if report is not None and report.get("action_recommended") and report.get("id"):
-            from workbench.versioning.git import run_git
+            from workbench.versioning.history import commit_mentioning
 
-            retrained = run_git(self.path, "log", "-1", "--format=%h %s", "--fixed-strings",
-                                f"--grep=From monitoring report {report['id']}.", check=False).strip() or None
+            retrained = commit_mentioning(self.path, f"From monitoring report {report['id']}.")
         self.post_message(self.Loaded(reports, report, (self.path / REFERENCE_FILE).is_file(), has_log,
                                       suggestion, retrained))
 
@@ -625,8 +623,6 @@ class MonitoringView(VerticalScroll):
                             timeout=10)
             self.shown_id = None
             self.load()
-            from screens.base import step_ended
-
             step_ended(self)
             return
         self._log(f"(exit code {event.code})")
@@ -651,8 +647,6 @@ class MonitoringView(VerticalScroll):
                 self._log(f"  $ {command}")
             self.app.notify(message, severity=severity, markup=False, timeout=15)
             self.load()  # the verdict now names the retrain commit
-            from screens.base import step_ended
-
             step_ended(self)
             return
         self._log(f"(exit code {event.code})")

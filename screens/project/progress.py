@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from screens.step_views import clip
+from screens.base import clip
 
 
 class JobProgress(Horizontal):

@@ -1,7 +1,7 @@
 """The Training & experiments step: run DVC experiments with a live log, cancel them, browse history.
 
 A run is one ``run_experiment`` (``dvc exp run``) or, with a sweep, one ``run_sweep``
-(DVC's queue). A thread worker runs it in a child process (:mod:`screens.core_process`):
+(DVC's queue). A thread worker runs it in a child process (:mod:`workbench.jobs`):
 the core checks the parameters with scikit-learn, and importing scikit-learn in this
 process froze the event loop for 100-250 ms. DVC's output lines come back one message
 each and go into a RichLog; the ProgressBar counts pipeline stages (each "Running stage" /
@@ -13,7 +13,7 @@ and tests can wait for it.
 
 What to run is parsed on the UI thread with the core's pure parsers (a typo is reported
 before anything starts); the checks that need scikit-learn run in the child, in the core,
-before DVC starts. The history tab is :class:`screens.experiments_panel.ExperimentsPanel`.
+before DVC starts. The history tab is :class:`screens.development.experiments_panel.ExperimentsPanel`.
 """
 
 from __future__ import annotations
@@ -43,9 +43,8 @@ from textual.widgets import (
     TabPane,
 )
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import notify_error, post_core_result, set_disabled, step_ended
+from screens.project.step_views import state_line
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -293,7 +292,7 @@ class TrainingView(Vertical):
                 yield from self._history_panel()
 
     def _history_panel(self) -> ComposeResult:
-        from screens.experiments_panel import ExperimentsPanel
+        from screens.development.experiments_panel import ExperimentsPanel
 
         yield ExperimentsPanel(self.path, id="tr-history")
 
@@ -333,7 +332,7 @@ class TrainingView(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training-run",
           description="run a DVC experiment")
     def run_training(self, request: RunRequest, cancel: threading.Event) -> None:
-        from screens.core_process import run_in_child
+        from workbench.jobs import run_in_child
 
         def progress(line: str) -> None:
             self.post_message(self.Line(line))
@@ -536,7 +535,7 @@ class TrainingView(Vertical):
             self.app.notify(f"{summary}: {first}" + (" …" if count > 1 else ""), markup=False)
         self.load()  # dvc exp run applied the experiment's params to the workspace
         self._reload_history()
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_training_view_failed(self, event: Failed) -> None:
         self._end_run()

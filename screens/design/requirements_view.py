@@ -23,8 +23,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import notify_error, post_core_result
-from screens.step_views import state_line
+from screens.base import notify_error, post_core_result, step_ended
+from screens.project.step_views import state_line
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 
@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 
 METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 TEAM_COLUMNS = (("name", "Name"), ("email", "Email"), ("role", "Role"))
-
-
-def refresh_project_status(widget: Any) -> None:
-    """Ask the project screen to recompute the status (sidebar marks, dashboard) after a save."""
-    from screens.base import step_ended
-
-    step_ended(widget)
 
 
 def member_key(name: str) -> str:
@@ -224,7 +217,7 @@ class RequirementsView(VerticalScroll):
         self.query_one("#req-result", Static).update(text)
         self.fill(result.charter)
         if result.commit is not None:
-            refresh_project_status(self)
+            step_ended(self)
 
     def on_requirements_view_failed(self, event: Failed) -> None:
         self.saving = False

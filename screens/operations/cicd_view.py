@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import notify_error, post_core_result, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -58,6 +58,12 @@ class CiCdView(VerticalScroll):
     class Failed(Message):
         message: str
 
+    @dataclass
+    class WorkflowRead(Message):
+        """Whether the workflow file exists (read in a worker)."""
+
+        exists: bool
+
     def __init__(self, path: Path) -> None:
         super().__init__(classes="step-view")
         self.path = Path(path)
@@ -89,13 +95,22 @@ class CiCdView(VerticalScroll):
     # --- workflow -----------------------------------------------------------------
 
     def show_workflow(self) -> None:
-        from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
-        from workbench.versioning import git
+        """Read whether the workflow file exists in a worker (finding the repository runs git)."""
+        self._read_workflow()
 
-        root = git.repo_root(self.path) or self.path
-        target = root / WORKFLOW_PATH
+    @work(thread=True, exclusive=True, group="ci-workflow")
+    def _read_workflow(self) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH
+        from workbench.versioning.history import repo_root_or_self
+
+        exists = (repo_root_or_self(self.path) / WORKFLOW_PATH).exists()
+        self.post_message(self.WorkflowRead(exists))
+
+    def on_ci_cd_view_workflow_read(self, message: WorkflowRead) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
+
         steps = "\n".join(f"  {i}. {s.name}: $ {s.run}" for i, s in enumerate(workflow_steps(), 1))
-        if target.exists():
+        if message.exists:
             head = Content.assemble(("Workflow: ", "bold"), (WORKFLOW_PATH, "$accent"),
                                     " (CI runs these steps on every push and pull request)")
         else:
@@ -173,8 +188,6 @@ class CiCdView(VerticalScroll):
         for note in result.messages:
             self.app.notify(note, severity="warning", markup=False, timeout=10)
         self.show_workflow()
-        from screens.base import step_ended
-
         step_ended(self)
 
     def on_ci_cd_view_failed(self, message: Failed) -> None:

@@ -29,7 +29,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
+from screens.base import notify_error, post_core_result, set_disabled, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.predict import BatchResult
@@ -223,7 +223,7 @@ class DeploymentView(VerticalScroll):
 
     @on(Button.Pressed, "#dep-register")
     def action_register(self) -> None:
-        from screens.step_dialogs import RegisterScreen
+        from screens.project.step_dialogs import RegisterScreen
 
         if self.registry is None:
             return
@@ -254,7 +254,7 @@ class DeploymentView(VerticalScroll):
 
     def on_deployment_view_readiness(self, event: Readiness) -> None:
         from screens.base import ConfirmScreen
-        from screens.step_dialogs import PromoteScreen
+        from screens.project.step_dialogs import PromoteScreen
 
         ev, gov = event.evidence, event.governance
         needs = [f"validation passed for model {ev.model_digest or '?'}: {ev.validation}",
@@ -314,9 +314,7 @@ class DeploymentView(VerticalScroll):
         for note in done.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        from screens.requirements_view import refresh_project_status
-
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_deployment_view_write_failed(self, event: WriteFailed) -> None:
         set_disabled(self, {"#dep-register": False, "#dep-promote": False})

@@ -24,9 +24,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import notify_error, post_core_result, set_disabled, step_ended
+from screens.project.step_views import state_line
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -252,7 +251,7 @@ class ReviewView(VerticalScroll):
         for note in result.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_review_view_decided(self, message: Decided) -> None:
         self._finish()
@@ -264,7 +263,7 @@ class ReviewView(VerticalScroll):
         for note in message.result.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_review_view_failed(self, message: Failed) -> None:
         self._finish()
