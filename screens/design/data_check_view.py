@@ -31,15 +31,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from screens.base import clip, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
-from screens.project.step_views import state_line
+from screens.base import StepView, clip, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
 from workbench.design.data_check_state import ColumnRow, DataState, SourceRow, histogram_from_file, read_state
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.design.data_check import DataCheckReport
     from workbench.design.data_sources import AddedSource
-    from workbench.status import ProjectStatus
 
 #: (key, label, width): flags before the source, which is the same on every row of a one-file project.
 TABLE_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -107,17 +105,6 @@ class NewSource:
 class AddSourceScreen(ModalScreen["NewSource | None"]):
     """Ask for a data file or folder to register (and, optionally, the source's name)."""
 
-    DEFAULT_CSS = """
-    AddSourceScreen { align: center middle; }
-    AddSourceScreen #dc-add-box {
-        width: 76; max-width: 95%; height: auto; padding: 1 2;
-        border: round $accent; background: $surface;
-    }
-    AddSourceScreen Label { margin-top: 1; color: $text-muted; }
-    AddSourceScreen .dc-modal-buttons { height: auto; margin-top: 1; }
-    AddSourceScreen .dc-modal-buttons Button { margin-right: 2; }
-    """
-
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, project_path: Path) -> None:
@@ -175,36 +162,14 @@ class ColumnTable(DataTable[Any]):
     """The columns of every source; enter shows the highlighted column's plot."""
 
 
-class DataCheckView(VerticalScroll):
+class DataCheckView(StepView, VerticalScroll):
     """Verdict first, then the sources, the columns (sortable) and the selected column's plot."""
 
-    can_focus = False  # tab from the sidebar lands on the table, not the scroll box
+    STEP_ID = "data_availability"
+    STATE_ID = "#dc-state"
+    STATE_WIDTH = 64  # one line: the verdict box below says the rest
 
-    DEFAULT_CSS = """
-    DataCheckView #dc-verdict {
-        height: auto; padding: 0 1; border: round $panel; margin-bottom: 1;
-    }
-    DataCheckView #dc-verdict.-go { border: heavy $success; }
-    DataCheckView #dc-verdict.-nogo { border: heavy $error; }
-    DataCheckView #dc-verdict-head { height: auto; }
-    DataCheckView #dc-big { width: auto; height: 2; margin-right: 3; text-style: bold; }
-    DataCheckView #dc-verdict.-go #dc-big { color: $success; }
-    DataCheckView #dc-verdict.-nogo #dc-big { color: $error; }
-    DataCheckView #dc-meta { width: 1fr; height: auto; }
-    DataCheckView #dc-reasons { height: auto; }
-    DataCheckView .dc-heading { text-style: bold; height: 1; }
-    DataCheckView #dc-sources { height: auto; margin-bottom: 1; }
-    DataCheckView #dc-actions { height: auto; }
-    DataCheckView #dc-actions Button { margin-right: 2; }
-    DataCheckView #dc-progress-box { height: auto; margin-top: 1; display: none; }
-    DataCheckView.-busy #dc-progress-box { display: block; }
-    DataCheckView #dc-progress-text { color: $text-muted; height: auto; }
-    DataCheckView #dc-columns-heading { margin-top: 1; }
-    DataCheckView #dc-columns { height: auto; max-height: 12; }
-    DataCheckView #dc-column-detail { height: auto; margin-top: 1; }
-    DataCheckView #dc-plot-box { height: auto; }
-    DataCheckView #dc-plot { height: 14; }
-    """
+    can_focus = False  # tab from the sidebar lands on the table, not the scroll box
 
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
@@ -269,8 +234,7 @@ class DataCheckView(VerticalScroll):
         error: str = ""
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.state: DataState | None = None
         self.rows: dict[str, ColumnRow] = {}
         self.sort_column: str | None = None  # None: the order of the file
@@ -313,16 +277,6 @@ class DataCheckView(VerticalScroll):
         table = self.query_one("#dc-columns", DataTable)
         for key, label, width in TABLE_COLUMNS:
             table.add_column(Text(label + " "), key=key, width=width)
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        # One line: the verdict box below says the rest.
-        if (line := state_line(status, "data_availability", width=64)) is not None:
-            self.query_one("#dc-state", Static).update(line)
-
-    def reload(self) -> None:
         self.load()
 
     # --- workers --------------------------------------------------------------------

@@ -30,8 +30,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Collapsible, DataTable, Input, Label, Select, Static
 
-from screens.base import notify_error, post_core_result, step_ended
-from screens.project.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, step_ended
 from workbench.development.pipeline import (  # pandas-free at import time
     CATEGORICAL_IMPUTE,
     FEATURE_TYPES,
@@ -44,7 +43,6 @@ from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.development.pipeline import PipelineResult
-    from workbench.status import ProjectStatus
 
 FEATURE_COLUMNS = (("use", "Use"), ("column", "Column"), ("type", "Type"), ("missing", "Missing"),
                    ("unique", "Unique"), ("note", "Note"))
@@ -134,30 +132,13 @@ class FeatureTable(DataTable[Any]):
             self.post_message(self.NextType(name))
 
 
-class DataEngineeringView(VerticalScroll):
+class DataEngineeringView(StepView, VerticalScroll):
     """Target, features with types, split, preprocessing and model; save writes the pipeline."""
 
-    can_focus = False
+    STEP_ID = "data_engineering"
+    STATE_ID = "#de-state"
 
-    DEFAULT_CSS = """
-    DataEngineeringView #de-pipeline { height: auto; margin-bottom: 1; }
-    DataEngineeringView #de-params-box { margin-bottom: 1; }
-    DataEngineeringView .de-row { height: auto; margin-bottom: 1; }
-    DataEngineeringView .de-row > Label { padding: 0 1 0 2; color: $text-muted; }
-    DataEngineeringView .de-row > .de-label { width: 16; padding: 0; text-style: bold; }
-    DataEngineeringView .de-row > .de-first { padding-left: 0; }
-    DataEngineeringView > .de-label { text-style: bold; color: $text-muted; }
-    DataEngineeringView .de-row Select { width: 26; }
-    DataEngineeringView .de-row Input { width: 8; }
-    DataEngineeringView #de-target, #de-model, #de-time-column { width: 30; }
-    DataEngineeringView #de-task { padding-left: 2; }
-    DataEngineeringView #de-hyper { width: 1fr; }
-    DataEngineeringView #de-features { height: auto; max-height: 14; }
-    DataEngineeringView #de-features-note { margin: 0 0 1 0; }
-    DataEngineeringView #de-actions { height: auto; }
-    DataEngineeringView #de-actions Button { margin-right: 2; }
-    DataEngineeringView #de-result { margin-top: 1; }
-    """
+    can_focus = False
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save pipeline"),
@@ -185,8 +166,7 @@ class DataEngineeringView(VerticalScroll):
         saving: bool = False
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.data: DataView | None = None
         #: column -> [included, type]; the order is the data's, then missing features.
         self.features: dict[str, list[Any]] = {}
@@ -255,18 +235,7 @@ class DataEngineeringView(VerticalScroll):
         table = self.query_one("#de-features", DataTable)
         for key, label in FEATURE_COLUMNS:
             table.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            for widget in self.query(Input):
-                widget.cursor_blink = False
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "data_engineering")) is not None:
-            self.query_one("#de-state", Static).update(line)
-
-    def reload(self) -> None:
+        self.quiet_inputs()
         self.load()
 
     # --- workers --------------------------------------------------------------------

@@ -101,20 +101,6 @@ class ExperimentsPanel(VerticalScroll):
 
     can_focus = False
 
-    DEFAULT_CSS = """
-    ExperimentsPanel { height: 1fr; }
-    ExperimentsPanel #exp-summary { height: auto; }
-    ExperimentsPanel #exp-table { height: auto; max-height: 18; }
-    ExperimentsPanel .exp-row { height: auto; margin-top: 1; }
-    ExperimentsPanel .exp-row Button { margin-left: 1; }
-    ExperimentsPanel #exp-note { width: 1fr; }
-    ExperimentsPanel #exp-compare { height: auto; display: none; }
-    ExperimentsPanel #exp-compare.shown { display: block; }
-    ExperimentsPanel #exp-side { height: auto; max-height: 14; }
-    ExperimentsPanel #exp-charts { height: 16; }
-    ExperimentsPanel #exp-curve-kind { width: 26; }
-    """
-
     BINDINGS = [
         Binding("l", "toggle_columns", "All columns"),
         Binding("equals_sign", "compare", "Compare", key_display="="),

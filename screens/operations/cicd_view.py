@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import notify_error, post_core_result, step_ended
+from screens.base import StepView, notify_error, post_core_result, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -30,16 +30,10 @@ SEVERITY_STYLE = {"ok": ("ok", "$success"), "skip": ("--", "$text-muted"),
 RESULT_WORDS = {"ok": "all clear", "action": "action recommended", "fail": "a gate fails"}
 
 
-class CiCdView(VerticalScroll):
+class CiCdView(StepView, VerticalScroll):
     """Workflow file and the check's verdict."""
 
-    DEFAULT_CSS = """
-    CiCdView { padding: 0 1; }
-    CiCdView #ci-actions { height: auto; margin: 1 0; }
-    CiCdView #ci-actions Button { margin-right: 2; }
-    CiCdView #ci-checks { height: auto; max-height: 10; }
-    CiCdView #ci-workflow { margin-top: 1; color: $text-muted; }
-    """
+    STEP_ID = "ci_cd"
 
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
@@ -55,18 +49,13 @@ class CiCdView(VerticalScroll):
         result: CiInit
 
     @dataclass
-    class Failed(Message):
-        message: str
-
-    @dataclass
     class WorkflowRead(Message):
         """Whether the workflow file exists (read in a worker)."""
 
         exists: bool
 
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -190,7 +179,7 @@ class CiCdView(VerticalScroll):
         self.show_workflow()
         step_ended(self)
 
-    def on_ci_cd_view_failed(self, message: Failed) -> None:
+    def on_step_view_failed(self, message: StepView.Failed) -> None:
         self.busy = False
         self.query_one("#ci-result", Static).update("")
         notify_error(self.screen, message.message)

@@ -36,7 +36,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
-from screens.base import clip, notify_error, step_ended
+from screens.base import StepView, clip, notify_error, step_ended
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -98,30 +98,10 @@ def _edge_label(value: float, kind: str) -> str:
     return number(value, 3)
 
 
-class MonitoringView(VerticalScroll):
+class MonitoringView(StepView, VerticalScroll):
     """The verdict of the latest check, features by severity with their histograms, drift over time."""
 
-    DEFAULT_CSS = """
-    MonitoringView { padding: 0 1; }
-    MonitoringView #mon-verdict { height: auto; }
-    MonitoringView #mon-actions { height: auto; margin: 1 0; }
-    MonitoringView #mon-actions Input { width: 1fr; margin-right: 1; }
-    MonitoringView #mon-actions Button { margin-right: 1; }
-    MonitoringView #mon-log { height: auto; max-height: 8; border: round $panel; display: none; }
-    MonitoringView #mon-log.-shown { display: block; }
-    MonitoringView #mon-features { height: auto; max-height: 14; }
-    MonitoringView #mon-feature-detail { height: auto; margin-top: 1; }
-    MonitoringView #mon-report-body { height: auto; }
-    MonitoringView #mon-plot-box { height: auto; }
-    MonitoringView #mon-hist { height: 14; }
-    MonitoringView .mon-section { text-style: bold; margin-top: 1; }
-    MonitoringView #mon-history { height: 12; }
-    MonitoringView #mon-trend-box { height: 12; width: 1fr; }
-    MonitoringView #mon-trend { height: 12; }
-    MonitoringView #mon-reports { height: 12; width: auto; margin-left: 1; }
-    MonitoringView #mon-headless { margin-top: 1; color: $text-muted; }
-    MonitoringView.-empty #mon-report-body { display: none; }
-    """
+    STEP_ID = "monitoring"
 
     BINDINGS = [
         Binding("m", "check", "Check batch"),
@@ -157,13 +137,8 @@ class MonitoringView(VerticalScroll):
         stdout: str
         stderr: list[str] = field(default_factory=list)
 
-    @dataclass
-    class Failed(Message):
-        message: str
-
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.reports: list[ReportSummary] = []
         self.report: dict[str, Any] | None = None
         self.shown_id: str | None = None  # a past report chosen in the history table (None: the latest)
@@ -211,16 +186,12 @@ class MonitoringView(VerticalScroll):
         reports = self.query_one("#mon-reports", DataTable)
         for key, label in REPORT_COLUMNS:
             reports.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            self.query_one("#mon-batch", Input).cursor_blink = False
+        self.quiet_inputs("#mon-batch")
         self.add_class("-empty")
         self.load()
 
     def on_unmount(self) -> None:
         self._interrupt()
-
-    def reload(self) -> None:
-        self.load()
 
     # --- reading the reports ----------------------------------------------------------------
 
@@ -652,7 +623,7 @@ class MonitoringView(VerticalScroll):
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))
 
-    def on_monitoring_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self.running = None
         self.refresh_bindings()
         if self.report is None:

@@ -24,9 +24,18 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from screens.base import WorkbenchScreen, focus_into, make_footer, make_header, notify_error, post_core_result
+from screens.base import (
+    STATE_MARKS,
+    STATE_WORDS,
+    WorkbenchScreen,
+    focus_into,
+    make_footer,
+    make_header,
+    notify_error,
+    post_core_result,
+)
 from screens.project.commands import WorkbenchCommands
-from screens.project.step_views import STATE_MARKS, STATE_WORDS, make_step_view
+from screens.project.step_views import make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
 from workbench.lifecycle import PHASES, STEP_BY_ID, steps_in
 

@@ -5,8 +5,9 @@ step the user chose and shows whatever comes back, so a new view is one line her
 
     STEP_VIEWS["use_cases"] = lazy_view("screens.design.use_cases_view", "UseCasesView")
 
-A factory takes the project path and returns a widget. Two optional hooks let a
-view follow the project without knowing the screen:
+A factory takes the project path and returns a widget (a step view is a
+:class:`screens.base.StepView`). Two optional hooks let a view follow the project
+without knowing the screen:
 
 - ``show_status(status: ProjectStatus)`` is called whenever the status is (re)computed;
 - ``reload()`` is called when the user presses ``r`` (refresh).
@@ -19,40 +20,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from textual.content import Content
 from textual.widget import Widget
-
-from screens.base import clip
-
-if TYPE_CHECKING:
-    from workbench.status import ProjectStatus
 
 StepViewFactory = Callable[[Path], Widget]
 
 #: step id -> factory of its view (see the module docstring).
 STEP_VIEWS: dict[str, StepViewFactory] = {}
-
-STATE_MARKS: dict[str, tuple[str, str]] = {
-    "done": ("✔", "$success"),
-    "attention": ("!", "$warning"),
-    "todo": ("·", "$text-muted"),
-}
-STATE_WORDS = {"done": "done", "attention": "needs attention", "todo": "to do"}
-
-
-def state_line(status: ProjectStatus, step_id: str, *, width: int | None = None) -> Content | None:
-    """A view's one-line state ("✔ done  detail"), the detail cut to ``width``; None if no such step."""
-    mine = next((s for s in status.steps if s.id == step_id), None)
-    if mine is None:
-        return None
-    mark, style = STATE_MARKS[mine.state]
-    detail = mine.detail or ""
-    if width is not None:
-        detail = clip(detail, width)
-    return Content.assemble((f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (detail, "dim"))
-
 
 def lazy_view(module: str, name: str) -> StepViewFactory:
     """A factory that imports ``module`` only when the view is first opened (keeps startup light)."""
