@@ -75,7 +75,7 @@ async def measure(project: Path, idle_seconds: float) -> dict[str, list[float]]:
     from textual.widgets import ContentSwitcher, Input
 
     from screens.app import make_app
-    from screens.project_screen import LifecycleSidebar
+    from screens.project.project_screen import LifecycleSidebar
 
     app = make_app(project, testing=True)
     probe = StallProbe()

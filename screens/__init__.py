@@ -14,15 +14,15 @@ from typing import Any
 _EXPORTS = {
     "WorkbenchApp": "screens.app",
     "make_app": "screens.app",
-    "HelpScreen": "screens.help_screen",
-    "NewProjectScreen": "screens.new_project_screen",
-    "OpenProjectScreen": "screens.open_project_screen",
-    "ProjectScreen": "screens.project_screen",
-    "SamplePickerScreen": "screens.sample_picker_screen",
-    "STEP_VIEWS": "screens.step_views",
-    "lazy_view": "screens.step_views",
-    "make_step_view": "screens.step_views",
-    "WelcomeScreen": "screens.welcome_screen",
+    "HelpScreen": "screens.project.help_screen",
+    "NewProjectScreen": "screens.onboarding.new_project_screen",
+    "OpenProjectScreen": "screens.onboarding.open_project_screen",
+    "ProjectScreen": "screens.project.project_screen",
+    "SamplePickerScreen": "screens.onboarding.sample_picker_screen",
+    "STEP_VIEWS": "screens.project.step_views",
+    "lazy_view": "screens.project.step_views",
+    "make_step_view": "screens.project.step_views",
+    "WelcomeScreen": "screens.onboarding.welcome_screen",
 }
 
 __all__ = sorted(_EXPORTS)

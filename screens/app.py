@@ -51,7 +51,7 @@ class WorkbenchApp(App[None]):
         """
         self._welcome = not (self.launch_path / CONFIG_NAME).is_file()
         if not self._welcome:
-            from screens.project_screen import ProjectScreen
+            from screens.project.project_screen import ProjectScreen
 
             self.sub_title = self.launch_path.name
             return ProjectScreen(self.launch_path)
@@ -59,7 +59,7 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         if self._welcome:
-            from screens.welcome_screen import WelcomeScreen
+            from screens.onboarding.welcome_screen import WelcomeScreen
 
             self.push_screen(WelcomeScreen(self.launch_path))
 
@@ -70,7 +70,7 @@ class WorkbenchApp(App[None]):
 
     def open_project(self, path: Path) -> None:
         """Leave onboarding (whatever screens are open) and show the project's dashboard."""
-        from screens.project_screen import ProjectScreen
+        from screens.project.project_screen import ProjectScreen
 
         path = Path(path).expanduser().absolute()
         while len(self.screen_stack) > 1:
@@ -107,7 +107,7 @@ class WorkbenchApp(App[None]):
             "Enter or y quits, escape or n goes back.", "Quit"), answered)
 
     def action_help(self) -> None:
-        from screens.help_screen import HelpScreen
+        from screens.project.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(view_keys(self.screen)))

@@ -1,14 +1,18 @@
 """What every workbench screen shares: the testing switch, the one-line error notification,
-how a thread worker reports a core call back to its view, and keeping the keyboard focus in
-a view while its buttons come and go."""
+how a thread worker reports a core call back to its view, keeping the keyboard focus in
+a view while its buttons come and go, and the skeleton of a step view (:class:`StepView`:
+its state line, reload, Failed message and the StepEnded message it posts up)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
 
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
@@ -18,6 +22,37 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.message_pump import MessagePump
     from textual.widget import Widget
+
+    from workbench.status import ProjectStatus
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut.
+
+    The screens' one copy (the timeline, the use cases and the state lines used to have
+    their own); a core text helper may take its place.
+    """
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+STATE_MARKS: dict[str, tuple[str, str]] = {
+    "done": ("✔", "$success"),
+    "attention": ("!", "$warning"),
+    "todo": ("·", "$text-muted"),
+}
+STATE_WORDS = {"done": "done", "attention": "needs attention", "todo": "to do"}
+
+
+def state_line(status: ProjectStatus, step_id: str, *, width: int | None = None) -> Content | None:
+    """A view's one-line state ("✔ done  detail"), the detail cut to ``width``; None if no such step."""
+    mine = next((s for s in status.steps if s.id == step_id), None)
+    if mine is None:
+        return None
+    mark, style = STATE_MARKS[mine.state]
+    detail = mine.detail or ""
+    if width is not None:
+        detail = clip(detail, width)
+    return Content.assemble((f"{mark} {STATE_WORDS[mine.state]}", style), ("  ", ""), (detail, "dim"))
 
 
 def quiet_cursors(screen: Screen) -> None:
@@ -120,6 +155,53 @@ class StepEnded(Message):
 def step_ended(view: Widget) -> None:
     """Tell the project screen that a step ended, so the dashboard and the sidebar follow."""
     view.post_message(StepEnded())
+
+
+class StepView:
+    """The skeleton every step view shares, mixed in before its container class.
+
+    ``class ReviewView(StepView, VerticalScroll)``: a mixin rather than a widget base, so each
+    view keeps its own container (the training view is a ``Vertical``) and its CSS type names.
+
+    - ``__init__(path)``: the ``step-view`` class (the project screen finds the views by it)
+      and ``self.path``;
+    - :meth:`show_status`: the step's state line in ``STATE_ID`` (cut to ``STATE_WIDTH``),
+      called by the project screen whenever the status is (re)computed; nothing without
+      ``STATE_ID``;
+    - :meth:`reload`: ``r`` reads the view again (its ``load`` worker);
+    - :class:`Failed`: a core call's one-line error, posted by :func:`post_core_result`
+      (handled as ``on_step_view_failed``; a view whose failures carry more defines its own);
+    - :meth:`quiet_inputs`: no blinking cursors under test (stable screenshots);
+    - a commit or a run that changed the project calls :func:`step_ended`: the
+      :class:`StepEnded` message goes up to the project screen, which reads the status again.
+    """
+
+    STEP_ID: ClassVar[str] = ""
+    STATE_ID: ClassVar[str] = ""  # the selector of the state line's Static ("#rv-state")
+    STATE_WIDTH: ClassVar[int | None] = None
+
+    @dataclass
+    class Failed(Message, bubble=False):
+        """A one-line error from the core (not bubbling: only the view that asked handles it)."""
+
+        message: str
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(classes="step-view")  # type: ignore[call-arg]
+        self.path = Path(path)
+
+    def show_status(self, status: ProjectStatus) -> None:
+        if self.STATE_ID and (line := state_line(status, self.STEP_ID, width=self.STATE_WIDTH)) is not None:
+            self.query_one(self.STATE_ID).update(line)  # type: ignore[attr-defined]
+
+    def reload(self) -> None:
+        self.load()  # type: ignore[attr-defined]
+
+    def quiet_inputs(self, selector: str = "Input") -> None:
+        """Stop the cursors of ``selector`` blinking when the app runs under test."""
+        if getattr(self.app, "testing", False):  # type: ignore[attr-defined]
+            for widget in self.query(selector):  # type: ignore[attr-defined]
+                widget.cursor_blink = False
 
 
 class WorkbenchScreen(Screen):

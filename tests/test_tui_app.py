@@ -14,13 +14,13 @@ import pytest
 from textual.widgets import ContentSwitcher, DataTable, Input, OptionList, Static, TextArea
 
 from screens.app import make_app
-from screens.help_screen import HelpScreen
-from screens.new_project_screen import NewProjectScreen
-from screens.open_project_screen import OpenProjectScreen
-from screens.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
-from screens.sample_picker_screen import SamplePickerScreen
-from screens.step_views import STEP_VIEWS
-from screens.welcome_screen import WelcomeScreen
+from screens.project.help_screen import HelpScreen
+from screens.onboarding.new_project_screen import NewProjectScreen
+from screens.onboarding.open_project_screen import OpenProjectScreen
+from screens.project.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
+from screens.onboarding.sample_picker_screen import SamplePickerScreen
+from screens.project.step_views import STEP_VIEWS
+from screens.onboarding.welcome_screen import WelcomeScreen
 from tests.conftest import git
 from tests.tui_helpers import SIZE, errors, notifications, settle, text
 from workbench.errors import WorkbenchError
@@ -337,7 +337,7 @@ async def test_help_screen_opens_and_closes(project):
 
 def test_startup_imports_stay_light():
     """Opening the app imports no pandas, scikit-learn or DVC (they load inside workers)."""
-    code = ("import sys; import screens.app, screens.welcome_screen, screens.project_screen; "
+    code = ("import sys; import screens.app, screens.onboarding.welcome_screen, screens.project.project_screen; "
             "print(','.join(m for m in ('pandas', 'sklearn', 'dvc', 'git') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

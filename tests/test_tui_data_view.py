@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Input, ProgressBar
 
 from screens.app import make_app
-from screens.data_check_view import AddSourceScreen, DataCheckView, big_word
+from screens.design.data_check_view import AddSourceScreen, DataCheckView, big_word
 from tests.conftest import git
 from tests.tui_helpers import SIZE, commit_count, notifications, open_step, settle, text
 from workbench.design.data_check import REPORT_JSON, check_data

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from screens.app import make_app
-from screens.project_screen import LifecycleSidebar, ProjectScreen
+from screens.project.project_screen import LifecycleSidebar, ProjectScreen
 from tests.conftest import IDENTITY, git
 from tests.tui_helpers import SIZE, commit_count, errors, head, notifications, open_by_sidebar, settle, table_ids, text
 from workbench.errors import WorkbenchError

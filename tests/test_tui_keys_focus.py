@@ -10,8 +10,8 @@ from textual.widgets import ContentSwitcher, Input
 from textual.widgets._footer import FooterKey
 
 from screens.app import make_app
-from screens.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
-from screens.step_views import STEP_VIEWS
+from screens.project.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
+from screens.project.step_views import STEP_VIEWS
 from tests.tui_helpers import SIZE, head, open_by_sidebar, settle
 
 pytestmark = pytest.mark.anyio
@@ -137,13 +137,13 @@ def all_bindings() -> dict[str, set[tuple[str, str]]]:
     import pkgutil
 
     import screens
-    from screens.help_screen import MENU_SCREENS
+    from screens.project.help_screen import MENU_SCREENS
 
     found: dict[str, set[tuple[str, str]]] = {}
-    for info in pkgutil.iter_modules(screens.__path__):
-        if info.name in ("__main__", "launch", "web"):  # these run the app when imported
+    for info in pkgutil.walk_packages(screens.__path__, prefix="screens."):
+        if info.name in ("screens.__main__", "screens.launch", "screens.web"):  # these run the app when imported
             continue
-        module = importlib.import_module(f"screens.{info.name}")
+        module = importlib.import_module(info.name)
         for name, cls in vars(module).items():
             if not (inspect.isclass(cls) and cls.__module__ == module.__name__ and "BINDINGS" in cls.__dict__):
                 continue
@@ -157,7 +157,7 @@ def all_bindings() -> dict[str, set[tuple[str, str]]]:
 
 
 def test_no_key_means_two_things_across_the_app():
-    from screens.help_screen import SHARED_KEYS
+    from screens.project.help_screen import SHARED_KEYS
 
     found = all_bindings()
     assert "t" in found and "ctrl+r" in found  # the walk sees the views' bindings
@@ -262,7 +262,7 @@ async def test_wizard_at_80_columns_stacks_its_fields(tmp_path):
 
 
 async def test_number_keys_jump_and_n_opens_the_recommended_step(make_sample):
-    from screens.help_screen import HelpScreen
+    from screens.project.help_screen import HelpScreen
 
     app = make_app(make_sample("fraud_detection"), testing=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -297,7 +297,7 @@ async def test_number_keys_jump_and_n_opens_the_recommended_step(make_sample):
 
 
 async def test_the_palette_offers_and_runs_step_actions(make_sample):
-    from screens.commands import ACTIONS, WorkbenchCommands
+    from screens.project.commands import ACTIONS, WorkbenchCommands
 
     app = make_app(make_sample("fraud_detection"), testing=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -446,7 +446,7 @@ async def test_footer_follows_the_view_while_the_app_has_no_focus_and_the_header
 
 
 async def test_validation_and_monitoring_show_the_same_progress_with_a_stage(make_sample):
-    from screens.progress import JobProgress
+    from screens.project.progress import JobProgress
     from tests.tui_helpers import text
 
     app = make_app(make_sample("fraud_detection"), testing=True)

@@ -19,7 +19,7 @@ import yaml
 from textual.widgets import DataTable, Input, Static
 
 from screens.app import make_app
-from screens.monitoring_view import MonitoringView, severity_order
+from screens.operations.monitoring_view import MonitoringView, severity_order
 from tests.conftest import _isolated_env, git, run_cli
 from tests.test_monitoring import INCOMING as SAMPLE_BATCHES
 from tests.test_monitoring import _build

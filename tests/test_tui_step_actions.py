@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from screens.app import make_app
 from screens.base import ConfirmScreen
-from screens.step_dialogs import PromoteScreen, RegisterScreen
+from screens.project.step_dialogs import PromoteScreen, RegisterScreen
 from tests.conftest import git
 from tests.test_validation import copy_of, trained_template, validated_template
 from tests.tui_helpers import commit_count, errors, open_step, settle, table_ids, text
@@ -186,7 +186,7 @@ def head_report(path: Path) -> dict:
 
 
 async def test_exclude_the_leakage_suspect_include_it_threshold_and_target_each_a_step(make_sample) -> None:
-    from screens.step_dialogs import ExcludeScreen, TargetScreen, ThresholdScreen
+    from screens.project.step_dialogs import ExcludeScreen, TargetScreen, ThresholdScreen
     from tests.tui_helpers import wait_until
     from workbench.design.data_check import check_data
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.widgets import ContentSwitcher, DataTable
 
-from screens.project_screen import LifecycleSidebar
+from screens.project.project_screen import LifecycleSidebar
 from tests.conftest import git
 
 SIZE = (120, 40)

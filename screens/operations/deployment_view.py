@@ -29,7 +29,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
+from screens.base import StepView, notify_error, post_core_result, set_disabled, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.predict import BatchResult
@@ -62,21 +62,10 @@ def _own_session_dies_with_parent() -> None:
         pass
 
 
-class DeploymentView(VerticalScroll):
+class DeploymentView(StepView, VerticalScroll):
     """Registry versions and stages, the local service, batch scoring."""
 
-    DEFAULT_CSS = """
-    DeploymentView { padding: 0 1; }
-    DeploymentView #dep-registry { height: auto; max-height: 12; }
-    DeploymentView .dep-buttons { height: auto; margin: 1 0 0 0; }
-    DeploymentView .dep-buttons Button { margin-right: 2; }
-    DeploymentView #dep-service { margin-top: 1; }
-    DeploymentView .dep-section { text-style: bold; margin-top: 1; }
-    DeploymentView #dep-batch-row { height: auto; }
-    DeploymentView #dep-batch-row Input { width: 1fr; margin-right: 1; }
-    DeploymentView #dep-progress { margin-top: 1; }
-    DeploymentView #dep-headless { margin-top: 1; color: $text-muted; }
-    """
+    STEP_ID = "deployment"
 
     BINDINGS = [
         Binding("s", "start_service", "Start service"),
@@ -114,10 +103,6 @@ class DeploymentView(VerticalScroll):
         result: BatchResult
 
     @dataclass
-    class Failed(Message):
-        message: str
-
-    @dataclass
     class Registered(Message):
         """A registry write (register or promote) succeeded."""
 
@@ -136,8 +121,7 @@ class DeploymentView(VerticalScroll):
         message: str
 
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.registry: Registry | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
@@ -176,9 +160,7 @@ class DeploymentView(VerticalScroll):
         table = self.query_one("#dep-registry", DataTable)
         for key, label in REGISTRY_COLUMNS:
             table.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            for widget in self.query(Input):
-                widget.cursor_blink = False
+        self.quiet_inputs()
         incoming = sorted((self.path / "incoming").glob("*.csv")) if (self.path / "incoming").is_dir() else []
         if incoming:
             self.query_one("#dep-input", Input).value = str(incoming[0].relative_to(self.path))
@@ -186,9 +168,6 @@ class DeploymentView(VerticalScroll):
 
     def on_unmount(self) -> None:
         self._stop_process(wait=5.0)
-
-    def reload(self) -> None:
-        self.load()
 
     # --- registry -----------------------------------------------------------------------
 
@@ -223,7 +202,7 @@ class DeploymentView(VerticalScroll):
 
     @on(Button.Pressed, "#dep-register")
     def action_register(self) -> None:
-        from screens.step_dialogs import RegisterScreen
+        from screens.project.step_dialogs import RegisterScreen
 
         if self.registry is None:
             return
@@ -254,7 +233,7 @@ class DeploymentView(VerticalScroll):
 
     def on_deployment_view_readiness(self, event: Readiness) -> None:
         from screens.base import ConfirmScreen
-        from screens.step_dialogs import PromoteScreen
+        from screens.project.step_dialogs import PromoteScreen
 
         ev, gov = event.evidence, event.governance
         needs = [f"validation passed for model {ev.model_digest or '?'}: {ev.validation}",
@@ -314,9 +293,7 @@ class DeploymentView(VerticalScroll):
         for note in done.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        from screens.requirements_view import refresh_project_status
-
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_deployment_view_write_failed(self, event: WriteFailed) -> None:
         set_disabled(self, {"#dep-register": False, "#dep-promote": False})
@@ -493,7 +470,7 @@ class DeploymentView(VerticalScroll):
         self.query_one("#dep-batch-result", Static).update(text)
         self.app.notify(text, markup=False)
 
-    def on_deployment_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self.scoring = False
         self.query_one("#dep-batch-result", Static).update("")
         notify_error(self.screen, event.message)

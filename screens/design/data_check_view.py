@@ -3,21 +3,21 @@
 Everything shown comes from what is committed: ``workbench.yaml`` (the registered sources),
 ``reports/data_check.json`` (the last check: verdict, reasons, per-column statistics and
 histograms) and the sources' ``.dvc`` pointers (is the data still the version that was
-checked?). All of it is read in one thread worker into a :class:`DataState`; running the
+checked?). All of it is read in one thread worker into a :class:`DataState`
+(:mod:`workbench.design.data_check_state`); running the
 check (``check_data``) and adding a source (``add_data``) are core calls in a second
 worker group, which re-read the state when the core has committed, so the screen always
 starts again from the repository rather than from what it thinks it did.
 
 The distribution plot of the highlighted column is drawn from the histogram the report
 holds. A report without one (written by an older workbench) is not an error: the
-histogram is computed in a worker from the tracked file, with pandas reading that one
-column only.
+histogram is computed in a worker from the tracked file
+(``data_check_state.histogram_from_file``), with pandas reading that one column only.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,17 +31,14 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from screens.base import notify_error, post_core_result, quiet_cursors, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import clip, state_line
+from screens.base import StepView, clip, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
+from workbench.design.data_check_state import ColumnRow, DataState, SourceRow, histogram_from_file, read_state
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.design.data_check import DataCheckReport
     from workbench.design.data_sources import AddedSource
-    from workbench.status import ProjectStatus
 
-REPORT_JSON = "reports/data_check.json"  # the core's data_check.REPORT_JSON (not imported: keeps pandas out)
 #: (key, label, width): flags before the source, which is the same on every row of a one-file project.
 TABLE_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("column", "Column", 18),
@@ -55,8 +52,6 @@ TABLE_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 DESCENDING_FIRST = ("missing", "distinct", "flags")
 MAX_LISTED = 6  # reasons / warnings shown before "... and N more"
 PLOT_LABEL_WIDTH = 16
-HISTOGRAM_BINS = 20
-TOP_VALUES = 10
 
 # A two-row block font, so the verdict reads from across the room.
 _GLYPHS = {
@@ -96,242 +91,6 @@ def when(iso: str) -> str:
     return text[:16] + (" UTC" if iso.endswith("Z") else "")
 
 
-# --- what the view shows, read from the project in a worker --------------------------
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """One registered source and how it relates to the last check."""
-
-    name: str
-    path: str
-    format: str
-    pointer_md5: str | None  # the .dvc pointer now (None: not tracked / no pointer)
-    checked_md5: str | None  # the md5 the last check recorded (None: not in the check)
-    rows: int | None = None
-    columns: int | None = None
-    duplicate_rows: int | None = None
-    present: bool = True  # the data is in the workspace (else: dvc pull)
-    encoding: str = ""
-    delimiter: str = ""
-
-    @property
-    def state(self) -> str:
-        """checked | changed | unchecked."""
-        if self.checked_md5 is None:
-            return "unchecked"
-        if self.pointer_md5 and self.checked_md5 and self.pointer_md5 != self.checked_md5:
-            return "changed"
-        return "checked"
-
-
-@dataclass(frozen=True)
-class ColumnRow:
-    """One row of the column table: a column of a source and what the check thinks of it."""
-
-    index: int
-    source: str
-    column: str
-    kind: str
-    role: str
-    missing_share: float
-    distinct: int
-    distinct_exact: bool
-    flags: tuple[tuple[str, str, int], ...]  # (text, style, severity)
-    stats: dict[str, Any] = field(repr=False, compare=False, hash=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}\x1f{self.column}"
-
-    def sort_value(self, column: str | None) -> Any:
-        if column == "column":
-            return (self.column.casefold(), self.source.casefold())
-        if column == "source":
-            return (self.source.casefold(), self.index)
-        if column == "kind":
-            return (self.kind, self.column.casefold())
-        if column == "missing":
-            return (self.missing_share, self.column.casefold())
-        if column == "distinct":
-            return (self.distinct, self.column.casefold())
-        if column == "flags":
-            return (sum(sev for _, _, sev in self.flags), len(self.flags), -self.index)
-        return self.index
-
-
-@dataclass(frozen=True)
-class CheckCommit:
-    """The commit that recorded the report."""
-
-    short: str
-    when: str
-    author: str
-
-
-@dataclass(frozen=True)
-class DataState:
-    """Everything the view shows: sources, the last report, its commit, the column rows."""
-
-    sources: tuple[SourceRow, ...]
-    report: dict[str, Any] | None
-    commit: CheckCommit | None
-    columns: tuple[ColumnRow, ...]
-    target: str | None
-    note: str = ""  # why a report on disk could not be used
-
-    @property
-    def stale(self) -> tuple[SourceRow, ...]:
-        return tuple(s for s in self.sources if s.state != "checked")
-
-
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"]) or None
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
-
-
-def column_flags(stats: dict[str, Any], thresholds: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
-    """The flags of one column (text, style, severity), worst first."""
-    flags: list[tuple[str, str, int]] = []
-    role = str(stats.get("role") or "feature")
-    leak = stats.get("leakage_score")
-    limit = thresholds.get("leakage_score", 0.98)
-    if role == "feature" and isinstance(leak, (int, float)) and leak >= limit:
-        flags.append((f"leakage {leak:.3f}", "bold red", 50))
-    share = float(stats.get("missing_share") or 0.0)
-    if role == "feature" and share > thresholds.get("max_missing_share", 0.5):
-        flags.append(("mostly missing", "bold red", 40))
-    if stats.get("personal_data"):
-        kind = str(stats["personal_data"]).split(" (")[0]
-        flags.append((f"personal: {kind}", "yellow", 20))
-    if stats.get("identifier") and role not in ("id", "target"):  # a listed id is said by its role
-        flags.append(("identifier", "yellow", 10))
-    if stats.get("constant"):
-        flags.append(("constant", "yellow", 5))
-    if role != "feature":
-        flags.append((role, "bold cyan" if role == "target" else "dim", 0))
-    return tuple(flags)
-
-
-def read_state(project_path: Path) -> DataState:
-    """Read sources, report and commit (a worker calls this; it touches git and the disk)."""
-    from workbench.project import Project
-    from workbench.versioning import git
-
-    project = Project(project_path)
-    config = project.read_config()
-    data = config.get("data") or {}
-    registered = [s for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
-    note = ""
-    report: dict[str, Any] | None = None
-    report_file = project.path / REPORT_JSON
-    if report_file.is_file():
-        try:
-            loaded = json.loads(report_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            note = f"{REPORT_JSON} cannot be read ({type(exc).__name__}): run the check again"
-        else:
-            if isinstance(loaded, dict) and str(loaded.get("verdict", "")).upper() in ("GO", "NO-GO"):
-                report = loaded
-            else:
-                note = f"{REPORT_JSON} is not a data check report: run the check again"
-    checked = {str(s.get("path")): s for s in (report or {}).get("sources") or [] if isinstance(s, dict)}
-    sources = []
-    for s in registered:
-        rel = str(s["path"])
-        got = checked.get(rel) or {}
-        sources.append(SourceRow(
-            name=str(s.get("name") or Path(rel).stem), path=rel, format=str(s.get("format") or ""),
-            pointer_md5=_pointer_md5(project.path / f"{rel.rstrip('/')}.dvc"),
-            checked_md5=(str(got.get("dvc_md5") or "") if got else None),
-            rows=got.get("rows"), columns=got.get("columns"), duplicate_rows=got.get("duplicate_rows"),
-            present=(project.path / rel).exists(),
-            encoding=str(got.get("encoding") or s.get("encoding") or ""),
-            delimiter=str(got.get("delimiter") or s.get("delimiter") or ""),
-        ))
-    columns: list[ColumnRow] = []
-    if report is not None:
-        thresholds = report.get("thresholds") or {}
-        for src in report.get("sources") or []:
-            for stats in src.get("column_stats") or []:
-                columns.append(ColumnRow(
-                    index=len(columns), source=str(src.get("name", "")), column=str(stats.get("name", "")),
-                    kind=str(stats.get("kind") or ""), role=str(stats.get("role") or "feature"),
-                    missing_share=float(stats.get("missing_share") or 0.0),
-                    distinct=int(stats.get("distinct") or 0),
-                    distinct_exact=bool(stats.get("distinct_exact", True)),
-                    flags=column_flags(stats, thresholds), stats=stats,
-                ))
-    commit = None
-    if report is not None:
-        root = git.repo_root(project.path)
-        if root is not None:
-            out = git.run_git(project.path, "log", "-1", "--format=%h%x1f%aI%x1f%an", "--",
-                              REPORT_JSON, check=False).strip()
-            parts = out.split("\x1f")
-            if len(parts) == 3:
-                commit = CheckCommit(*parts)
-    return DataState(sources=tuple(sources), report=report, commit=commit, columns=tuple(columns),
-                     target=str(data["target"]) if data.get("target") else None, note=note)
-
-
-def histogram_from_file(project_path: Path, source: SourceRow, row: ColumnRow) -> dict[str, Any]:
-    """The histogram of one column computed from the tracked file (pandas reads that column only).
-
-    Same shape as the report's ``histogram`` (``Histogram.to_json``): equal-width bins for
-    numbers and dates, the top categories otherwise.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from workbench.design.data_read import data_files, format_of
-
-    full = Path(project_path) / source.path
-    if not full.exists():
-        raise WorkbenchError(f"{source.path} is not in the project folder: run 'dvc pull' to fetch it")
-    parts = []
-    for file in data_files(full, source.path):
-        try:
-            if format_of(file) == "parquet":
-                frame = pd.read_parquet(file, columns=[row.column])
-            else:
-                sep = source.delimiter or ("\t" if format_of(file) == "tsv" else ",")
-                frame = pd.read_csv(file, usecols=[row.column], sep=sep,
-                                    encoding=source.encoding or "utf-8", low_memory=False)
-        except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise WorkbenchError(f"cannot read column {row.column!r} of {source.path}: {first}") from None
-        parts.append(frame[row.column])
-    values = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    missing = int(values.isna().sum())
-    values = values.dropna()
-    if row.kind == "datetime":
-        stamps = pd.to_datetime(values, errors="coerce", utc=True).dropna()
-        missing += len(values) - len(stamps)
-        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
-        if not len(seconds):
-            return {"kind": "bins", "counts": [], "edges": [], "labels": [], "other": 0, "missing": missing}
-        counts, edges = np.histogram(seconds, bins=HISTOGRAM_BINS)
-        labels = [pd.Timestamp(e, unit="s").strftime("%Y-%m-%dT%H:%M:%S") for e in edges]
-        return {"kind": "bins", "counts": counts.tolist(), "edges": edges.tolist(), "labels": labels,
-                "other": 0, "missing": missing}
-    if row.kind in ("numeric", "integer") and values.nunique() > 2 * TOP_VALUES:
-        numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-        counts, edges = np.histogram(numbers, bins=HISTOGRAM_BINS)
-        return {"kind": "bins", "counts": counts.tolist(), "edges": edges.tolist(), "labels": [],
-                "other": 0, "missing": missing}
-    top = values.astype(str).value_counts()
-    shown = top.iloc[:TOP_VALUES]
-    labels = [lab[:-2] if lab.endswith(".0") and row.kind != "categorical" else lab for lab in shown.index]
-    return {"kind": "categories", "counts": [int(c) for c in shown.tolist()], "edges": [],
-            "labels": labels, "other": int(top.iloc[TOP_VALUES:].sum()), "missing": missing}
-
-
 # --- the modal ---------------------------------------------------------------------------
 
 
@@ -345,17 +104,6 @@ class NewSource:
 
 class AddSourceScreen(ModalScreen["NewSource | None"]):
     """Ask for a data file or folder to register (and, optionally, the source's name)."""
-
-    DEFAULT_CSS = """
-    AddSourceScreen { align: center middle; }
-    AddSourceScreen #dc-add-box {
-        width: 76; max-width: 95%; height: auto; padding: 1 2;
-        border: round $accent; background: $surface;
-    }
-    AddSourceScreen Label { margin-top: 1; color: $text-muted; }
-    AddSourceScreen .dc-modal-buttons { height: auto; margin-top: 1; }
-    AddSourceScreen .dc-modal-buttons Button { margin-right: 2; }
-    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -414,36 +162,14 @@ class ColumnTable(DataTable[Any]):
     """The columns of every source; enter shows the highlighted column's plot."""
 
 
-class DataCheckView(VerticalScroll):
+class DataCheckView(StepView, VerticalScroll):
     """Verdict first, then the sources, the columns (sortable) and the selected column's plot."""
 
-    can_focus = False  # tab from the sidebar lands on the table, not the scroll box
+    STEP_ID = "data_availability"
+    STATE_ID = "#dc-state"
+    STATE_WIDTH = 64  # one line: the verdict box below says the rest
 
-    DEFAULT_CSS = """
-    DataCheckView #dc-verdict {
-        height: auto; padding: 0 1; border: round $panel; margin-bottom: 1;
-    }
-    DataCheckView #dc-verdict.-go { border: heavy $success; }
-    DataCheckView #dc-verdict.-nogo { border: heavy $error; }
-    DataCheckView #dc-verdict-head { height: auto; }
-    DataCheckView #dc-big { width: auto; height: 2; margin-right: 3; text-style: bold; }
-    DataCheckView #dc-verdict.-go #dc-big { color: $success; }
-    DataCheckView #dc-verdict.-nogo #dc-big { color: $error; }
-    DataCheckView #dc-meta { width: 1fr; height: auto; }
-    DataCheckView #dc-reasons { height: auto; }
-    DataCheckView .dc-heading { text-style: bold; height: 1; }
-    DataCheckView #dc-sources { height: auto; margin-bottom: 1; }
-    DataCheckView #dc-actions { height: auto; }
-    DataCheckView #dc-actions Button { margin-right: 2; }
-    DataCheckView #dc-progress-box { height: auto; margin-top: 1; display: none; }
-    DataCheckView.-busy #dc-progress-box { display: block; }
-    DataCheckView #dc-progress-text { color: $text-muted; height: auto; }
-    DataCheckView #dc-columns-heading { margin-top: 1; }
-    DataCheckView #dc-columns { height: auto; max-height: 12; }
-    DataCheckView #dc-column-detail { height: auto; margin-top: 1; }
-    DataCheckView #dc-plot-box { height: auto; }
-    DataCheckView #dc-plot { height: 14; }
-    """
+    can_focus = False  # tab from the sidebar lands on the table, not the scroll box
 
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
@@ -508,8 +234,7 @@ class DataCheckView(VerticalScroll):
         error: str = ""
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.state: DataState | None = None
         self.rows: dict[str, ColumnRow] = {}
         self.sort_column: str | None = None  # None: the order of the file
@@ -552,16 +277,6 @@ class DataCheckView(VerticalScroll):
         table = self.query_one("#dc-columns", DataTable)
         for key, label, width in TABLE_COLUMNS:
             table.add_column(Text(label + " "), key=key, width=width)
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        # One line: the verdict box below says the rest.
-        if (line := state_line(status, "data_availability", width=64)) is not None:
-            self.query_one("#dc-state", Static).update(line)
-
-    def reload(self) -> None:
         self.load()
 
     # --- workers --------------------------------------------------------------------
@@ -658,7 +373,7 @@ class DataCheckView(VerticalScroll):
         self.app.notify(f"Data check: {report.verdict}{first}{commit}", markup=False,
                         severity="information" if report.go else "warning", timeout=8)
         self.take(event.state)
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_data_check_view_config_changed(self, event: ConfigChanged) -> None:
         self._done()
@@ -682,7 +397,7 @@ class DataCheckView(VerticalScroll):
         self.app.notify(f"{verb} {added.name!r}: {added.path}, {what}{commit}. Next: run the check (c).",
                         markup=False)
         self.take(event.state)
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_data_check_view_failed(self, event: Failed) -> None:
         if event.writing:
@@ -1050,7 +765,7 @@ class DataCheckView(VerticalScroll):
 
     @on(Button.Pressed, "#dc-exclude")
     def action_toggle_exclude(self) -> None:
-        from screens.step_dialogs import ExcludeScreen
+        from screens.project.step_dialogs import ExcludeScreen
 
         if self.busy:
             self._start("step")  # says why not
@@ -1073,7 +788,7 @@ class DataCheckView(VerticalScroll):
 
     @on(Button.Pressed, "#dc-threshold")
     def action_threshold(self) -> None:
-        from screens.step_dialogs import ThresholdScreen
+        from screens.project.step_dialogs import ThresholdScreen
 
         if self.busy:
             self._start("step")
@@ -1092,7 +807,7 @@ class DataCheckView(VerticalScroll):
 
     @on(Button.Pressed, "#dc-target")
     def action_set_target(self) -> None:
-        from screens.step_dialogs import TargetScreen
+        from screens.project.step_dialogs import TargetScreen
 
         if self.busy:
             self._start("step")

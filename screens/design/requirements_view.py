@@ -23,24 +23,15 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import notify_error, post_core_result
-from screens.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, step_ended
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 
 if TYPE_CHECKING:
     from workbench.design.requirements import CharterSaved
-    from workbench.status import ProjectStatus
 
 METRIC_PLACEHOLDER = "e.g. recall >= 0.80 at precision >= 0.50"  # an example, never taken for a value
 TEAM_COLUMNS = (("name", "Name"), ("email", "Email"), ("role", "Role"))
-
-
-def refresh_project_status(widget: Any) -> None:
-    """Ask the project screen to recompute the status (sidebar marks, dashboard) after a save."""
-    from screens.base import step_ended
-
-    step_ended(widget)
 
 
 def member_key(name: str) -> str:
@@ -64,8 +55,11 @@ class TeamTable(DataTable[str]):
         self.post_message(self.RemoveMember())
 
 
-class RequirementsView(VerticalScroll):
+class RequirementsView(StepView, VerticalScroll):
     """The charter: problem, owner, success metric and its gate, task, constraints, team."""
+
+    STEP_ID = "requirements"
+    STATE_ID = "#req-state"
 
     can_focus = False  # tab from the sidebar lands on the first field, not the scroll box
 
@@ -86,15 +80,8 @@ class RequirementsView(VerticalScroll):
 
         result: CharterSaved
 
-    @dataclass
-    class Failed(Message):
-        """A one-line error from reading or saving the charter."""
-
-        message: str
-
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.charter: Charter | None = None
         self.team: list[TeamMember] = []
         self.saving = False
@@ -166,18 +153,7 @@ class RequirementsView(VerticalScroll):
         table = self.query_one("#req-team", DataTable)
         for key, label in TEAM_COLUMNS:
             table.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            for widget in self.query("Input, TextArea"):
-                widget.cursor_blink = False  # type: ignore[attr-defined]
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "requirements")) is not None:
-            self.query_one("#req-state", Static).update(line)
-
-    def reload(self) -> None:
+        self.quiet_inputs("Input, TextArea")
         self.load()
 
     # --- workers --------------------------------------------------------------------
@@ -224,9 +200,9 @@ class RequirementsView(VerticalScroll):
         self.query_one("#req-result", Static).update(text)
         self.fill(result.charter)
         if result.commit is not None:
-            refresh_project_status(self)
+            step_ended(self)
 
-    def on_requirements_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self.saving = False
         notify_error(self.screen, event.message)
         self.query_one("#req-result", Static).update(Text(f"Not saved: {event.message}"))

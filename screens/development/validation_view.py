@@ -24,13 +24,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, RichLog, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, set_disabled, step_ended
 
 if TYPE_CHECKING:
     from workbench.development.validation import ValidationResult
-    from workbench.status import ProjectStatus
 
 RESULT_STYLE = {True: ("pass", "$success"), False: ("FAIL", "$error"), None: ("skipped", "dim")}
 
@@ -48,19 +45,11 @@ def short(value: Any) -> str:
     return str(value)
 
 
-class ValidationView(VerticalScroll):
+class ValidationView(StepView, VerticalScroll):
     """The gates of the last validation, and validation run from the screen."""
 
-    DEFAULT_CSS = """
-    ValidationView { padding: 0 1; }
-    ValidationView #val-actions { height: auto; margin: 1 0 0 0; }
-    ValidationView #val-actions Button { margin-left: 1; }
-    ValidationView #val-experiment { width: 40; }
-    ValidationView #val-log { height: 4; margin: 1 0; border: round $surface-lighten-2; }
-    ValidationView #val-gates { height: auto; max-height: 10; }
-    ValidationView #val-detail { margin-top: 1; }
-    ValidationView #val-summary { margin-top: 1; }
-    """
+    STEP_ID = "validation"
+    STATE_ID = "#val-state"
 
     BINDINGS = [
         Binding("v", "run_validation", "Run validation"),
@@ -89,13 +78,8 @@ class ValidationView(VerticalScroll):
     class Cancelled(Message):
         message: str
 
-    @dataclass
-    class Failed(Message):
-        message: str
-
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.running = False
         self.cancel_event = threading.Event()
         self.report: dict[str, Any] | None = None
@@ -110,7 +94,7 @@ class ValidationView(VerticalScroll):
                         compact=True)
             yield Button("Run validation  v", id="val-run", variant="primary", compact=True)
             yield Button("Cancel  x", id="val-cancel", variant="error", compact=True, disabled=True)
-        from screens.progress import JobProgress
+        from screens.project.progress import JobProgress
 
         yield JobProgress(id="val-progress")
         yield RichLog(id="val-log", max_lines=500, wrap=True, markup=False)
@@ -125,15 +109,10 @@ class ValidationView(VerticalScroll):
         for key, label, width in (("gate", "Gate", 27), ("result", "Result", 7), ("value", "Value", 20),
                                   ("threshold", "Threshold", 20), ("why", "Why", None)):
             table.add_column(label, key=key, width=width)
-        if getattr(self.app, "testing", False):
-            self.query_one("#val-experiment", Input).cursor_blink = False
+        self.quiet_inputs("#val-experiment")
         self.load()
 
     # --- hooks from the project screen ------------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "validation")) is not None:
-            self.query_one("#val-state", Static).update(line)
 
     def reload(self) -> None:
         if not self.running:
@@ -222,14 +201,14 @@ class ValidationView(VerticalScroll):
         self.app.notify(f"Validation {word}{where}", severity="information" if result.passed else "warning")
         for note in result.messages:
             self.app.notify(note, severity="information", markup=False, timeout=8)
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_validation_view_cancelled(self, message: Cancelled) -> None:
         self._done()
         self.app.notify(message.message, severity="warning", markup=False)
         self.show_report(self.report)
 
-    def on_validation_view_failed(self, message: Failed) -> None:
+    def on_step_view_failed(self, message: StepView.Failed) -> None:
         if self.running:
             self._done()
             self.show_report(self.report)

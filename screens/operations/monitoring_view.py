@@ -36,8 +36,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
-from screens.base import notify_error
-from screens.step_views import clip
+from screens.base import StepView, clip, notify_error, step_ended
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -99,30 +98,10 @@ def _edge_label(value: float, kind: str) -> str:
     return number(value, 3)
 
 
-class MonitoringView(VerticalScroll):
+class MonitoringView(StepView, VerticalScroll):
     """The verdict of the latest check, features by severity with their histograms, drift over time."""
 
-    DEFAULT_CSS = """
-    MonitoringView { padding: 0 1; }
-    MonitoringView #mon-verdict { height: auto; }
-    MonitoringView #mon-actions { height: auto; margin: 1 0; }
-    MonitoringView #mon-actions Input { width: 1fr; margin-right: 1; }
-    MonitoringView #mon-actions Button { margin-right: 1; }
-    MonitoringView #mon-log { height: auto; max-height: 8; border: round $panel; display: none; }
-    MonitoringView #mon-log.-shown { display: block; }
-    MonitoringView #mon-features { height: auto; max-height: 14; }
-    MonitoringView #mon-feature-detail { height: auto; margin-top: 1; }
-    MonitoringView #mon-report-body { height: auto; }
-    MonitoringView #mon-plot-box { height: auto; }
-    MonitoringView #mon-hist { height: 14; }
-    MonitoringView .mon-section { text-style: bold; margin-top: 1; }
-    MonitoringView #mon-history { height: 12; }
-    MonitoringView #mon-trend-box { height: 12; width: 1fr; }
-    MonitoringView #mon-trend { height: 12; }
-    MonitoringView #mon-reports { height: 12; width: auto; margin-left: 1; }
-    MonitoringView #mon-headless { margin-top: 1; color: $text-muted; }
-    MonitoringView.-empty #mon-report-body { display: none; }
-    """
+    STEP_ID = "monitoring"
 
     BINDINGS = [
         Binding("m", "check", "Check batch"),
@@ -158,13 +137,8 @@ class MonitoringView(VerticalScroll):
         stdout: str
         stderr: list[str] = field(default_factory=list)
 
-    @dataclass
-    class Failed(Message):
-        message: str
-
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.reports: list[ReportSummary] = []
         self.report: dict[str, Any] | None = None
         self.shown_id: str | None = None  # a past report chosen in the history table (None: the latest)
@@ -188,7 +162,7 @@ class MonitoringView(VerticalScroll):
                         placeholder="batch file to check (empty: the prediction log in monitoring/predictions/)")
             yield Button("Check  m", id="mon-check", variant="primary", compact=True)
             yield Button("Retrain  ctrl+r", id="mon-retrain", compact=True)
-        from screens.progress import JobProgress
+        from screens.project.progress import JobProgress
 
         yield JobProgress(id="mon-progress")
         yield Log(id="mon-log", max_lines=500)
@@ -212,16 +186,12 @@ class MonitoringView(VerticalScroll):
         reports = self.query_one("#mon-reports", DataTable)
         for key, label in REPORT_COLUMNS:
             reports.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            self.query_one("#mon-batch", Input).cursor_blink = False
+        self.quiet_inputs("#mon-batch")
         self.add_class("-empty")
         self.load()
 
     def on_unmount(self) -> None:
         self._interrupt()
-
-    def reload(self) -> None:
-        self.load()
 
     # --- reading the reports ----------------------------------------------------------------
 
@@ -245,10 +215,9 @@ class MonitoringView(VerticalScroll):
         suggestion = found[0].relative_to(self.path).as_posix() if found else None
         retrained = None
         if report is not None and report.get("action_recommended") and report.get("id"):
-            from workbench.versioning.git import run_git
+            from workbench.versioning.history import commit_mentioning
 
-            retrained = run_git(self.path, "log", "-1", "--format=%h %s", "--fixed-strings",
-                                f"--grep=From monitoring report {report['id']}.", check=False).strip() or None
+            retrained = commit_mentioning(self.path, f"From monitoring report {report['id']}.")
         self.post_message(self.Loaded(reports, report, (self.path / REFERENCE_FILE).is_file(), has_log,
                                       suggestion, retrained))
 
@@ -625,8 +594,6 @@ class MonitoringView(VerticalScroll):
                             timeout=10)
             self.shown_id = None
             self.load()
-            from screens.base import step_ended
-
             step_ended(self)
             return
         self._log(f"(exit code {event.code})")
@@ -651,14 +618,12 @@ class MonitoringView(VerticalScroll):
                 self._log(f"  $ {command}")
             self.app.notify(message, severity=severity, markup=False, timeout=15)
             self.load()  # the verdict now names the retrain commit
-            from screens.base import step_ended
-
             step_ended(self)
             return
         self._log(f"(exit code {event.code})")
         notify_error(self.screen, cli_line(event.stderr, event.code))
 
-    def on_monitoring_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self.running = None
         self.refresh_bindings()
         if self.report is None:

@@ -46,7 +46,7 @@ def run_in_child(call: str, path: Path, kwargs: dict[str, Any] | None = None, *,
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "screens.core_process"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "workbench.jobs"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=stderr, env=env, text=True, encoding="utf-8",
             errors="replace", bufsize=1,
         )
@@ -122,7 +122,7 @@ def _train(path: Path, progress: Callable[[str], None], cancel: threading.Event,
 def _data_view(path: Path, progress: Callable[[str], None], cancel: threading.Event) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from screens.data_engineering_view import read_data_view
+    from workbench.development.data_view import read_data_view
 
     return asdict(read_data_view(path))
 
@@ -131,7 +131,7 @@ def _configure_pipeline(path: Path, progress: Callable[[str], None], cancel: thr
                         **choices: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from screens.data_engineering_view import read_data_view
+    from workbench.development.data_view import read_data_view
     from workbench.development.pipeline import configure_pipeline
 
     result = configure_pipeline(path, **choices)

@@ -15,7 +15,6 @@ experiment in git.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +28,12 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from screens.base import ConfirmScreen, notify_error, post_core_result
-from screens.requirements_view import refresh_project_status
+from screens.base import ConfirmScreen, notify_error, post_core_result, step_ended
+from workbench.development.curves import CURVES, read_curves
 
 if TYPE_CHECKING:
     from workbench.development.experiments import Experiment
 
-CURVES = {"roc": ("plots/roc.json", "fpr", "tpr", "ROC", "false positive rate", "true positive rate"),
-          "prc": ("plots/prc.json", "recall", "precision", "Precision-recall", "recall", "precision")}
 MAX_CELL = 12
 
 
@@ -66,23 +63,6 @@ def sort_value(value: Any) -> tuple[int, Any]:
 def short_label(key: str) -> str:
     """``model.params.C`` -> ``C``; ``split.seed`` -> ``split.seed`` (the header stays short)."""
     return key.removeprefix("model.params.")
-
-
-def read_curves(path: Path, revs: dict[str, str], kind: str) -> dict[str, list[tuple[float, float]]]:
-    """Each experiment's curve points (x, y) read from git at its commit (``rev:./plots/...``)."""
-    from workbench.versioning.git import run_git
-
-    file, x, y, *_ = CURVES[kind]
-    out: dict[str, list[tuple[float, float]]] = {}
-    for name, rev in revs.items():
-        text = run_git(path, "show", f"{rev}:./{file}", check=False)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue
-        points = next(iter(data.values()), []) if isinstance(data, dict) else data
-        out[name] = [(float(p[x]), float(p[y])) for p in points if isinstance(p, dict) and x in p and y in p]
-    return out
 
 
 def mark_cell(marked: bool) -> Text:
@@ -120,20 +100,6 @@ class ExperimentsPanel(VerticalScroll):
     """All experiments with sortable params and metrics, notes, compare with curves, promote."""
 
     can_focus = False
-
-    DEFAULT_CSS = """
-    ExperimentsPanel { height: 1fr; }
-    ExperimentsPanel #exp-summary { height: auto; }
-    ExperimentsPanel #exp-table { height: auto; max-height: 18; }
-    ExperimentsPanel .exp-row { height: auto; margin-top: 1; }
-    ExperimentsPanel .exp-row Button { margin-left: 1; }
-    ExperimentsPanel #exp-note { width: 1fr; }
-    ExperimentsPanel #exp-compare { height: auto; display: none; }
-    ExperimentsPanel #exp-compare.shown { display: block; }
-    ExperimentsPanel #exp-side { height: auto; max-height: 14; }
-    ExperimentsPanel #exp-charts { height: 16; }
-    ExperimentsPanel #exp-curve-kind { width: 26; }
-    """
 
     BINDINGS = [
         Binding("l", "toggle_columns", "All columns"),
@@ -278,7 +244,7 @@ class ExperimentsPanel(VerticalScroll):
         self.busy = False
         self.app.notify(event.text, markup=False)
         if event.promoted:
-            refresh_project_status(self)
+            step_ended(self)
         self.reload()
 
     # --- the table --------------------------------------------------------------------

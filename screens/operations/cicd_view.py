@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import notify_error, post_core_result
+from screens.base import StepView, notify_error, post_core_result, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -30,16 +30,10 @@ SEVERITY_STYLE = {"ok": ("ok", "$success"), "skip": ("--", "$text-muted"),
 RESULT_WORDS = {"ok": "all clear", "action": "action recommended", "fail": "a gate fails"}
 
 
-class CiCdView(VerticalScroll):
+class CiCdView(StepView, VerticalScroll):
     """Workflow file and the check's verdict."""
 
-    DEFAULT_CSS = """
-    CiCdView { padding: 0 1; }
-    CiCdView #ci-actions { height: auto; margin: 1 0; }
-    CiCdView #ci-actions Button { margin-right: 2; }
-    CiCdView #ci-checks { height: auto; max-height: 10; }
-    CiCdView #ci-workflow { margin-top: 1; color: $text-muted; }
-    """
+    STEP_ID = "ci_cd"
 
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
@@ -55,12 +49,13 @@ class CiCdView(VerticalScroll):
         result: CiInit
 
     @dataclass
-    class Failed(Message):
-        message: str
+    class WorkflowRead(Message):
+        """Whether the workflow file exists (read in a worker)."""
+
+        exists: bool
 
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -89,13 +84,22 @@ class CiCdView(VerticalScroll):
     # --- workflow -----------------------------------------------------------------
 
     def show_workflow(self) -> None:
-        from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
-        from workbench.versioning import git
+        """Read whether the workflow file exists in a worker (finding the repository runs git)."""
+        self._read_workflow()
 
-        root = git.repo_root(self.path) or self.path
-        target = root / WORKFLOW_PATH
+    @work(thread=True, exclusive=True, group="ci-workflow")
+    def _read_workflow(self) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH
+        from workbench.versioning.history import repo_root_or_self
+
+        exists = (repo_root_or_self(self.path) / WORKFLOW_PATH).exists()
+        self.post_message(self.WorkflowRead(exists))
+
+    def on_ci_cd_view_workflow_read(self, message: WorkflowRead) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
+
         steps = "\n".join(f"  {i}. {s.name}: $ {s.run}" for i, s in enumerate(workflow_steps(), 1))
-        if target.exists():
+        if message.exists:
             head = Content.assemble(("Workflow: ", "bold"), (WORKFLOW_PATH, "$accent"),
                                     " (CI runs these steps on every push and pull request)")
         else:
@@ -173,11 +177,9 @@ class CiCdView(VerticalScroll):
         for note in result.messages:
             self.app.notify(note, severity="warning", markup=False, timeout=10)
         self.show_workflow()
-        from screens.base import step_ended
-
         step_ended(self)
 
-    def on_ci_cd_view_failed(self, message: Failed) -> None:
+    def on_step_view_failed(self, message: StepView.Failed) -> None:
         self.busy = False
         self.query_one("#ci-result", Static).update("")
         notify_error(self.screen, message.message)

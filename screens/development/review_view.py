@@ -24,9 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -57,19 +55,10 @@ def card_markdown(text: str | None) -> str:
     return "\n".join(lines)
 
 
-class ReviewView(VerticalScroll):
+class ReviewView(StepView, VerticalScroll):
     """Model card, sign-off form, current decision and its history."""
 
-    DEFAULT_CSS = """
-    ReviewView { padding: 0 1; }
-    ReviewView #rv-decision { margin-top: 1; }
-    ReviewView #rv-form { height: auto; margin: 1 0; }
-    ReviewView #rv-form Label { padding: 0 1 0 0; }
-    ReviewView #rv-comment { width: 1fr; }
-    ReviewView #rv-form Button { margin-left: 1; }
-    ReviewView #rv-history { height: auto; max-height: 7; }
-    ReviewView #rv-card { margin-top: 1; border: round $surface-lighten-2; padding: 0 1; height: auto; }
-    """
+    STEP_ID = "review"
 
     BINDINGS = [
         Binding("g", "refresh_card", "Generate card"),
@@ -87,13 +76,8 @@ class ReviewView(VerticalScroll):
     class Decided(Message):
         result: DecisionResult
 
-    @dataclass
-    class Failed(Message):
-        message: str
-
     def __init__(self, path: Path) -> None:
-        super().__init__(classes="step-view")
-        self.path = Path(path)
+        super().__init__(path)
         self.busy = False
         self.status: ReviewStatus | None = None
 
@@ -117,8 +101,7 @@ class ReviewView(VerticalScroll):
         for key, label in (("at", "When"), ("decision", "Decision"), ("reviewer", "Reviewer"),
                            ("role", "Role"), ("comment", "Comment")):
             table.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            self.query_one("#rv-comment", Input).cursor_blink = False
+        self.quiet_inputs("#rv-comment")
         self.load()
 
     # --- hooks from the project screen ------------------------------------------------
@@ -127,9 +110,6 @@ class ReviewView(VerticalScroll):
         if (line := state_line(status, "review")) is not None:
             self.query_one("#rv-state", Static).update(Content(here_not_cli(line.plain)) if "review approve"
                                                        in line.plain else line)
-
-    def reload(self) -> None:
-        self.load()
 
     # --- workers ----------------------------------------------------------------------
 
@@ -252,7 +232,7 @@ class ReviewView(VerticalScroll):
         for note in result.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        refresh_project_status(self)
+        step_ended(self)
 
     def on_review_view_decided(self, message: Decided) -> None:
         self._finish()
@@ -264,9 +244,9 @@ class ReviewView(VerticalScroll):
         for note in message.result.messages:
             self.app.notify(note, markup=False, timeout=8)
         self.load()
-        refresh_project_status(self)
+        step_ended(self)
 
-    def on_review_view_failed(self, message: Failed) -> None:
+    def on_step_view_failed(self, message: StepView.Failed) -> None:
         self._finish()
         self.query_one("#rv-result", Static).update(Content.assemble(("Refused: ", "bold $error"), message.message))
         notify_error(self.screen, message.message)

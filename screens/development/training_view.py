@@ -1,7 +1,7 @@
 """The Training & experiments step: run DVC experiments with a live log, cancel them, browse history.
 
 A run is one ``run_experiment`` (``dvc exp run``) or, with a sweep, one ``run_sweep``
-(DVC's queue). A thread worker runs it in a child process (:mod:`screens.core_process`):
+(DVC's queue). A thread worker runs it in a child process (:mod:`workbench.jobs`):
 the core checks the parameters with scikit-learn, and importing scikit-learn in this
 process froze the event loop for 100-250 ms. DVC's output lines come back one message
 each and go into a RichLog; the ProgressBar counts pipeline stages (each "Running stage" /
@@ -13,7 +13,7 @@ and tests can wait for it.
 
 What to run is parsed on the UI thread with the core's pure parsers (a typo is reported
 before anything starts); the checks that need scikit-learn run in the child, in the core,
-before DVC starts. The history tab is :class:`screens.experiments_panel.ExperimentsPanel`.
+before DVC starts. The history tab is :class:`screens.development.experiments_panel.ExperimentsPanel`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -43,13 +43,8 @@ from textual.widgets import (
     TabPane,
 )
 
-from screens.base import notify_error, post_core_result, set_disabled
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, set_disabled, step_ended
 from workbench.errors import WorkbenchError
-
-if TYPE_CHECKING:
-    from workbench.status import ProjectStatus
 
 #: A DVC output line that marks one stage of one experiment as reached.
 STAGE_LINE = re.compile(r"Running stage '([^']+)'|Stage '([^']+)' (?:is cached|didn't change)")
@@ -161,36 +156,13 @@ class RunBody(VerticalScroll):
     can_focus = False
 
 
-class TrainingView(Vertical):
+class TrainingView(StepView, Vertical):
     """Run an experiment or a sweep with a live log and progress; the history in the next tab."""
 
-    can_focus = False
+    STEP_ID = "training"
+    STATE_ID = "#tr-state"
 
-    DEFAULT_CSS = """
-    TrainingView #tr-tabs { height: 1fr; }
-    TrainingView #tr-run-body { height: 1fr; }
-    TrainingView #tr-params { height: auto; margin-bottom: 1; }
-    TrainingView .tr-row { height: auto; margin-bottom: 1; }
-    TrainingView .tr-row > Label { width: 16; text-style: bold; color: $text-muted; }
-    TrainingView .tr-row > .tr-sub { width: auto; padding: 0 1 0 2; text-style: none; }
-    TrainingView #tr-set, #tr-sweep { width: 1fr; }
-    TrainingView #tr-family { width: 32; }
-    TrainingView #tr-hyper { layout: grid; grid-size: 4; grid-columns: auto 1fr auto 1fr; grid-rows: 1;
-                             grid-gutter: 0 1; height: auto; width: 1fr; }
-    TrainingView #tr-hyper > Label { width: auto; text-style: none; }
-    TrainingView #tr-hp-more { width: 1fr; }
-    TrainingView #tr-hyper-error { margin: 0 0 0 16; height: auto; }
-    TrainingView #tr-hyper-keys { margin: 0 0 1 16; height: auto; }
-    TrainingView #tr-jobs { width: 5; }
-    TrainingView #tr-name { width: 30; }
-    TrainingView #tr-plan { margin: 0 0 1 16; }
-    TrainingView #tr-actions { height: auto; margin-bottom: 1; }
-    TrainingView #tr-actions Button { margin-right: 2; }
-    TrainingView #tr-progress-row { height: auto; }
-    TrainingView #tr-stage { width: 1fr; padding-left: 2; }
-    TrainingView #tr-log { height: 1fr; min-height: 8; border: round $primary; }
-    TrainingView #tr-result { height: auto; margin-top: 1; }
-    """
+    can_focus = False
 
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
@@ -223,20 +195,13 @@ class TrainingView(Vertical):
         outcome: RunOutcome
 
     @dataclass
-    class Failed(Message):
-        """The run was refused or failed: the core's one-line message."""
-
-        message: str
-
-    @dataclass
     class Cancelled(Message):
         """The run was cancelled; DVC was stopped and the workspace put back."""
 
         message: str
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.info: PipelineInfo | None = None
         self.running = False
         self.cancel_event = threading.Event()
@@ -293,14 +258,12 @@ class TrainingView(Vertical):
                 yield from self._history_panel()
 
     def _history_panel(self) -> ComposeResult:
-        from screens.experiments_panel import ExperimentsPanel
+        from screens.development.experiments_panel import ExperimentsPanel
 
         yield ExperimentsPanel(self.path, id="tr-history")
 
     def on_mount(self) -> None:
-        if getattr(self.app, "testing", False):
-            for widget in self.query(Input):
-                widget.cursor_blink = False
+        self.quiet_inputs()
         self._show_plan()
         self.load()
 
@@ -308,10 +271,6 @@ class TrainingView(Vertical):
         self.cancel_event.set()  # leaving the app mid-run stops DVC instead of orphaning it
 
     # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "training")) is not None:
-            self.query_one("#tr-state", Static).update(line)
 
     def reload(self) -> None:
         self.load()
@@ -333,7 +292,7 @@ class TrainingView(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training-run",
           description="run a DVC experiment")
     def run_training(self, request: RunRequest, cancel: threading.Event) -> None:
-        from screens.core_process import run_in_child
+        from workbench.jobs import run_in_child
 
         def progress(line: str) -> None:
             self.post_message(self.Line(line))
@@ -536,9 +495,9 @@ class TrainingView(Vertical):
             self.app.notify(f"{summary}: {first}" + (" …" if count > 1 else ""), markup=False)
         self.load()  # dvc exp run applied the experiment's params to the workspace
         self._reload_history()
-        refresh_project_status(self)
+        step_ended(self)
 
-    def on_training_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self._end_run()
         notify_error(self.screen, event.message)
         self._mark_field(event.message)

@@ -5,8 +5,8 @@ as messages; the sidebar marks, the dashboard and any open step view are updated
 the status. The status comes first (the CLI starts computing it while Textual imports);
 the timeline — one row per experiment ref, a thousand or more in a busy project — is
 read only after the dashboard has painted, so it never delays the first screen, and its
-view (:mod:`screens.timeline_view`) is built the first time it is opened. Step views
-come from :mod:`screens.step_views`, never named here.
+view (:mod:`screens.project.timeline_view`) is built the first time it is opened. Step views
+come from :mod:`screens.project.step_views`, never named here.
 """
 
 from __future__ import annotations
@@ -24,9 +24,18 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from screens.base import WorkbenchScreen, focus_into, make_footer, make_header, notify_error, post_core_result
-from screens.commands import WorkbenchCommands
-from screens.step_views import STATE_MARKS, STATE_WORDS, make_step_view
+from screens.base import (
+    STATE_MARKS,
+    STATE_WORDS,
+    WorkbenchScreen,
+    focus_into,
+    make_footer,
+    make_header,
+    notify_error,
+    post_core_result,
+)
+from screens.project.commands import WorkbenchCommands
+from screens.project.step_views import make_step_view
 from workbench.errors import ProjectBusyError, WorkbenchError
 from workbench.lifecycle import PHASES, STEP_BY_ID, steps_in
 
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
-    from screens.timeline_view import TimelineView
+    from screens.project.timeline_view import TimelineView
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
 
@@ -428,7 +437,7 @@ class ProjectScreen(WorkbenchScreen):
         self.query_one(LifecycleSidebar).point_at("timeline")
         view = self._timeline_view()
         if view is None:
-            from screens.timeline_view import TimelineView
+            from screens.project.timeline_view import TimelineView
 
             view = TimelineView(id="timeline")
             await switcher.add_content(view, set_current=True)

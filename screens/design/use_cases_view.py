@@ -24,14 +24,11 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from screens.base import notify_error, post_core_result, quiet_cursors
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import StepView, clip, notify_error, post_core_result, quiet_cursors, step_ended
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.design.use_cases import DataCheckResult, RankedUseCase, UseCasesSaved
-    from workbench.status import ProjectStatus
 
 CRITERIA: tuple[str, ...] = (
     "business_value",
@@ -62,10 +59,6 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source", "Readiness"),
 )
 NAME_WIDTH = 19
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def weight_text(value: float) -> str:
@@ -216,8 +209,11 @@ class ScoresRow(Horizontal):
         self.post_message(UseCasesView.SaveScores())
 
 
-class UseCasesView(VerticalScroll):
+class UseCasesView(StepView, VerticalScroll):
     """Ranked candidates with live weights, the weighted-score chart, scoring, add and select."""
+
+    STEP_ID = "use_cases"
+    STATE_ID = "#uc-state"
 
     can_focus = False  # tab from the sidebar lands on the first field, not the scroll box
 
@@ -245,12 +241,6 @@ class UseCasesView(VerticalScroll):
         config: dict[str, Any]
         check: DataCheckResult | None
 
-    @dataclass
-    class Failed(Message):
-        """A one-line error from the core."""
-
-        message: str
-
     class SaveWeights(Message):
         """The weights row asks for a save."""
 
@@ -258,8 +248,7 @@ class UseCasesView(VerticalScroll):
         """The scores row asks for a save."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.config: dict[str, Any] | None = None
         self.check: DataCheckResult | None = None
         self.ranking: list[RankedUseCase] = []
@@ -317,18 +306,7 @@ class UseCasesView(VerticalScroll):
         table = self.query_one("#uc-table", DataTable)
         for key, label in TABLE_COLUMNS:
             table.add_column(f"{label} ", key=key)
-        if getattr(self.app, "testing", False):
-            for widget in self.query(Input):
-                widget.cursor_blink = False
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "use_cases")) is not None:
-            self.query_one("#uc-state", Static).update(line)
-
-    def reload(self) -> None:
+        self.quiet_inputs()
         self.load()
 
     # --- workers --------------------------------------------------------------------
@@ -394,9 +372,9 @@ class UseCasesView(VerticalScroll):
             self.app.notify(f"Saved: {result.summary} (commit {result.commit[:7]})", markup=False)
         self._take(event.config, event.check)
         if result.commit is not None:
-            refresh_project_status(self)
+            step_ended(self)
 
-    def on_use_cases_view_failed(self, event: Failed) -> None:
+    def on_step_view_failed(self, event: StepView.Failed) -> None:
         self.busy = False
         notify_error(self.screen, event.message)
 

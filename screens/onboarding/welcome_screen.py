@@ -65,14 +65,14 @@ class WelcomeScreen(WorkbenchScreen):
 
     def action_choose(self, choice: str) -> None:
         if choice == "new":
-            from screens.new_project_screen import NewProjectScreen
+            from screens.onboarding.new_project_screen import NewProjectScreen
 
             self.app.push_screen(NewProjectScreen(self.launch_path))
         elif choice == "sample":
-            from screens.sample_picker_screen import SamplePickerScreen
+            from screens.onboarding.sample_picker_screen import SamplePickerScreen
 
             self.app.push_screen(SamplePickerScreen(self.launch_path))
         elif choice == "open":
-            from screens.open_project_screen import OpenProjectScreen
+            from screens.onboarding.open_project_screen import OpenProjectScreen
 
             self.app.push_screen(OpenProjectScreen(self.launch_path))

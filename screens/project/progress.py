@@ -13,18 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from screens.step_views import clip
+from screens.base import clip
 
 
 class JobProgress(Horizontal):
     """``start(job)``, then ``stage(name, done, total)`` as the job goes, ``finish()`` at the end."""
-
-    DEFAULT_CSS = """
-    JobProgress { height: 1; display: none; margin: 1 0 0 0; }
-    JobProgress.-running { display: block; }
-    JobProgress > ProgressBar { width: 34; }
-    JobProgress > .job-stage { width: 1fr; padding-left: 2; color: $text-muted; }
-    """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

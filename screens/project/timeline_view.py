@@ -16,7 +16,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from screens.project_screen import short_when
+from screens.base import clip
+from screens.project.project_screen import short_when
 
 if TYPE_CHECKING:
     from workbench.versioning.timeline import TimelineEntry
@@ -27,10 +28,6 @@ TIMELINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("role", "Role"), ("commit", "Commit"),
 )
 SUMMARY_WIDTH = 40
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class TimelineView(Vertical):

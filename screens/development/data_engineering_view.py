@@ -5,7 +5,7 @@ else the data's columns with their inferred types (identifier, sensitive, time a
 excluded columns left out, as ``configure_pipeline`` would). Reading the data and
 inferring types needs pandas, and the save (one ``configure_pipeline`` call, so one
 commit) needs scikit-learn: both run from thread workers in a child process
-(:mod:`screens.core_process`), because importing them here froze the event loop for
+(:mod:`workbench.jobs`), because importing them here froze the event loop for
 100-250 ms. Everything the core
 checks (features naming missing columns, a target with one class, an unknown
 hyperparameter...) comes back as the core's one-line message and nothing is written.
@@ -17,7 +17,7 @@ silently dropping it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +30,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Collapsible, DataTable, Input, Label, Select, Static
 
-from screens.base import notify_error, post_core_result
-from screens.requirements_view import refresh_project_status
-from screens.step_views import state_line
+from screens.base import StepView, notify_error, post_core_result, step_ended
 from workbench.development.pipeline import (  # pandas-free at import time
     CATEGORICAL_IMPUTE,
     FEATURE_TYPES,
@@ -40,100 +38,14 @@ from workbench.development.pipeline import (  # pandas-free at import time
     NUMERIC_SCALE,
     SPLIT_METHODS,
 )
+from workbench.development.data_view import ColumnInfo, DataView, data_view_from
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.development.pipeline import PipelineResult
-    from workbench.status import ProjectStatus
 
 FEATURE_COLUMNS = (("use", "Use"), ("column", "Column"), ("type", "Type"), ("missing", "Missing"),
                    ("unique", "Unique"), ("note", "Note"))
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    """One column of the project's data, as the feature table shows it."""
-
-    name: str
-    inferred: str
-    missing_share: float
-    unique: int
-    role: str = ""  # target / id / sensitive / time / excluded / flagged: why it is left out by default
-
-
-@dataclass(frozen=True)
-class DataView:
-    """What the view needs to fill the form: the data's columns and the committed pipeline."""
-
-    task: str
-    columns: tuple[ColumnInfo, ...]
-    default_target: str | None
-    default_time_column: str | None
-    rows: int
-    params: dict[str, Any] | None
-    params_text: str
-    model_names: tuple[str, ...]
-    default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def read_data_view(path: Path) -> DataView:
-    """Columns with inferred types, missing shares and roles, plus params.yaml (needs pandas)."""
-    from workbench.development.models import DEFAULT_PARAMS, model_names
-    from workbench.development.pipeline import infer_type
-    from workbench.development.stages import read_params, read_sources
-    from workbench.project import Project
-
-    project = Project(path)
-    config = project.read_config()
-    task = str((config.get("charter") or {}).get("task") or "classification")
-    data = config.get("data") or {}
-    sources = [{"path": s["path"], "format": s.get("format") or "csv"}
-               for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
-    if not sources:
-        raise WorkbenchError("the project has no data sources: register data first with "
-                             "'mlops-workbench data add PATH'")
-    frame = read_sources(project.path, sources)
-    roles: dict[str, str] = {}
-    for key, role in (("exclude_columns", "excluded"), ("sensitive_columns", "sensitive"),
-                      ("id_columns", "id")):
-        for name in data.get(key) or []:
-            roles[str(name)] = role
-    from workbench.design.exclusions import feature_exclusions, read_last_report
-
-    for name in feature_exclusions(config, read_last_report(project.path)):
-        roles.setdefault(name, "flagged")  # a data check finding: not a default feature (issue 14)
-    if data.get("time_column"):
-        roles[str(data["time_column"])] = "time"
-    if data.get("target"):
-        roles[str(data["target"])] = "target"
-    columns = []
-    rows = len(frame)
-    for name in frame.columns:
-        series = frame[name]
-        columns.append(ColumnInfo(
-            name=str(name), inferred=infer_type(series),
-            missing_share=float(series.isna().mean()) if rows else 0.0,
-            unique=int(series.nunique(dropna=True)), role=roles.get(str(name), ""),
-        ))
-    params: dict[str, Any] | None = None
-    params_text = ""
-    if (project.path / "params.yaml").is_file():
-        params_text = (project.path / "params.yaml").read_text(encoding="utf-8")
-        params = read_params(project.path)
-    return DataView(
-        task=task, columns=tuple(columns), default_target=data.get("target"),
-        default_time_column=data.get("time_column"), rows=rows, params=params,
-        params_text=params_text, model_names=model_names(task),
-        default_params={k: dict(v) for k, v in DEFAULT_PARAMS.items()},
-    )
-
-
-def data_view_from(raw: dict[str, Any]) -> DataView:
-    """A :class:`DataView` from its JSON form (as the child process sends it)."""
-    fields = dict(raw)
-    fields["columns"] = tuple(ColumnInfo(**c) for c in raw["columns"])
-    fields["model_names"] = tuple(raw["model_names"])
-    return DataView(**fields)
 
 
 def format_assignments(params: dict[str, Any]) -> str:
@@ -220,30 +132,13 @@ class FeatureTable(DataTable[Any]):
             self.post_message(self.NextType(name))
 
 
-class DataEngineeringView(VerticalScroll):
+class DataEngineeringView(StepView, VerticalScroll):
     """Target, features with types, split, preprocessing and model; save writes the pipeline."""
 
-    can_focus = False
+    STEP_ID = "data_engineering"
+    STATE_ID = "#de-state"
 
-    DEFAULT_CSS = """
-    DataEngineeringView #de-pipeline { height: auto; margin-bottom: 1; }
-    DataEngineeringView #de-params-box { margin-bottom: 1; }
-    DataEngineeringView .de-row { height: auto; margin-bottom: 1; }
-    DataEngineeringView .de-row > Label { padding: 0 1 0 2; color: $text-muted; }
-    DataEngineeringView .de-row > .de-label { width: 16; padding: 0; text-style: bold; }
-    DataEngineeringView .de-row > .de-first { padding-left: 0; }
-    DataEngineeringView > .de-label { text-style: bold; color: $text-muted; }
-    DataEngineeringView .de-row Select { width: 26; }
-    DataEngineeringView .de-row Input { width: 8; }
-    DataEngineeringView #de-target, #de-model, #de-time-column { width: 30; }
-    DataEngineeringView #de-task { padding-left: 2; }
-    DataEngineeringView #de-hyper { width: 1fr; }
-    DataEngineeringView #de-features { height: auto; max-height: 14; }
-    DataEngineeringView #de-features-note { margin: 0 0 1 0; }
-    DataEngineeringView #de-actions { height: auto; }
-    DataEngineeringView #de-actions Button { margin-right: 2; }
-    DataEngineeringView #de-result { margin-top: 1; }
-    """
+    can_focus = False
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save pipeline"),
@@ -271,8 +166,7 @@ class DataEngineeringView(VerticalScroll):
         saving: bool = False
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = Path(path)
+        super().__init__(path)
         self.data: DataView | None = None
         #: column -> [included, type]; the order is the data's, then missing features.
         self.features: dict[str, list[Any]] = {}
@@ -341,18 +235,7 @@ class DataEngineeringView(VerticalScroll):
         table = self.query_one("#de-features", DataTable)
         for key, label in FEATURE_COLUMNS:
             table.add_column(label, key=key)
-        if getattr(self.app, "testing", False):
-            for widget in self.query(Input):
-                widget.cursor_blink = False
-        self.load()
-
-    # --- hooks from the project screen ----------------------------------------------
-
-    def show_status(self, status: ProjectStatus) -> None:
-        if (line := state_line(status, "data_engineering")) is not None:
-            self.query_one("#de-state", Static).update(line)
-
-    def reload(self) -> None:
+        self.quiet_inputs()
         self.load()
 
     # --- workers --------------------------------------------------------------------
@@ -360,7 +243,7 @@ class DataEngineeringView(VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-engineering-load",
           description="read the data and the pipeline")
     def load(self) -> None:
-        from screens.core_process import run_in_child
+        from workbench.jobs import run_in_child
 
         post_core_result(self, lambda: self.Loaded(data_view_from(run_in_child("data_view", self.path))),
                          self.Failed)
@@ -368,7 +251,7 @@ class DataEngineeringView(VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-engineering-save",
           description="write the pipeline")
     def save(self, choices: dict[str, Any]) -> None:
-        from screens.core_process import run_in_child
+        from workbench.jobs import run_in_child
         from workbench.development.pipeline import PipelineResult
 
         def saved() -> Message:
@@ -398,7 +281,7 @@ class DataEngineeringView(VerticalScroll):
         self.query_one("#de-result", Static).update(Text(text))
         self.fill(event.data)
         if result.commit is not None:
-            refresh_project_status(self)
+            step_ended(self)
 
     def on_data_engineering_view_failed(self, event: Failed) -> None:
         notify_error(self.screen, event.message)

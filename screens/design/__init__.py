@@ -1,0 +1,1 @@
+"""The Design phase's step views: requirements, use cases, data availability."""

@@ -1,0 +1,1 @@
+"""The Development phase's step views: data engineering, training (with the experiment history), validation, review."""

@@ -1,0 +1,1 @@
+"""The Operations phase's step views: deployment, CI/CD, monitoring."""

@@ -1,0 +1,50 @@
+"""Reading the project's git history as domain questions: who last committed a file, a file at a commit.
+
+The screens and the step modules ask these instead of running ``git log`` / ``git show``
+with their own arguments (issue 17: no raw git arguments above ``versioning``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.versioning import git
+
+
+@dataclass(frozen=True)
+class LastCommit:
+    """The last commit that touched a path: short id, author date (ISO 8601) and author name."""
+
+    short: str
+    when: str
+    author: str
+
+
+def last_commit(project_path: Path, rel_path: str) -> LastCommit | None:
+    """The last commit that changed ``rel_path`` (relative to ``project_path``); None outside a repo or if none."""
+    if git.repo_root(project_path) is None:
+        return None
+    out = git.run_git(project_path, "log", "-1", "--format=%h%x1f%aI%x1f%an", "--",
+                      rel_path, check=False).strip()
+    parts = out.split("\x1f")
+    if len(parts) != 3:
+        return None
+    return LastCommit(*parts)
+
+
+def file_at(project_path: Path, rev: str, rel_path: str) -> str:
+    """The text of ``rel_path`` (relative to ``project_path``) at commit ``rev``; "" when it is not there."""
+    return git.run_git(project_path, "show", f"{rev}:./{rel_path}", check=False)
+
+
+def repo_root_or_self(path: Path) -> Path:
+    """The repository root of ``path``, or ``path`` itself when it is not in a repository."""
+    return git.repo_root(path) or path
+
+
+def commit_mentioning(project_path: Path, text: str) -> str | None:
+    """``"<short id> <subject>"`` of the last commit whose message holds ``text`` (a fixed string); None if none."""
+    out = git.run_git(project_path, "log", "-1", "--format=%h %s", "--fixed-strings",
+                      f"--grep={text}", check=False).strip()
+    return out or None
