@@ -19,6 +19,21 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 IDENTITY = ("Ada Lovelace", "ada@example.com")
 
+# pytest imports this file as ``conftest`` (tests/ is no package) and the test files import it as
+# ``tests.conftest``: one module object for both, so the per-worker templates below and
+# ``session_cache`` are built once per worker, not once per name.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+_SESSION: dict[str, dict] = {}
+
+
+def session_cache(name: str) -> dict:
+    """A dict that lives as long as the worker, shared by every test file that asks for ``name``.
+
+    A test file is imported twice (by pytest as ``test_x``, by other test files as
+    ``tests.test_x``): a module-level dict would exist twice, and its template be built twice.
+    """
+    return _SESSION.setdefault(name, {})
+
 
 def _isolated_env(home: Path) -> dict[str, str]:
     env = {
@@ -54,7 +69,7 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
-_TEMPLATES: dict[str, Path] = {}
+_TEMPLATES: dict[str, Path] = session_cache("samples")
 
 
 def _template(sample_id: str, tmp_path_factory) -> Path:
@@ -95,20 +110,62 @@ def make_sample(tmp_path, tmp_path_factory):
     return make
 
 
-@pytest.fixture
-def project(tmp_path) -> Path:
-    """A new, empty workbench project (charter filled, no data), made by the real code."""
-    from workbench.new_project import create_project
-    from workbench.project import Charter, TeamMember
+def _project_template(tmp_path_factory) -> Path:
+    """The ``project`` fixture's project, made once per worker by the real ``create_project``."""
+    cache = session_cache("project")
+    if "churn" not in cache:
+        from workbench.new_project import create_project
+        from workbench.project import Charter, TeamMember
 
-    charter = Charter(
-        name="Churn", problem="Customers leave without warning.", business_owner="Dana Ortiz",
-        success_metric="recall >= 0.7", task="classification",
-        team=(TeamMember("Dana Ortiz", "dana@example.com", "business_owner"),
-              TeamMember(*IDENTITY, "data_scientist")),
-    )
-    made = create_project(tmp_path / "churn", charter)
-    return made.path
+        base = tmp_path_factory.mktemp("project-template")
+        home = base / "home"
+        configure_identity(home)
+        charter = Charter(
+            name="Churn", problem="Customers leave without warning.", business_owner="Dana Ortiz",
+            success_metric="recall >= 0.7", task="classification",
+            team=(TeamMember("Dana Ortiz", "dana@example.com", "business_owner"),
+                  TeamMember(*IDENTITY, "data_scientist")),
+        )
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in _isolated_env(home).items():
+                mp.setenv(key, value)
+            made = create_project(base / "churn", charter)
+        cache["churn"] = (made.path, made.remote)
+    return cache["churn"]
+
+
+@pytest.fixture
+def project(tmp_path, tmp_path_factory) -> Path:
+    """A new, empty workbench project (charter filled, no data), made by the real code.
+
+    ``create_project`` runs once per worker (it costs seconds of DVC subprocesses); each test
+    gets a copy moved to ``tmp_path / "churn"`` as if made there: its own empty DVC remote
+    folder beside it (``churn.dvc-storage``), that path in ``.dvc/config`` and the README, in
+    the project's one commit (remade now, by this test's identity; the template's objects and
+    reflog entry are dropped, so the history is exactly a fresh project's).
+    """
+    template, template_remote = _project_template(tmp_path_factory)
+    dest = tmp_path / "churn"
+    shutil.copytree(template, dest, symlinks=True)
+    remote = tmp_path / "churn.dvc-storage"
+    remote.mkdir()
+    old = git(dest, "rev-parse", "HEAD", "HEAD^{tree}", "HEAD:.dvc", "HEAD:.dvc/config",
+              "HEAD:README.md").split()
+    for rel in (".dvc/config", "README.md"):
+        file = dest / rel
+        file.write_text(file.read_text(encoding="utf-8").replace(template_remote, str(remote)),
+                        encoding="utf-8")
+    git(dest, "add", "--", ".dvc/config", "README.md")
+    git(dest, "commit", "-q", "--amend", "--no-edit", "--reset-author")
+    new = git(dest, "rev-parse", "HEAD", "HEAD^{tree}", "HEAD:.dvc", "HEAD:.dvc/config",
+              "HEAD:README.md").split()
+    stamp, subject = git(dest, "log", "-1", "--date=raw", "--format=%cn <%ce> %cd%n%s").splitlines()
+    entry = f"{'0' * 40} {new[0]} {stamp}\tcommit (initial): {subject}\n"
+    for log in (dest / ".git" / "logs" / "HEAD", dest / ".git" / "logs" / "refs" / "heads" / "main"):
+        log.write_text(entry, encoding="utf-8")
+    for sha in set(old) - set(new):
+        (dest / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    return dest
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -140,3 +197,4 @@ def run_tool(cwd: Path, name: str, *args: str) -> str:
 def anyio_backend() -> str:
     """The Pilot tests (``pytest.mark.anyio``) run on asyncio, Textual's loop."""
     return "asyncio"
+
