@@ -60,7 +60,13 @@ def configure_identity(home: Path, name: str = IDENTITY[0], email: str = IDENTIT
 def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     """A HOME with a git identity, and no identity or DVC settings from the outside."""
     home = tmp_path_factory.mktemp("home")
-    configure_identity(home)
+    # what configure_identity writes (three `git config --global`), written by git once per worker
+    identity = session_cache("identity")
+    if "gitconfig" not in identity:
+        made = tmp_path_factory.mktemp("identity-home")
+        configure_identity(made)
+        identity["gitconfig"] = made / ".gitconfig"
+    shutil.copy2(identity["gitconfig"], home / ".gitconfig")
     for key, value in _isolated_env(home).items():
         monkeypatch.setenv(key, value)
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
@@ -197,4 +203,5 @@ def run_tool(cwd: Path, name: str, *args: str) -> str:
 def anyio_backend() -> str:
     """The Pilot tests (``pytest.mark.anyio``) run on asyncio, Textual's loop."""
     return "asyncio"
+
 
