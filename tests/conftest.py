@@ -205,3 +205,50 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+
+
+# --- the order of the files on the xdist workers (make test: -n 2 --dist loadfile) ------------
+#
+# xdist hands out whole files, by default the files with the most tests first, so the files of
+# one or two long tests (a day of work, a lifecycle) came last and one worker ran them alone
+# while the other had finished. The longest files go first instead (longest-processing-time
+# first), so the two workers end within a short file of each other. Seconds per file, measured
+# in a full run on a busy 2-core machine (only their order matters); a file not listed counts
+# one second per test.
+FILE_SECONDS: dict[str, float] = {
+    # one or two long tests each
+    "test_day_of_work.py": 185, "test_lifecycle_small_data.py": 140, "test_contract_retrain.py": 170,
+    "test_no_regression.py": 220, "test_ci_workflow_e2e.py": 75, "test_import_floors.py": 35,
+    # many tests on real DVC
+    "test_team_sync.py": 270, "test_retrain.py": 285, "test_data_gates.py": 240, "test_tui_step_actions.py": 220,
+    "test_tui_dev_views.py": 205, "test_tui_monitoring_view.py": 200, "test_monitoring.py": 180,
+    "test_contract_train.py": 155, "test_exp_history.py": 145, "test_dev_training.py": 145,
+    "test_model_truth.py": 145, "test_faults.py": 140, "test_validation.py": 140, "test_train_families.py": 130,
+    "test_workspace_experiment.py": 105, "test_tui_design_views.py": 100, "test_review.py": 95,
+    "test_serving_security.py": 95, "test_governance.py": 90, "test_data_check.py": 85,
+    "test_tui_deployment_view.py": 65, "test_tui_data_view.py": 65, "test_tui_keys_focus.py": 60,
+    "test_serving_fuzz.py": 50, "test_cicd.py": 50, "test_tui_app.py": 50, "test_dev_pipeline.py": 50,
+    "test_registry.py": 45, "test_remotes.py": 40, "test_tui_governance_views.py": 35, "test_web.py": 35,
+    "test_status_maturity.py": 30, "test_serving.py": 90, "test_data_bad_input.py": 85, "test_onnx.py": 40,
+    "test_new_project.py": 40, "test_exp_refs.py": 25,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") == "loadfile":
+        config.option.loadscopereorder = False  # keep the order the workers collected (below)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not an xdist worker: keep pytest's order
+        return
+    counts: dict[str, int] = {}
+    for item in items:
+        name = item.nodeid.split("::", 1)[0]
+        counts[name] = counts.get(name, 0) + 1
+
+    def weight(item: pytest.Item) -> float:
+        name = item.nodeid.split("::", 1)[0]
+        return FILE_SECONDS.get(Path(name).name, float(counts[name]))
+
+    items.sort(key=weight, reverse=True)  # stable: a file's tests keep their order
