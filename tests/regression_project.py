@@ -6,9 +6,12 @@ column, one categorical feature. Built through the real CLI (real git + DVC).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from tests.conftest import run_cli
+import pytest
+
+from tests.conftest import _isolated_env, configure_identity, run_cli, session_cache
 
 
 def write_houses(path: Path, rows: int = 300, seed: int = 0) -> Path:
@@ -41,3 +44,26 @@ def make_regression_project(tmp_path: Path) -> Path:
         done = run_cli(*args, cwd=cwd)
         assert done.returncode == 0, done.stdout + done.stderr
     return folder
+
+
+def copy_regression_project(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``make_regression_project(tmp_path)`` makes, made once per worker and copied.
+
+    The template is built by ``make_regression_project`` itself (the real CLI, in its own HOME
+    with the same identity); the copy lands at ``tmp_path / "houses"`` beside its
+    ``houses.csv``. As with conftest's ``make_sample``, the copy's DVC remote is the template's
+    storage folder (content-addressed, so sharing it is safe).
+    """
+    cache = session_cache("regression project")
+    if "houses" not in cache:
+        base = tmp_path_factory.mktemp("houses-template")
+        configure_identity(base / "home")
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in _isolated_env(base / "home").items():
+                mp.setenv(key, value)
+            cache["houses"] = make_regression_project(base)
+    template = cache["houses"]
+    shutil.copy2(template.parent / "houses.csv", tmp_path / "houses.csv")
+    dest = tmp_path / "houses"
+    shutil.copytree(template, dest, symlinks=True)
+    return dest

@@ -9,6 +9,8 @@ Everything runs on real git + DVC projects through the real CLI.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import IDENTITY, git, run_cli, run_tool
+from tests.conftest import IDENTITY, git, run_cli, run_tool, session_cache
 
 # --- datasets ------------------------------------------------------------------------------
 
@@ -82,11 +84,27 @@ def _make_project(tmp_path: Path, name: str, task: str, metric: str) -> Path:
 
 
 def with_data(tmp_path: Path, kind: str, frame: pd.DataFrame | None = None) -> Path:
-    """A new project (charter task to match) with the dataset added as its one source."""
+    """A new project (charter task to match) with the dataset added as its one source.
+
+    With the kind's own frame (``frame=None``) the project is made once per worker and copied
+    into ``tmp_path`` with its CSV; as with conftest's ``make_sample``, the copy's DVC remote is
+    the template's storage folder (content-addressed, so sharing it is safe).
+    """
+    if frame is None:
+        built = session_cache("data gates projects")
+        if kind not in built:
+            base = Path(tempfile.mkdtemp(prefix=f"data-gates-{kind}-", dir=tmp_path.parent))
+            built[kind] = _with_data(base, kind, {"penguins": penguins, "diabetes": diabetes, "wine": wine}[kind]())
+        shutil.copy2(built[kind].parent / f"{kind}.csv", tmp_path / f"{kind}.csv")
+        shutil.copytree(built[kind], tmp_path / kind, symlinks=True)
+        return tmp_path / kind
+    return _with_data(tmp_path, kind, frame)
+
+
+def _with_data(tmp_path: Path, kind: str, frame: pd.DataFrame) -> Path:
     task, metric = {"penguins": ("classification", "f1 >= 0.7"), "wine": ("classification", "f1 >= 0.7"),
                     "diabetes": ("regression", "rmse <= 70")}[kind]
     path = _make_project(tmp_path, kind, task, metric)
-    frame = frame if frame is not None else {"penguins": penguins, "diabetes": diabetes, "wine": wine}[kind]()
     csv = tmp_path / f"{kind}.csv"
     frame.to_csv(csv, index=False)
     done = run_cli("data", "add", str(csv), "--name", kind, "-C", str(path))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _isolated_env, configure_identity, git, run_cli
+from tests.conftest import _isolated_env, configure_identity, git, run_cli, session_cache
 from workbench.errors import WorkbenchError
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -33,11 +33,17 @@ INCOMING = {"fraud_detection": "incoming/transactions_2026_06.csv",
 
 
 def _build(sample: str, base: Path) -> Path:
+    """The sample trained (``dvc repro``) and committed, once per worker: the first call builds it
+    in ``base``; every call returns that project (read only: callers copy it) and gives
+    ``base / "home"`` the git identity."""
     from workbench.development.pipeline import configure_pipeline
     from workbench.new_project import create_from_sample
 
     home = base / "home"
     configure_identity(home)
+    built = session_cache("monitoring trained")
+    if sample in built:
+        return built[sample]
     env = _isolated_env(home)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -57,6 +63,7 @@ def _build(sample: str, base: Path) -> Path:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    built[sample] = path
     return path
 
 

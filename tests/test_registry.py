@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli
+from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli, session_cache
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 REVIEWER = {"name": "Dana Ortiz", "email": "dana@example.com", "role": "business_owner"}
 
 
-_TRAINED: dict[str, Path] = {}
+_TRAINED: dict[str, Path] = session_cache("trained diagnosis")
 
 
 def build_trained_project(base: Path, tmp_path_factory) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import _isolated_env, git, run_cli
+from tests.conftest import _isolated_env, git, run_cli, session_cache
 from tests.test_registry import VENV_BIN, add_evidence, build_trained_project, gto, one_line_error
 
 SOURCE = "data/breast_cancer.csv"
@@ -44,6 +44,9 @@ def production_template(tmp_path_factory) -> Path:
     """Trained diagnosis project: gates in workbench.yaml, v1.0.0 registered and in production."""
     from workbench.versioning.registry import promote_model, register_model
 
+    built = session_cache("retrain production")  # once per worker: the files that import it copy it
+    if "diagnosis" in built:
+        return built["diagnosis"]
     base = tmp_path_factory.mktemp("retrain-template")
     path = build_trained_project(base, tmp_path_factory)
     with pytest.MonkeyPatch.context() as mp:
@@ -55,6 +58,7 @@ def production_template(tmp_path_factory) -> Path:
         add_evidence(path)
         register_model(path, "v1.0.0", role="ml_engineer")
         promote_model(path, "v1.0.0", "production", role="business_owner")
+    built["diagnosis"] = path
     return path
 
 

@@ -1,9 +1,10 @@
 """Switching model families, sweeping across them, and -S keys checked before DVC starts.
 
-On a regression project made in the test (ridge with alpha to start): a family switch
-starts from that family's defaults, a sweep across families gives each point its own
-family's defaults, a new hyperparameter needs no Hydra ``+`` (and the ``+`` form is
-accepted), and a wrong key or a wrong value is one line before anything runs.
+On a regression project made through the real CLI (ridge with alpha to start; made once per
+worker and copied per test): a family switch starts from that family's defaults, a sweep
+across families gives each point its own family's defaults, a new hyperparameter needs no
+Hydra ``+`` (and the ``+`` form is accepted), and a wrong key or a wrong value is one line
+before anything runs.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import sys
 import pytest
 
 from tests.conftest import git, run_cli
-from tests.regression_project import make_regression_project
+from tests.regression_project import copy_regression_project
 from workbench.errors import WorkbenchError
 
 
 @pytest.fixture
-def houses(tmp_path, monkeypatch):
+def houses(tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
-    return make_regression_project(tmp_path)
+    return copy_regression_project(tmp_path, tmp_path_factory)
 
 
 def _hyper(path, name: str) -> tuple[str, dict]:

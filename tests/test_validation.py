@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli
+from tests.conftest import _isolated_env, _template, configure_identity, git, run_cli, session_cache
 from workbench.versioning.evidence import file_digest, model_digest, promotion_blockers
 
 GATES = ["model_file", "success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility"]
 MODEL_OUTPUTS = ["dvc.lock", "params.yaml", "metrics.json", "plots", "reports/training_env.json",
                  "reports/reference.json", "models/.gitignore", "data/prepared/.gitignore"]
-_BUILT: dict[str, Path] = {}
+_BUILT: dict[str, Path] = session_cache("validation templates")
 
 
 def _in_isolated_env(base: Path, build) -> None:

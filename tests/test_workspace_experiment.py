@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tests.conftest import git, run_cli, run_tool
-from tests.regression_project import make_regression_project
+from tests.regression_project import copy_regression_project
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -41,9 +41,9 @@ def _porcelain(path) -> list[str]:
     return git(path, "status", "--porcelain", "--untracked-files=all").splitlines()
 
 
-def test_train_status_discard_on_a_regression_project(tmp_path, monkeypatch):
+def test_train_status_discard_on_a_regression_project(tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
-    path = make_regression_project(tmp_path)
+    path = copy_regression_project(tmp_path, tmp_path_factory)
     assert _porcelain(path) == []
     assert _status(path)["workspace"] is None
 
