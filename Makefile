@@ -42,9 +42,11 @@ bench-quick: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python benchmarks/run.py --faults
 
-## make lint: ruff over the code, the tests and the benchmarks
+## make lint: ruff over the code, the tests and the benchmarks; the layer contracts; mypy on the core
 lint: $(STAMP)
 	$(BIN)/ruff check workbench screens tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## make check: lint and every test
 check: lint

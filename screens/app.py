@@ -6,10 +6,12 @@ anything else on the welcome screen. Only what those screens need is imported he
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future
 from pathlib import Path
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -39,8 +41,16 @@ class WorkbenchApp(App[None]):
         self.testing = testing
         self._prefetched = prefetched
         self._welcome = True  # set by get_default_screen: whether the welcome screen comes first
+        #: What the app has told the user, oldest first, (message, severity): toasts expire after
+        #: a few seconds, this record does not (the last 500).
+        self.told: deque[tuple[str, str]] = deque(maxlen=500)
         if testing:
             self.animation_level = "none"
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        self.told.append((str(message), severity))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_default_screen(self) -> Screen:
         """A workbench project's dashboard is the first screen itself; anything else starts blank.

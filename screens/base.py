@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from workbench.errors import CancelledError, WorkbenchError
+from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -24,15 +25,6 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
     from workbench.status import ProjectStatus
-
-
-def clip(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut.
-
-    The screens' one copy (the timeline, the use cases and the state lines used to have
-    their own); a core text helper may take its place.
-    """
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
 STATE_MARKS: dict[str, tuple[str, str]] = {

@@ -51,8 +51,8 @@ def log_text(view, selector: str) -> str:
 
 
 def notifications(app) -> list[tuple[str, str]]:
-    """(message, severity) of every notification the app has shown, oldest first."""
-    return [(n.message, n.severity) for n in app._notifications]
+    """(message, severity) of every notification the app has shown, oldest first (expired ones too)."""
+    return list(app.told)
 
 
 def errors(app) -> list[str]:

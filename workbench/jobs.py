@@ -29,7 +29,44 @@ from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
 
+#: The child's stdout or stderr into the parent's pipe (re-exported for callers of start_command).
+PIPE, STDOUT = subprocess.PIPE, subprocess.STDOUT
+TimeoutExpired = subprocess.TimeoutExpired
+Popen = subprocess.Popen
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_command(args: list[str], *, cwd: Path, stdout: Any, stderr: Any, text: bool = False,
+                  new_session: bool = False, dies_with_parent: bool = False,
+                  drop_env: tuple[str, ...] = ()) -> subprocess.Popen[Any]:
+    """Start ``mlops-workbench ARGS`` (this interpreter, ``-m workbench``) as a child and return it.
+
+    For the TUI's long commands (a service, a retrain) whose output it streams. ``new_session``:
+    the child has its own session, so a Ctrl-C in the terminal does not reach it;
+    ``dies_with_parent`` adds that (on Linux) it gets SIGTERM when the workbench dies without
+    cleaning up: start it from the thread that lives as long as the app (the signal follows
+    the thread). ``drop_env``: variables the child must not inherit.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in drop_env}
+    options: dict[str, Any] = {"text": True, "encoding": "utf-8", "errors": "replace"} if text else {}
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench", *args], cwd=cwd, stdout=stdout, stderr=stderr,
+        stdin=subprocess.DEVNULL, env=env,
+        start_new_session=new_session and not dies_with_parent,
+        preexec_fn=_own_session_dies_with_parent if dies_with_parent else None, **options)
+
+
+def _own_session_dies_with_parent() -> None:
+    """In the child before exec: its own session, and on Linux SIGTERM when the parent dies."""
+    os.setsid()
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def run_in_child(call: str, path: Path, kwargs: dict[str, Any] | None = None, *,

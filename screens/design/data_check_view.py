@@ -31,7 +31,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from screens.base import StepView, clip, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
+from workbench.textfmt import clip
+from screens.base import StepView, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
 from workbench.design.data_check_state import ColumnRow, DataState, SourceRow, histogram_from_file, read_state
 from workbench.errors import WorkbenchError
 
@@ -286,7 +287,10 @@ class DataCheckView(StepView, VerticalScroll):
     def load(self) -> None:
         post_core_result(self, lambda: self.Loaded(read_state(self.path)), self.Failed)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+    # Writes are not ``exclusive``: that would cancel a write still returning when the next one
+    # starts (a settings change starts the check from its own message); ``_start`` refuses a
+    # second write while one runs.
+    @work(thread=True, exit_on_error=False, group="data-write",
           description="run the data check")
     def run_check(self, target: str | None = None) -> None:
         from textual.worker import get_current_worker
@@ -304,7 +308,7 @@ class DataCheckView(StepView, VerticalScroll):
 
         post_core_result(self, checked, self.Failed, cancelled=True, writing=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+    @work(thread=True, exit_on_error=False, group="data-write",
           description="change the data settings")
     def config_step(self, kind: str, value: str, reason: str = "") -> None:
         """One versioned step through the core (the CLI's data exclude/include/thresholds)."""
@@ -317,7 +321,7 @@ class DataCheckView(StepView, VerticalScroll):
 
         post_core_result(self, changed, self.Failed, writing=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="data-write",
+    @work(thread=True, exit_on_error=False, group="data-write",
           description="add a data source")
     def add_source(self, new: NewSource) -> None:
         from textual.worker import get_current_worker

@@ -24,7 +24,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from screens.base import StepView, clip, notify_error, post_core_result, quiet_cursors, step_ended
+from workbench.textfmt import clip
+from screens.base import StepView, notify_error, post_core_result, quiet_cursors, step_ended
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:

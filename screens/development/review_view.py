@@ -6,7 +6,7 @@ Limitations and Ethical considerations) and commits it. Approve / Reject call
 :func:`workbench.development.review.decide` with the comment typed here; the core refuses
 an approval without a passing validation of this exact model, and the refusal shows as a
 notification. Whether the current decision still holds comes from
-:func:`workbench.development.evidence.promotion_blockers`, shown line by line. Every core
+:func:`workbench.versioning.evidence.promotion_blockers`, shown line by line. Every core
 call loads the model or reads git, so each runs in a thread worker.
 """
 

@@ -130,7 +130,7 @@ class ValidationView(StepView, VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="validation-run",
           description="validate the model")
     def run_validation(self, experiment: str | None, cancel: threading.Event) -> None:
-        from workbench.development.evidence import model_digest
+        from workbench.versioning.evidence import model_digest
         from workbench.development.validation import validate
 
         def finished() -> Message:

@@ -12,10 +12,7 @@ worker's cancel event. Leaving the view stops the service it started.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +27,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from screens.base import StepView, notify_error, post_core_result, set_disabled, step_ended
+from workbench import jobs
 
 if TYPE_CHECKING:
     from workbench.operations.predict import BatchResult
@@ -45,21 +43,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _own_session_dies_with_parent() -> None:
-    """In the service's child before exec: its own session (Ctrl-C in the TUI does not reach it),
-    and on Linux SIGTERM when the workbench dies without unmounting (terminal closed, kill),
-    so no service is left running behind a closed workbench. (The signal follows the thread that
-    started the child: start it from the main thread, as action_start_service does.)"""
-    os.setsid()
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class DeploymentView(StepView, VerticalScroll):
@@ -123,7 +106,7 @@ class DeploymentView(StepView, VerticalScroll):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.registry: Registry | None = None
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: jobs.Popen[bytes] | None = None
         self.port: int | None = None
         self.serving_version: str | None = None
         self.metadata: dict[str, Any] | None = None
@@ -225,7 +208,7 @@ class DeploymentView(StepView, VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="deployment-write",
           description="read what production needs")
     def _readiness(self, version: str) -> None:
-        from workbench.development.evidence import project_governance
+        from workbench.versioning.evidence import project_governance
         from workbench.versioning.registry import production_readiness
 
         post_core_result(self, lambda: self.Readiness(version, production_readiness(self.path, version),
@@ -324,11 +307,10 @@ class DeploymentView(StepView, VerticalScroll):
         log = self.path / LOG_FILE
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "workbench", "serve", "-C", str(self.path), "--version", version,
-                 "--port", str(self.port)], cwd=self.path, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_own_session_dies_with_parent,
-                env={k: v for k, v in os.environ.items() if k != "MLOPS_WORKBENCH_TOKEN"})  # loopback: no token
+            self.process = jobs.start_command(
+                ["serve", "-C", str(self.path), "--version", version, "--port", str(self.port)],
+                cwd=self.path, stdout=out, stderr=jobs.STDOUT, dies_with_parent=True,
+                drop_env=("MLOPS_WORKBENCH_TOKEN",))  # loopback: no token
         self.serving_version = version
         self.metadata = None
         set_disabled(self, {"#dep-start": True, "#dep-stop": False})
@@ -345,7 +327,7 @@ class DeploymentView(StepView, VerticalScroll):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deployment-poll",
           description="ask the service for its counters")
-    def poll(self, process: subprocess.Popen[bytes], port: int | None) -> None:
+    def poll(self, process: jobs.Popen[bytes], port: int | None) -> None:
         import json
         import urllib.request
 
@@ -418,7 +400,7 @@ class DeploymentView(StepView, VerticalScroll):
         proc.terminate()  # uvicorn shuts down gracefully on SIGTERM
         try:
             proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
+        except jobs.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
 

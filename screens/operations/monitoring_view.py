@@ -18,10 +18,7 @@ refresh) reloads the reports.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +33,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
-from screens.base import StepView, clip, notify_error, step_ended
+from workbench.textfmt import clip
+from screens.base import StepView, notify_error, step_ended
+from workbench import jobs
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -145,7 +144,7 @@ class MonitoringView(StepView, VerticalScroll):
         self.features: dict[str, dict[str, Any]] = {}
         self.plotted: str | None = None
         self.running: str | None = None  # monitor | retrain
-        self.process: subprocess.Popen[str] | None = None
+        self.process: jobs.Popen[str] | None = None
         self.has_reference = True
         self.has_log = False
         self.retrained: str | None = None
@@ -547,10 +546,8 @@ class MonitoringView(StepView, VerticalScroll):
         try:
             with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
                 # stdout (the JSON) to a file, stderr (progress, notes, the error) streamed line by line
-                proc = self.process = subprocess.Popen(
-                    [sys.executable, "-m", "workbench", *args], cwd=self.path, stdout=out,
-                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
-                    errors="replace", start_new_session=True, env={**os.environ})
+                proc = self.process = jobs.start_command(args, cwd=self.path, stdout=out, stderr=jobs.PIPE,
+                                                         text=True, new_session=True)
                 lines: list[str] = []
                 assert proc.stderr is not None
                 for raw in proc.stderr:

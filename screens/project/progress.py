@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
-from screens.base import clip
+from workbench.textfmt import clip
 
 
 class JobProgress(Horizontal):

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from screens.base import clip
+from workbench.textfmt import clip
 from screens.project.project_screen import short_when
 
 if TYPE_CHECKING:

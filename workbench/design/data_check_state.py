@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.versioning.dvc import pointer_md5
 
 REPORT_JSON = "reports/data_check.json"  # the core's data_check.REPORT_JSON (not imported: keeps pandas out)
 HISTOGRAM_BINS = 20
@@ -111,16 +112,6 @@ class DataState:
         return tuple(s for s in self.sources if s.state != "checked")
 
 
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"]) or None
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
-
-
 def column_flags(stats: dict[str, Any], thresholds: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
     """The flags of one column (text, style, severity), worst first."""
     flags: list[tuple[str, str, int]] = []
@@ -173,7 +164,7 @@ def read_state(project_path: Path) -> DataState:
         got = checked.get(rel) or {}
         sources.append(SourceRow(
             name=str(s.get("name") or Path(rel).stem), path=rel, format=str(s.get("format") or ""),
-            pointer_md5=_pointer_md5(project.path / f"{rel.rstrip('/')}.dvc"),
+            pointer_md5=pointer_md5(project.path / f"{rel.rstrip('/')}.dvc"),
             checked_md5=(str(got.get("dvc_md5") or "") if got else None),
             rows=got.get("rows"), columns=got.get("columns"), duplicate_rows=got.get("duplicate_rows"),
             present=(project.path / rel).exists(),

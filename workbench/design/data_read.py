@@ -190,7 +190,7 @@ def _sniff_delimiter(lines: list[str], fmt: str) -> str:
         if consistent >= 0.9 and (best is None or key > best):
             best = key + (delim,)  # type: ignore[assignment]
     if best is not None:
-        return best[-1]  # type: ignore[return-value]
+        return best[-1]
     return default
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import WorkbenchError
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class DataView:
 def read_data_view(path: Path) -> DataView:
     """Columns with inferred types, missing shares and roles, plus params.yaml (needs pandas)."""
     from workbench.development.models import DEFAULT_PARAMS, model_names
-    from workbench.development.pipeline import infer_type
+    from workbench.development.pipeline import configured_sources, infer_type
     from workbench.development.stages import read_params, read_sources
     from workbench.project import Project
 
@@ -50,11 +49,7 @@ def read_data_view(path: Path) -> DataView:
     config = project.read_config()
     task = str((config.get("charter") or {}).get("task") or "classification")
     data = config.get("data") or {}
-    sources = [{"path": s["path"], "format": s.get("format") or "csv"}
-               for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
-    if not sources:
-        raise WorkbenchError("the project has no data sources: register data first with "
-                             "'mlops-workbench data add PATH'")
+    sources = configured_sources(config)
     frame = read_sources(project.path, sources)
     roles: dict[str, str] = {}
     for key, role in (("exclude_columns", "excluded"), ("sensitive_columns", "sensitive"),

@@ -330,10 +330,7 @@ def configure_pipeline(
     config = project.read_config()
     task = str((config.get("charter") or {}).get("task") or "classification")
     data = config.get("data") or {}
-    sources = [{"path": s["path"], "format": s.get("format") or "csv"}
-               for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
-    if not sources:
-        raise WorkbenchError("the project has no data sources: register data first with 'mlops-workbench data add PATH'")
+    sources = configured_sources(config)
     target = target or data.get("target")
     if not target:
         raise WorkbenchError("no target column: give --target NAME (or set data.target in workbench.yaml)")
@@ -496,3 +493,13 @@ def configure_pipeline(
                      + "\n".join(f"- {c}" for c in choices))
     return PipelineResult(commit=step.commit, params=params, task=task, summary=summary,
                           messages=tuple([*notes, *step.messages]), choices=tuple(choices))
+
+
+def configured_sources(config: dict[str, Any]) -> list[dict[str, str]]:
+    """workbench.yaml's data sources as ``{"path", "format"}``; refused in one line when there are none."""
+    data = config.get("data") or {}
+    sources = [{"path": s["path"], "format": s.get("format") or "csv"}
+               for s in data.get("sources") or [] if isinstance(s, dict) and s.get("path")]
+    if not sources:
+        raise WorkbenchError("the project has no data sources: register data first with 'mlops-workbench data add PATH'")
+    return sources

@@ -65,7 +65,7 @@ def record_adapter(features: dict[str, str]) -> Any:
     }
     record = TypedDict("Record", {name: kinds[kind] for name, kind in features.items()})  # type: ignore[misc]
     record.__pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[attr-defined]
-    return TypeAdapter(Annotated[list[record], Len(min_length=1)])  # type: ignore[valid-type]
+    return TypeAdapter(Annotated[list[record], Len(min_length=1)])
 
 
 def error_lines(exc: Any, limit: int = 20) -> tuple[list[dict[str, Any]], str]:

@@ -307,7 +307,7 @@ def csv_records(body: bytes, features: dict[str, str]) -> list[dict[str, Any]] |
     except UnicodeDecodeError as exc:
         return f"the CSV body is not UTF-8 (byte {exc.start}): send it as UTF-8 text"
     short = object()
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[arg-type,call-overload]
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval=short)  # type: ignore[call-overload]
     records: list[dict[str, Any]] = []
     try:
         names = reader.fieldnames or []

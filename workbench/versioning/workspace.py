@@ -22,7 +22,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.versioning import git
-from workbench.versioning.dvc import run_dvc
+from workbench.versioning.dvc import cached_file, run_dvc
 from workbench.progress import Progress
 
 
@@ -88,27 +88,7 @@ def _md5(path: Path) -> str:
 
 def cache_file(root: Path, md5: str) -> Path | None:
     """The DVC cache's copy of object ``md5`` (DVC 3 and 2 layouts, ``cache.dir`` honoured)."""
-    dirs: list[Path] = []
-    for name in ("config.local", "config"):
-        path = root / ".dvc" / name
-        if not path.is_file():
-            continue
-        section = ""
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            stripped = line.strip()
-            if stripped.startswith("["):
-                section = stripped.strip("[]").strip().strip("'\"")
-            elif section == "cache" and "=" in stripped:
-                key, _, value = stripped.partition("=")
-                if key.strip() == "dir" and value.strip():
-                    folder = Path(value.strip())
-                    dirs.append(folder if folder.is_absolute() else root / ".dvc" / folder)
-    dirs.append(root / ".dvc" / "cache")
-    for folder in dirs:
-        for candidate in (folder / "files" / "md5" / md5[:2] / md5[2:], folder / md5[:2] / md5[2:]):
-            if candidate.is_file():
-                return candidate
-    return None
+    return cached_file(root, md5)
 
 
 def output_at(root: Path, rev: str, rel: str, md5: str, dest: Path) -> Path:
