@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
+from workbench.versioning.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.development.validation.gates import (
     _baseline_gate,
     _model_file_gate,
