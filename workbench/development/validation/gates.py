@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.paths import MODEL_FILE
 from workbench.development.validation.jobs import _read_metrics, _run_jobs, _write_params
 from workbench.development.validation.settings import (
     LOWER_IS_BETTER,
@@ -29,6 +28,7 @@ from workbench.development.validation.snapshot import (
     _Snapshot,
 )
 from workbench.errors import WorkbenchError
+from workbench.paths import MODEL_FILE
 
 
 # --- the gates -------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
@@ -142,16 +141,6 @@ def _fmt(value: Any) -> str:
 def _better(metric: str, value: float, reference: float) -> float:
     """How much better ``value`` is than ``reference`` (negative: worse), for either direction."""
     return reference - value if metric in LOWER_IS_BETTER else value - reference
-
-
-def _md5_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _now() -> str:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.paths import MODEL_FILE
-from workbench.development.validation.settings import STAGE_FILES, Progress, _md5_file
+from workbench.development.validation.settings import STAGE_FILES, Progress
 from workbench.errors import WorkbenchError
+from workbench.paths import MODEL_FILE
 
 
 # --- the model under validation --------------------------------------------------------
@@ -89,8 +89,9 @@ def _load_yaml(text: str | None, what: str) -> dict[str, Any]:
 def _snapshot(root: Path, experiment: str | None, folder: Path,
               progress: Progress | None) -> _Snapshot:
     """Copy what validation reads (params, model, splits, sources) into ``folder``."""
-    from workbench.versioning.evidence import model_digest
     from workbench.development.stages import METRICS_FILE, PARAMS_FILE
+    from workbench.versioning.dvc import file_md5
+    from workbench.versioning.evidence import model_digest
     git_root, prefix = _git_prefix(root)
     notes: list[str] = []
     texts, commit = _snapshot_texts(root, experiment, git_root, prefix)
@@ -142,7 +143,7 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
                      experiment=experiment, commit=commit,
                      sources=[{"path": str(s.get("path")), "md5": md5s.get(str(s.get("path")))}
                               for s in sources], notes=notes, lock=lock,
-                     file_md5=_md5_file(folder / MODEL_FILE))
+                     file_md5=file_md5(folder / MODEL_FILE))
 
 
 def _snapshot_texts(root: Path, experiment: str | None, git_root: Path,
@@ -171,7 +172,7 @@ def _snapshot_texts(root: Path, experiment: str | None, git_root: Path,
 def _copy_needed(root: Path, experiment: str | None, folder: Path, needed: list[str],
                  md5s: dict[str, str], notes: list[str]) -> None:
     """Copy each needed file: the workspace's when it matches dvc.lock, else from the DVC cache."""
-    from workbench.versioning.dvc import cached_file
+    from workbench.versioning.dvc import cached_file, file_md5
 
     for rel in needed:
         dest = folder / rel
@@ -179,7 +180,7 @@ def _copy_needed(root: Path, experiment: str | None, folder: Path, needed: list[
         md5 = md5s.get(rel)
         local = root / rel
         if (not experiment and local.is_file()
-                and (md5 is None or _md5_file(local) == md5)):
+                and (md5 is None or file_md5(local) == md5)):
             shutil.copyfile(local, dest)
             continue
         cached = cached_file(root, md5) if md5 else None
