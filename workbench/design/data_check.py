@@ -210,10 +210,6 @@ def selected_use_case(config: dict[str, Any]) -> str | None:
     return str(selected) if selected else None
 
 
-#: Still imported by operations/monitoring.py until it imports versioning.dvc.pointer_md5 itself.
-_pointer_md5 = pointer_md5
-
-
 # --- the check ------------------------------------------------------------------------
 
 
