@@ -37,7 +37,6 @@ records the thresholds it was judged by and the columns it left out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import dataclass, replace
@@ -58,7 +57,7 @@ from workbench.design.data_profile import (
 from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
 from workbench.progress import FractionProgress as Progress
-from workbench.versioning.dvc import pointer_md5
+from workbench.versioning.dvc import file_md5, pointer_md5
 from workbench.textfmt import fmt, md_table
 from workbench.project import CONFIG_NAME, DEFAULT_THRESHOLDS, Project, charter_from_config, dump_config
 
@@ -209,18 +208,6 @@ def selected_use_case(config: dict[str, Any]) -> str | None:
     if isinstance(selected, dict):
         selected = selected.get("id")
     return str(selected) if selected else None
-
-
-#: Still imported by operations/monitoring.py until it imports versioning.dvc.pointer_md5 itself.
-_pointer_md5 = pointer_md5
-
-
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- the check ------------------------------------------------------------------------
@@ -560,7 +547,7 @@ def check_data(
     stale = []
     for src in report.sources:
         full = project.path / src.path
-        if not src.dvc_md5 or (full.is_file() and _file_md5(full) != src.dvc_md5):
+        if not src.dvc_md5 or (full.is_file() and file_md5(full) != src.dvc_md5):
             stale.append(src.path)
     summary = (f"GO on {len(report.sources)} source(s), {report.rows:,} rows" if report.go
                else f"NO-GO: {report.reasons[0]}")

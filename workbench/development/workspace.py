@@ -156,7 +156,7 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
     """
     import os
 
-    from workbench.development.training import recover_interrupted_run
+    from workbench.versioning.run_journal import recover_interrupted_run
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc
     from workbench.versioning.locks import ProjectLock

@@ -261,8 +261,7 @@ def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Eve
 
 
 def _check_data(root: Path) -> CheckItem:
-    from workbench.status import _pointer_md5
-
+    from workbench.versioning.dvc import pointer_md5
     from workbench.versioning.evidence import read_json
 
     report = read_json(root, paths.DATA_CHECK_REPORT)
@@ -270,7 +269,7 @@ def _check_data(root: Path) -> CheckItem:
         return CheckItem("data", FAIL, "no data check on record (mlops-workbench data check)")
     for src in report.get("sources") or []:
         path, md5 = src.get("path"), src.get("dvc_md5")
-        now = _pointer_md5(root / f"{path}.dvc") if path else None
+        now = pointer_md5(root / f"{path}.dvc") if path else None
         if md5 and now and now != md5:
             return CheckItem("data", FAIL, f"{path} changed since the last data check (mlops-workbench data check)")
     if str(report.get("verdict", "")).upper() != "GO":

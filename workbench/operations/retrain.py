@@ -347,7 +347,7 @@ def _latest_labelled_batch(root: Path, target: str) -> tuple[Path, str, str]:
 
 def _pipeline_files(root: Path, pointer: str) -> list[str]:
     """The git-side files of the pipeline a retrain changes and puts back (project-relative)."""
-    from workbench.development.training import pipeline_outputs
+    from workbench.versioning.run_journal import pipeline_outputs
 
     files = ["params.yaml", "dvc.yaml", pointer, *pipeline_outputs(root)]
     return [f for f in dict.fromkeys(files) if not f.endswith(".gitignore")]
@@ -663,7 +663,7 @@ def recover_interrupted_retrain(project_path: str | Path, progress: Progress | N
         return []
     if _pid_alive(int(journal.get("pid", -1)), journal.get("started")):
         return []  # still running in another process
-    from workbench.development.training import recover_interrupted_run
+    from workbench.versioning.run_journal import recover_interrupted_run
     from workbench.versioning import git
     from workbench.versioning.locks import recover_stale_locks
 

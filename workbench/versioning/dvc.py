@@ -319,6 +319,17 @@ def as_dvc_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def file_md5(path: Path) -> str:
+    """The md5 of a file's bytes, as DVC records it for a file output (hex digest)."""
+    import hashlib
+
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def pointer_md5(pointer: Path) -> str | None:
     """The md5 a ``.dvc`` pointer records for its (first) output; None if unreadable or empty.
 

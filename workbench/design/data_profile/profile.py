@@ -15,11 +15,11 @@ from workbench.design.data_profile.leakage import _leakage_scores, _target
 from workbench.design.data_profile.settings import (
     ColumnStats,
     ProfileSettings,
-    Progress,
     SourceProfile,
     TimeSummary,
 )
 from workbench.errors import CancelledError
+from workbench.progress import FractionProgress as Progress
 
 
 # --- the profiler --------------------------------------------------------------------

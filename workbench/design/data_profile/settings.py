@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
-
-#: ``progress(fraction, message)``: fraction in 0..1 of the whole operation, a short message.
-Progress = Callable[[float, str], None]
 
 
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
