@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import git, run_cli
 
 PREFIX = "mlops-workbench: error: "

@@ -129,8 +129,8 @@ def test_trusted_types_cover_every_model_family():
     import pandas as pd
     import skops.io as sio
 
-    from workbench.development.models import MODELS
     from workbench.development.model_file import TRUSTED_TYPES
+    from workbench.development.models import MODELS
     from workbench.development.stages import build_pipeline
 
     rng = np.random.default_rng(0)

@@ -161,8 +161,8 @@ def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Matur
         "experiments": _has_experiments(root),
         "registry": any("@v" in t for t in tags),
     }
-    monitoring = config.get("monitoring") if isinstance(config.get("monitoring"), dict) else {}
-    retraining = config.get("retraining") if isinstance(config.get("retraining"), dict) else {}
+    monitoring: dict[str, Any] = config["monitoring"] if isinstance(config.get("monitoring"), dict) else {}
+    retraining: dict[str, Any] = config["retraining"] if isinstance(config.get("retraining"), dict) else {}
     level2 = {
         "CI workflow": (root / ".github" / "workflows" / "mlops-workbench.yml").exists(),
         "validation gates": bool(config.get("gates")) or (root / paths.VALIDATION_REPORT).exists(),
@@ -213,8 +213,8 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
 
 def project_status(path: str | Path) -> ProjectStatus:
     """Compute the status of the project at ``path``."""
-    from workbench.versioning.evidence import model_digest
     from workbench.development.workspace import workspace_experiment
+    from workbench.versioning.evidence import model_digest
     from workbench.versioning.timeline import read_timeline
 
     project = Project(path)
@@ -277,20 +277,20 @@ def project_status_in_child(path: str | Path) -> ProjectStatus:
     from :func:`project_status`.
     """
     import os
-    import subprocess
-    import sys
+
+    from workbench import jobs
 
     # The same code as this process (its package first on the path), never a module that
     # happens to sit in the current folder (-P).
     package_root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
                                                        if p)}
-    argv = [sys.executable, "-P", "-m", "workbench", "status", "--json", "-C", str(Path(path).absolute())]
+    args = ["-P", "-m", "workbench", "status", "--json", "-C", str(Path(path).absolute())]
     try:
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+        done = jobs.run_python(args, env=env, timeout=60)
         if done.returncode == 0:
             return ProjectStatus.from_json(json.loads(done.stdout))
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError, StopIteration):
+    except (OSError, jobs.SubprocessError, ValueError, KeyError, TypeError, StopIteration):
         pass
     return project_status(path)
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,15 @@ from workbench.design.data_profile import (
 from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
 from workbench.progress import FractionProgress as Progress
-from workbench.versioning.dvc import file_md5, pointer_md5
+from workbench.project import (
+    CONFIG_NAME,
+    DEFAULT_THRESHOLDS,
+    Project,
+    charter_from_config,
+    dump_config,
+)
 from workbench.textfmt import fmt, md_table
-from workbench.project import CONFIG_NAME, DEFAULT_THRESHOLDS, Project, charter_from_config, dump_config
+from workbench.versioning.dvc import file_md5, pointer_md5
 
 __all__ = [
     "ColumnStats", "DataCheckReport", "Histogram", "SourceProfile", "TargetSummary", "TimeSummary",
@@ -231,7 +237,7 @@ def run_data_check(
     thresholds = _thresholds(data.get("thresholds"))
     task = charter_from_config(config).task
     target = (target or data.get("target") or None)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     settings = ProfileSettings(
         target=str(target) if target else None, task=task,
         time_column=str(data["time_column"]) if data.get("time_column") else None,
@@ -424,7 +430,7 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
     return DataCheckReport(
         verdict=verdict, reasons=reasons, warnings=warnings, findings=tuple(findings),
         readiness_score=readiness(findings), use_case=use_case,
-        checked_at=checked_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        checked_at=checked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         target=target, task=settings.task, target_summary=summary,
         thresholds=dict(thresholds), sources=tuple(profiles), rows=labelled_rows, features=features,
     )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from workbench import paths
 from workbench.project import charter_from_config
-from workbench.step_state import ATTENTION, DONE, TODO, StateFunction, StepContext, StepState, read_json
+from workbench.step_state import (
+    ATTENTION,
+    DONE,
+    TODO,
+    StateFunction,
+    StepContext,
+    StepState,
+    read_json,
+)
 
 
 def requirements_state(ctx: StepContext) -> StepState:

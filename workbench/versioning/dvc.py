@@ -340,9 +340,10 @@ def pointer_md5(pointer: Path) -> str | None:
 
     try:
         data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"]) or None
+        md5 = data["outs"][0]["md5"]
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
         return None
+    return str(md5) if md5 else None  # a hand-emptied ``md5:`` (null) records no md5, not "None"
 
 
 def add(path: Path, targets: Sequence[str], *, progress: Progress | None = None,

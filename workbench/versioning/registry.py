@@ -404,7 +404,7 @@ def _message(subject: str, evidence: Any, role: str, override: str = "") -> str:
             f"Workbench-Role: {role}\n")
 
 
-def _evidence_history(root: Path, commit: str, model: str | None, registry: "Registry | None") -> list[str]:
+def _evidence_history(root: Path, commit: str, model: str | None, registry: Registry | None) -> list[str]:
     """Commits that may hold this model's sign-off, newest first: review.json's history from
     HEAD, the version's commit and every registered version of the same model."""
     from workbench.versioning.evidence import REVIEW_FILE

@@ -30,7 +30,6 @@ from workbench.development.validation.snapshot import (
 from workbench.errors import WorkbenchError
 from workbench.paths import MODEL_FILE
 
-
 # --- the gates -------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.versioning.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.development.validation.gates import (
     _baseline_gate,
     _model_file_gate,
@@ -47,6 +46,7 @@ from workbench.development.validation.settings import (
 )
 from workbench.development.validation.snapshot import _git_prefix, _Snapshot, _snapshot
 from workbench.errors import WorkbenchError
+from workbench.versioning.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.versioning.locks import holding_project_lock
 
 

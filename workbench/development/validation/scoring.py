@@ -11,7 +11,6 @@ from workbench.development.validation.snapshot import _Snapshot
 from workbench.errors import WorkbenchError
 from workbench.paths import MODEL_FILE
 
-
 # --- predictions and per-group metrics -------------------------------------------------
 
 

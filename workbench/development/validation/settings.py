@@ -13,7 +13,6 @@ from workbench.errors import CancelledError, WorkbenchError
 from workbench.progress import Progress
 from workbench.textfmt import fmt
 
-
 GATE_NAMES = ("success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility")
 
 

@@ -12,7 +12,6 @@ from workbench.development.validation.settings import STAGE_FILES, Progress
 from workbench.errors import WorkbenchError
 from workbench.paths import MODEL_FILE
 
-
 # --- the model under validation --------------------------------------------------------
 
 
@@ -126,7 +125,7 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
     metrics = {k: float(v) for k, v in metrics_raw.items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PARAMS_FILE).write_text(texts[PARAMS_FILE], encoding="utf-8")
+    (folder / PARAMS_FILE).write_text(texts[PARAMS_FILE] or "", encoding="utf-8")  # not empty: checked above
     (folder / METRICS_FILE).write_text(texts[METRICS_FILE] or "{}", encoding="utf-8")
     sources = [s if isinstance(s, dict) else {"path": str(s)} for s in params.get("sources") or []]
     needed = [MODEL_FILE, *STAGE_FILES, *(str(s.get("path")) for s in sources)]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.operations.monitoring.settings import LOG_SUFFIXES
 from workbench.paths import PREDICTIONS_FOLDER, user_path
-
 
 # --- the batch ---------------------------------------------------------------------------
 
@@ -58,7 +57,7 @@ def _parse_ts(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _arrow_column(values: list[Any]) -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from workbench.paths import MODEL_FILE, REFERENCE_FILE
 from workbench.progress import Progress
 from workbench.project import Project
 from workbench.reference import read_reference
-
 
 # --- comparing -------------------------------------------------------------------------------
 
@@ -174,7 +173,7 @@ def run_monitor(
     root = project.path
     thresholds = monitoring_settings(config)
     say = progress or (lambda _line: None)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
 
     def check_cancel() -> None:
         if cancel is not None and cancel.is_set():
@@ -222,7 +221,7 @@ def run_monitor(
                 "small": small}
     report = MonitorReport(
         status=ACTION if reasons else HEALTHY, reasons=tuple(reasons),
-        checked_at=now.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        checked_at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         batch=batch_info, reference=ref_info, thresholds=thresholds, features=tuple(compared),
         missing_columns=missing, extra_columns=extra, retyped_columns=retyped,
         prediction_drift=pred_rows, prediction_note=pred_note, performance=performance,

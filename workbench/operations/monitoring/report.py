@@ -16,7 +16,6 @@ from workbench.operations.monitoring.settings import (
 )
 from workbench.textfmt import md_table
 
-
 # --- the report ---------------------------------------------------------------------------
 
 

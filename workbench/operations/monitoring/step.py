@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from workbench.operations.monitoring.settings import FOLDER
 from workbench.paths import BATCHES_FOLDER
 from workbench.progress import Progress
 from workbench.project import Project
-
 
 # --- the step ---------------------------------------------------------------------------------
 
@@ -56,7 +55,7 @@ def monitor(
     from workbench.versioning.step import begin_step
 
     project = Project(project_path)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report, batch = run_monitor(project.path, current, reference=reference, all_log=all_log, cwd=cwd,
                                 progress=progress, cancel=cancel, now=now)
     root = project.path
@@ -66,6 +65,7 @@ def monitor(
                         cancel=cancel) as step:
             report_id = next_report_id(root, now)
             notes = list(report.notes)
+            pointer: str | None
             if batch.source == "prediction_log":
                 data_rel, pointer = _track_log_batch(root, batch, report_id, step, made, cancel)
             else:
@@ -121,10 +121,10 @@ def _track_log_batch(root: Path, batch: Batch, report_id: str, step: Any, made: 
 def _track_file_batch(root: Path, batch: Batch, report_id: str, step: Any, made: list[Path],
                       notes: list[str], cancel: threading.Event | None) -> tuple[str, str | None]:
     """Copy a batch file from outside in, or track one inside where it is; the pointer, if any."""
-    from workbench.versioning.run_journal import pipeline_outputs
     from workbench.paths import inside as _inside
     from workbench.versioning import git
     from workbench.versioning.dvc import file_md5, pointer_md5
+    from workbench.versioning.run_journal import pipeline_outputs
 
     assert batch.path is not None
     inside = _inside(batch.path, root)
