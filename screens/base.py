@@ -100,7 +100,11 @@ def focus_into(view: Widget, *, skip: tuple[type, ...] = ()) -> None:
         return
     for widget in view.query("*"):
         if widget.focusable and not isinstance(widget, (Input, TextArea, *skip)):
-            view.screen.set_focus(widget)
+            # Scrolled into view after the next layout, not now: a view just shown may not be laid
+            # out yet, and scrolling to a widget whose place is not known yet scrolled the view
+            # by a varying amount (the use-case table jumped to the top at 80x24 now and then).
+            view.screen.set_focus(widget, scroll_visible=False)
+            widget.call_after_refresh(widget.scroll_visible, animate=False)
             return
 
 

@@ -81,6 +81,9 @@ LIGHT = {
                     "workbench.cli.development.train, workbench.development.pipeline, workbench.development.stages\n"
                     "import workbench.development.training, workbench.development.models",
                     ("textual", "pandas", "sklearn", "skops", "dvc")),
+    # opening the app: pandas, scikit-learn and DVC load inside workers
+    "app startup": ("import screens.app, screens.onboarding.welcome_screen, screens.project.project_screen",
+                    ("pandas", "sklearn", "dvc", "git")),
     "experiment history": ("import workbench.cli.development.exp, "
                            "workbench.development.experiments, workbench.versioning.exp_git",
                            ("textual", "pandas", "sklearn", "skops", "dvc", "git", "ruamel")),

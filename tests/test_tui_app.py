@@ -333,11 +333,3 @@ async def test_help_screen_opens_and_closes(project):
         assert "command palette" in shown
         await pilot.press("escape")
         assert isinstance(app.screen, ProjectScreen)
-
-
-def test_startup_imports_stay_light():
-    """Opening the app imports no pandas, scikit-learn or DVC (they load inside workers)."""
-    code = ("import sys; import screens.app, screens.onboarding.welcome_screen, screens.project.project_screen; "
-            "print(','.join(m for m in ('pandas', 'sklearn', 'dvc', 'git') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
