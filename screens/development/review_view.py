@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
+from screens.base import EDIT_KEY, StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -62,6 +62,7 @@ class ReviewView(StepView, VerticalScroll):
 
     BINDINGS = [
         Binding("g", "refresh_card", "Generate card"),
+        Binding(EDIT_KEY, "edit_file", "Open in $EDITOR"),
     ]
 
     @dataclass
@@ -108,8 +109,13 @@ class ReviewView(StepView, VerticalScroll):
 
     def show_status(self, status: ProjectStatus) -> None:
         if (line := state_line(status, "review")) is not None:
-            self.query_one("#rv-state", Static).update(Content(here_not_cli(line.plain)) if "review approve"
-                                                       in line.plain else line)
+            self.set_state(Content(here_not_cli(line.plain)) if "review approve" in line.plain else line,
+                           "#rv-state")
+
+    def action_edit_file(self) -> None:
+        from workbench.versioning.evidence import CARD_FILE
+
+        self.edit_file(self.path / CARD_FILE, "#rv-state")
 
     # --- workers ----------------------------------------------------------------------
 
