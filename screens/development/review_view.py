@@ -112,6 +112,11 @@ class ReviewView(StepView, VerticalScroll):
             self.set_state(Content(here_not_cli(line.plain)) if "review approve" in line.plain else line,
                            "#rv-state")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_file":  # in the footer once there is a card to edit
+            return self.status is not None and self.status.card_text is not None
+        return True
+
     def action_edit_file(self) -> None:
         from workbench.versioning.evidence import CARD_FILE
 
@@ -227,6 +232,7 @@ class ReviewView(StepView, VerticalScroll):
                           str(who.get("name") or ""), str(who.get("role") or ""),
                           str(entry.get("comment") or ""), key=entry["commit"])
         await self.query_one("#rv-card", Markdown).update(card_markdown(status.card_text))
+        self.refresh_bindings()
 
     def on_review_view_card_written(self, message: CardWritten) -> None:
         self._finish()
