@@ -141,6 +141,7 @@ def set_disabled(view: Widget, states: Mapping[str, bool]) -> None:
 
 EDITOR_HINT = "set $EDITOR to edit files from the workbench, e.g. export EDITOR=nano"
 EDIT_KEY = "ctrl+o"  # one key across the app: open the file the view shows in $EDITOR
+EDIT_TOOLTIP = "Open the file in $EDITOR (the workbench waits, then reads it again; nothing is committed)"
 
 
 def editor_command(file: Path, env: Mapping[str, str] | None = None) -> list[str] | None:

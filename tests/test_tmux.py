@@ -186,7 +186,7 @@ def test_ctrl_o_opens_the_charter_in_editor_with_the_app_suspended(make_sample, 
     term.keys("Go to: Requirements", literal=True)
     time.sleep(0.5)
     term.keys("Enter")
-    term.wait_for(lambda s: "Business owner" in s and "Open in $EDITOR" in s)
+    term.wait_for(lambda s: "Business owner" in s and "Edit file" in s)
     term.keys("C-o")
     shown = term.wait_for("EDITOR HAS THE TERMINAL:")
     assert "workbench.yaml" in shown

@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import EDIT_KEY, StepView, notify_error, post_core_result, step_ended
+from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, step_ended
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 
@@ -66,7 +66,7 @@ class RequirementsView(StepView, VerticalScroll):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+z", "revert", "Revert", show=False),
-        Binding(EDIT_KEY, "edit_file", "Open in $EDITOR"),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass

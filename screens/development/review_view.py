@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import EDIT_KEY, StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
+from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus
@@ -62,7 +62,7 @@ class ReviewView(StepView, VerticalScroll):
 
     BINDINGS = [
         Binding("g", "refresh_card", "Generate card"),
-        Binding(EDIT_KEY, "edit_file", "Open in $EDITOR"),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass

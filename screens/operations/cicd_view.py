@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import EDIT_KEY, StepView, notify_error, post_core_result, step_ended
+from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, step_ended
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -38,7 +38,7 @@ class CiCdView(StepView, VerticalScroll):
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
         Binding("g", "generate", "Generate workflow"),
-        Binding(EDIT_KEY, "edit_file", "Open in $EDITOR"),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass
