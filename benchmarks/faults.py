@@ -667,7 +667,7 @@ def plan(trials: int, seed: int, names: Sequence[str]) -> list[tuple[str, int]]:
     return out
 
 
-def run_kill_trials(templates: "Templates", outside: Path, names: Sequence[str], trials: int, seed: int,
+def run_kill_trials(templates: Templates, outside: Path, names: Sequence[str], trials: int, seed: int,
                     durations: dict[str, float], *, echo: bool = False) -> list[TrialResult]:
     """``trials`` seeded kill trials, round robin over ``names``, each on a fresh copy."""
     rng = random.Random(seed)
@@ -721,7 +721,7 @@ def race(project: Path, rounds: int) -> RaceResult:
         procs = [start_cli(a, project), start_cli(b, project)]
         outs = [p.communicate(timeout=120) for p in procs]
         codes = [p.returncode for p in procs]
-        for code, (_out, err) in zip(codes, outs):
+        for code, (_out, err) in zip(codes, outs, strict=False):
             lines = err.strip().splitlines()
             if code == 75:
                 if len(lines) != 1 or "busy" not in lines[0]:
@@ -908,7 +908,7 @@ class Templates:
 def _table(rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)), flush=True)
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), flush=True)
         if n == 0:
             print("  ".join("-" * w for w in widths), flush=True)
 

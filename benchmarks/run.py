@@ -66,7 +66,7 @@ def main() -> int:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)))
     print("\ntime per script: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in took)
           + f"; total {sum(s for _, s in took) / 60:.1f} min")
     if failed:

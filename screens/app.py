@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from textual.app import App
-from textual.notifications import SeverityLevel
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from test_versioning_step import copy_project
 from conftest import git, run_cli
+from test_versioning_step import copy_project
+
 from workbench import __version__
 from workbench.cli.main import _plain_launch
 from workbench.cli.parser import BY_NAME, COMMAND_NAMES, build_parser

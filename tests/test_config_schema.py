@@ -14,8 +14,8 @@ import copy
 import hashlib
 import os
 import shutil
-import sys
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 

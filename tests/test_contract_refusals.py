@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import git, run_cli
 
 PREFIX = "mlops-workbench: error: "
@@ -301,7 +300,7 @@ def test_a_detached_head_left_by_a_killed_train_is_reattached_by_the_next_step(m
     project = make_sample("diagnosis")
     configure_pipeline(project)
     # the journal a real train writes before DVC starts, by a process that is gone now
-    script = ("import sys; from pathlib import Path; from workbench.development.training import _begin_journal; "
+    script = ("import sys; from pathlib import Path; from workbench.versioning.run_journal import _begin_journal; "
               "root = Path(sys.argv[1]); _begin_journal(root, (root / 'params.yaml').read_bytes(), {})")
     subprocess.run([sys.executable, "-c", script, str(project)], check=True)
     git(project, "switch", "-q", "--detach", "HEAD")  # what DVC does during the run

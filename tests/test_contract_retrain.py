@@ -24,7 +24,12 @@ import yaml
 
 from tests.conftest import git, run_cli
 from tests.test_registry import VENV_BIN, one_line_error
-from tests.test_retrain import INCOMING, POINTER, SOURCE, production_template  # noqa: F401 (its fixture)
+from tests.test_retrain import (  # noqa: F401 (its fixture)
+    INCOMING,
+    POINTER,
+    SOURCE,
+    production_template,
+)
 
 
 @pytest.fixture

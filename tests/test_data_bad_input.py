@@ -162,7 +162,7 @@ def test_five_thousand_columns_work(project, tmp_path):
     header = ",".join([f"c{i}" for i in range(n_cols - 1)] + ["y"])
     values = rng.integers(0, 100, size=(n_rows, n_cols - 1))
     labels = rng.integers(0, 2, size=n_rows)
-    lines = [header] + [",".join(map(str, row)) + f",{lab}" for row, lab in zip(values, labels)]
+    lines = [header] + [",".join(map(str, row)) + f",{lab}" for row, lab in zip(values, labels, strict=False)]
     path = tmp_path / "wide.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     from workbench.design.data_profile import ProfileSettings, profile_file

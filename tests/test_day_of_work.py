@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 def pipeline_files(path: Path) -> set[str]:
     """What the pipeline writes (dvc.yaml's outs, metrics, plots, their .gitignore), params, the pointer."""
-    from workbench.development.training import pipeline_outputs
+    from workbench.versioning.run_journal import pipeline_outputs
 
     return set(pipeline_outputs(path)) | {"params.yaml", POINTER}
 

@@ -122,6 +122,6 @@ def test_feature_type_inference():
 
     assert infer_type(pd.Series([1.5, 2.0, None])) == "numeric"
     assert infer_type(pd.Series(["a", "b", "a"])) == "categorical"
-    assert infer_type(pd.Series(["2026-01-0%d" % i for i in range(1, 9)])) == "datetime"
+    assert infer_type(pd.Series([f"2026-01-0{i}" for i in range(1, 9)])) == "datetime"
     texts = [f"the printer on floor {i} will not print anything today" for i in range(20)]
     assert infer_type(pd.Series(texts)) == "text"

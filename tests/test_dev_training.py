@@ -129,8 +129,9 @@ def test_trusted_types_cover_every_model_family():
     import pandas as pd
     import skops.io as sio
 
+    from workbench.development.model_file import TRUSTED_TYPES
     from workbench.development.models import MODELS
-    from workbench.development.stages import TRUSTED_TYPES, build_pipeline
+    from workbench.development.stages import build_pipeline
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], size=60),

@@ -21,6 +21,7 @@ from benchmarks.faults import (
     fsck,
     git_dir,
     held_lock_race,
+    kill_tree,
     long_session,
     make_user_edits,
     measure,
@@ -30,7 +31,6 @@ from benchmarks.faults import (
     snapshot,
     stale_locks,
     start_cli,
-    kill_tree,
 )
 from tests.conftest import git
 

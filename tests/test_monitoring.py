@@ -400,7 +400,7 @@ def test_drift_statistics_against_scipy():
     import numpy as np
     from scipy.stats import wasserstein_distance
 
-    from workbench.operations.drift import (
+    from workbench.drift import (
         categorical_profile,
         compare_categorical,
         compare_numeric,

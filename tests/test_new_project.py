@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import git, run_cli
 from test_versioning_step import copy_project
+
 from workbench.versioning import dvc
 
 SAMPLES = ["diagnosis", "fraud_detection", "predictive_maintenance", "ticket_triage"]

@@ -113,7 +113,8 @@ def test_missing_values_are_imputed_as_skops_does(tmp_path):
 
     from workbench.development.stages import load_model
     from workbench.operations import onnx_export
-    from workbench.operations.predict import Scorer, record_adapter
+    from workbench.operations.predict import Scorer
+    from workbench.operations.record_schema import record_adapter
 
     data, record = fit_and_export(tmp_path, "classification", "logistic_regression", FEATURES)
     assert record["onnx"]

@@ -265,8 +265,8 @@ def test_production_reads_the_versions_commit_not_the_workspace(trained):
     """Evidence is read from git, never from the workspace; since issue 14 (item 13) a sign-off
     committed after the registration counts for the version holding the same model digest,
     so registering first no longer strands it (this test used to expect a refusal there)."""
-    from workbench.versioning.evidence import REVIEW_FILE, promotion_blockers, promotion_blockers_at
     from workbench.errors import WorkbenchError
+    from workbench.versioning.evidence import REVIEW_FILE, promotion_blockers, promotion_blockers_at
     from workbench.versioning.registry import promote_model, register_model
 
     path = trained

@@ -20,7 +20,6 @@ from workbench.design.requirements import (
 from workbench.errors import DirtyPathError, WorkbenchError
 from workbench.project import Charter, Project, TeamMember
 
-
 _TEMPLATE: list[Path] = []
 
 

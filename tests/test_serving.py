@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,7 @@ def test_csv_bodies_score_like_json_and_other_types_get_415(deployed):
     header, first, *_ = body.decode().splitlines()
     names = header.split(",")
     cells = first.split(",")
-    wrong = ",".join("twelve" if n == "mean_radius" else c for n, c in zip(names, cells))
+    wrong = ",".join("twelve" if n == "mean_radius" else c for n, c in zip(names, cells, strict=False))
     cases = [
         (f"{header}\n{first}\n1,2\n", "CSV line 3 has fewer fields than the header row"),
         (f"{header}\n{first},7\n", "CSV line 2 has more fields than the header row"),
@@ -500,9 +501,9 @@ def test_a_full_disk_is_503_with_one_line_and_health_degraded_until_it_has_room(
     if small_disk is None:  # no mount here: a log file that is /dev/full
         logs = tmp_path / "logs"
         logs.mkdir()
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        (logs / f"predictions-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl").symlink_to("/dev/full")
+        (logs / f"predictions-{datetime.now(UTC):%Y-%m-%d}.jsonl").symlink_to("/dev/full")
     else:
         logs = small_disk / "logs"
     proc, port = start_server(["-C", str(path), "--log-dir", str(logs)], cwd=tmp_path, env=deployed["env"])

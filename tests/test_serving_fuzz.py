@@ -21,7 +21,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
 
-from tests.test_serving import deployed, request, sample_records  # noqa: F401 - `deployed` is a fixture
+from tests.test_serving import (  # noqa: F401 - `deployed` is a fixture
+    deployed,
+    request,
+    sample_records,
+)
 
 SEED = 20240501
 MAX_EXAMPLES = 150

@@ -24,7 +24,13 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.test_registry import one_line_error
-from tests.test_serving import deployed, free_port, request, sample_records, stop  # noqa: F401 - a fixture
+from tests.test_serving import (  # noqa: F401 - a fixture
+    deployed,
+    free_port,
+    request,
+    sample_records,
+    stop,
+)
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 

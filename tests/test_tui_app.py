@@ -14,13 +14,13 @@ import pytest
 from textual.widgets import ContentSwitcher, DataTable, Input, OptionList, Static, TextArea
 
 from screens.app import make_app
-from screens.project.help_screen import HelpScreen
 from screens.onboarding.new_project_screen import NewProjectScreen
 from screens.onboarding.open_project_screen import OpenProjectScreen
-from screens.project.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
 from screens.onboarding.sample_picker_screen import SamplePickerScreen
-from screens.project.step_views import STEP_VIEWS
 from screens.onboarding.welcome_screen import WelcomeScreen
+from screens.project.help_screen import HelpScreen
+from screens.project.project_screen import Dashboard, LifecycleSidebar, ProjectScreen
+from screens.project.step_views import STEP_VIEWS
 from tests.conftest import git
 from tests.tui_helpers import SIZE, errors, notifications, settle, text
 from workbench.errors import WorkbenchError

@@ -74,7 +74,7 @@ async def test_opens_on_the_last_check_no_go_with_reasons_version_and_flags(make
         assert box.region.height == box.outer_size.height and box.region.y > 0
         assert view.query_one("#dc-big").region.width >= len(big_word("NO-GO").splitlines()[0])
         parts = [w for w in view.children if w.display]
-        for a, b in zip(parts, parts[1:]):
+        for a, b in zip(parts, parts[1:], strict=False):
             assert a.virtual_region.bottom <= b.virtual_region.y, (a, b)
             assert a.virtual_region.right <= view.scrollable_content_region.width + 1, a
         assert view.query_one("#dc-plot").region.width > 40

@@ -12,7 +12,17 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 from screens.app import make_app
 from screens.project.project_screen import LifecycleSidebar, ProjectScreen
 from tests.conftest import IDENTITY, git
-from tests.tui_helpers import SIZE, commit_count, errors, head, notifications, open_by_sidebar, settle, table_ids, text
+from tests.tui_helpers import (
+    SIZE,
+    commit_count,
+    errors,
+    head,
+    notifications,
+    open_by_sidebar,
+    settle,
+    table_ids,
+    text,
+)
 from workbench.errors import WorkbenchError
 from workbench.project import Project, parse_success_metric
 from workbench.status import project_status

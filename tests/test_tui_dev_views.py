@@ -19,7 +19,17 @@ from textual.widgets import DataTable, Input, ProgressBar, Select
 
 from screens.app import make_app
 from tests.conftest import _isolated_env, _template, configure_identity, git
-from tests.tui_helpers import SIZE, errors, head, log_text, notifications, open_step, settle, text, wait_until
+from tests.tui_helpers import (
+    SIZE,
+    errors,
+    head,
+    log_text,
+    notifications,
+    open_step,
+    settle,
+    text,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from screens.app import make_app
 from tests.conftest import git
 from tests.test_validation import copy_of, trained_template, validated_template
 from tests.tui_helpers import commit_count, errors, notifications, open_step, settle, text
-from workbench.development.evidence import promotion_blockers
+from workbench.versioning.evidence import promotion_blockers
 
 pytestmark = pytest.mark.anyio
 

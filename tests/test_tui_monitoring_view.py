@@ -24,9 +24,23 @@ from tests.conftest import _isolated_env, git, run_cli
 from tests.test_monitoring import INCOMING as SAMPLE_BATCHES
 from tests.test_monitoring import _build
 from tests.test_registry import VENV_BIN
-from tests.test_retrain import INCOMING, production_template  # noqa: F401 (its fixture, shared by import)
-from tests.tui_helpers import (SIZE, commit_count, errors, head, log_text, notifications, open_step, settle,
-                               table_ids, text, wait_until)
+from tests.test_retrain import (  # noqa: F401 (its fixture, shared by import)
+    INCOMING,
+    production_template,
+)
+from tests.tui_helpers import (
+    SIZE,
+    commit_count,
+    errors,
+    head,
+    log_text,
+    notifications,
+    open_step,
+    settle,
+    table_ids,
+    text,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 

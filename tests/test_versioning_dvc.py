@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from test_versioning_step import copy_project
+
 from workbench.errors import CancelledError, WorkbenchError
 from workbench.versioning import dvc
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from test_versioning_step import copy_project
 from conftest import git, run_cli
+from test_versioning_step import copy_project
+
 from workbench.errors import ProjectBusyError
 from workbench.versioning import dvc
 from workbench.versioning.locks import LOCK_NAME, recover_stale_locks

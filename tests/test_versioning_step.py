@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import IDENTITY, _isolated_env, configure_identity, git
+
 from workbench.errors import DirtyPathError, WorkbenchError
 from workbench.versioning import dvc
 from workbench.versioning.step import begin_step
 from workbench.versioning.timeline import read_timeline
-
 
 _TEMPLATE: dict[str, Path] = {}
 

@@ -32,9 +32,24 @@ from workbench.errors import CancelledError, WorkbenchError
 #: The child's stdout or stderr into the parent's pipe (re-exported for callers of start_command).
 PIPE, STDOUT = subprocess.PIPE, subprocess.STDOUT
 TimeoutExpired = subprocess.TimeoutExpired
+SubprocessError = subprocess.SubprocessError
 Popen = subprocess.Popen
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_python(args: list[str], *, stdout: Any, stderr: Any, env: dict[str, str] | None = None,
+                 text: bool = False) -> subprocess.Popen[Any]:
+    """Start this interpreter with ``args`` (``-c CODE ...``, ``-m MODULE ...``), stdin closed."""
+    return subprocess.Popen([sys.executable, *args], stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                            env=env, text=text)
+
+
+def run_python(args: list[str], *, env: dict[str, str] | None = None,
+               timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run this interpreter with ``args`` to the end, output captured, stdin closed."""
+    return subprocess.run([sys.executable, *args], capture_output=True, stdin=subprocess.DEVNULL, env=env,
+                          timeout=timeout)
 
 
 def start_command(args: list[str], *, cwd: Path, stdout: Any, stderr: Any, text: bool = False,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.progress import Progress
 from workbench.project import (
     CONFIG_NAME,
     ROLES,
@@ -27,7 +28,6 @@ from workbench.versioning import dvc, git
 from workbench.versioning import remote as shared_remotes
 from workbench.versioning.locks import recover_stale_locks
 from workbench.versioning.step import begin_step
-from workbench.progress import Progress
 
 GITIGNORE_LINES = ("# mlops-workbench: rebuildable caches", "/.workbench/cache/")
 

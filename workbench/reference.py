@@ -36,7 +36,12 @@ NUMERIC_KINDS = ("numeric", "datetime", "text")
 
 def profile_column(arr: Any, kind: str, *, seed: int) -> dict[str, Any]:
     """The profile of one pyarrow column of the declared feature ``kind``."""
-    from workbench.drift import categorical_column, categorical_profile, numeric_column, numeric_profile
+    from workbench.drift import (
+        categorical_column,
+        categorical_profile,
+        numeric_column,
+        numeric_profile,
+    )
 
     if kind in NUMERIC_KINDS:
         col = numeric_column(arr, kind)

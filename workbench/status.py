@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import paths
 from workbench.design.states import STATES as DESIGN_STATES
 from workbench.development.states import STATES as DEVELOPMENT_STATES
 from workbench.errors import WorkbenchError
@@ -140,8 +141,7 @@ def _tags(project: Project) -> list[str]:
     root = git.repo_root(project.path)
     if root is None:
         return []
-    out = git.run_git(root, "tag", "--list", check=False)
-    return [t for t in out.splitlines() if t]
+    return git.tag_names(root)
 
 
 def _has_experiments(root: Path) -> bool:
@@ -161,11 +161,11 @@ def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Matur
         "experiments": _has_experiments(root),
         "registry": any("@v" in t for t in tags),
     }
-    monitoring = config.get("monitoring") if isinstance(config.get("monitoring"), dict) else {}
-    retraining = config.get("retraining") if isinstance(config.get("retraining"), dict) else {}
+    monitoring: dict[str, Any] = config["monitoring"] if isinstance(config.get("monitoring"), dict) else {}
+    retraining: dict[str, Any] = config["retraining"] if isinstance(config.get("retraining"), dict) else {}
     level2 = {
         "CI workflow": (root / ".github" / "workflows" / "mlops-workbench.yml").exists(),
-        "validation gates": bool(config.get("gates")) or (root / "reports" / "validation.json").exists(),
+        "validation gates": bool(config.get("gates")) or (root / paths.VALIDATION_REPORT).exists(),
         "monitoring": (root / "monitoring").is_dir() and any((root / "monitoring").glob("*.json")),
         "retraining policy": bool(retraining.get("policy") or monitoring.get("retrain_policy")),
     }
@@ -177,28 +177,20 @@ def maturity(project: Project, config: dict[str, Any], tags: list[str]) -> Matur
     return Maturity(2, MATURITY_NAMES[2], have, ())
 
 
-def _pointer_md5(pointer: Path) -> str | None:
-    import yaml
-
-    try:
-        outs = (yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}).get("outs") or []
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
-    return str(outs[0].get("md5") or "") if outs and isinstance(outs[0], dict) else None
-
-
 def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
     """What stands between the project and a healthy model in production, one line each."""
+    from workbench.versioning.dvc import pointer_md5
+
     root = project.path
     out: list[str] = []
     by_id = {s.id: s for s in steps}
-    check = _read_json(root / "reports" / "data_check.json")
+    check = _read_json(root / paths.DATA_CHECK_REPORT)
     if check is not None:
         if str(check.get("verdict", "")).upper() != "GO":
             out.append("data check is NO-GO" + (f": {check['reasons'][0]}" if check.get("reasons") else ""))
         for src in check.get("sources") or []:
             path, md5 = src.get("path"), src.get("dvc_md5")
-            now = _pointer_md5(root / f"{path}.dvc") if path else None
+            now = pointer_md5(root / f"{path}.dvc") if path else None
             if md5 and now and now != md5:
                 out.append(f"stale data check: {path} changed since it was checked "
                            "(run `mlops-workbench data check`)")
@@ -206,7 +198,7 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
         out.append("the validation report is for another model than the current one "
                    "(run `mlops-workbench validate`)")
     elif by_id["validation"].state == ATTENTION:
-        report = _read_json(root / "reports" / "validation.json") or {}
+        report = _read_json(root / paths.VALIDATION_REPORT) or {}
         failed = [g.get("name", "?") for g in report.get("gates") or [] if g.get("passed") is False]
         out.append("validation fails" + (f": {', '.join(failed)}" if failed else ""))
     if by_id["review"].detail == OTHER_MODEL["review"]:
@@ -221,8 +213,8 @@ def blockers(project: Project, steps: list[StepStatus]) -> list[str]:
 
 def project_status(path: str | Path) -> ProjectStatus:
     """Compute the status of the project at ``path``."""
-    from workbench.development.evidence import model_digest
     from workbench.development.workspace import workspace_experiment
+    from workbench.versioning.evidence import model_digest
     from workbench.versioning.timeline import read_timeline
 
     project = Project(path)
@@ -285,20 +277,20 @@ def project_status_in_child(path: str | Path) -> ProjectStatus:
     from :func:`project_status`.
     """
     import os
-    import subprocess
-    import sys
+
+    from workbench import jobs
 
     # The same code as this process (its package first on the path), never a module that
     # happens to sit in the current folder (-P).
     package_root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
                                                        if p)}
-    argv = [sys.executable, "-P", "-m", "workbench", "status", "--json", "-C", str(Path(path).absolute())]
+    args = ["-P", "-m", "workbench", "status", "--json", "-C", str(Path(path).absolute())]
     try:
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+        done = jobs.run_python(args, env=env, timeout=60)
         if done.returncode == 0:
             return ProjectStatus.from_json(json.loads(done.stdout))
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError, StopIteration):
+    except (OSError, jobs.SubprocessError, ValueError, KeyError, TypeError, StopIteration):
         pass
     return project_status(path)
 

@@ -31,10 +31,23 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from workbench.textfmt import clip
-from screens.base import StepView, notify_error, post_core_result, quiet_cursors, set_disabled, step_ended
-from workbench.design.data_check_state import ColumnRow, DataState, SourceRow, histogram_from_file, read_state
+from screens.base import (
+    StepView,
+    notify_error,
+    post_core_result,
+    quiet_cursors,
+    set_disabled,
+    step_ended,
+)
+from workbench.design.data_check_state import (
+    ColumnRow,
+    DataState,
+    SourceRow,
+    histogram_from_file,
+    read_state,
+)
 from workbench.errors import WorkbenchError
+from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from workbench.design.data_check import DataCheckReport

@@ -23,7 +23,14 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, step_ended
+from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
+    StepView,
+    notify_error,
+    post_core_result,
+    step_ended,
+)
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 

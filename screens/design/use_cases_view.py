@@ -24,9 +24,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from workbench.textfmt import clip
 from screens.base import StepView, notify_error, post_core_result, quiet_cursors, step_ended
 from workbench.errors import WorkbenchError
+from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from workbench.design.use_cases import DataCheckResult, RankedUseCase, UseCasesSaved

@@ -31,6 +31,7 @@ from textual.message import Message
 from textual.widgets import Button, Collapsible, DataTable, Input, Label, Select, Static
 
 from screens.base import StepView, notify_error, post_core_result, step_ended
+from workbench.development.data_view import ColumnInfo, DataView, data_view_from
 from workbench.development.pipeline import (  # pandas-free at import time
     CATEGORICAL_IMPUTE,
     FEATURE_TYPES,
@@ -38,7 +39,6 @@ from workbench.development.pipeline import (  # pandas-free at import time
     NUMERIC_SCALE,
     SPLIT_METHODS,
 )
-from workbench.development.data_view import ColumnInfo, DataView, data_view_from
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -251,8 +251,8 @@ class DataEngineeringView(StepView, VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-engineering-save",
           description="write the pipeline")
     def save(self, choices: dict[str, Any]) -> None:
-        from workbench.jobs import run_in_child
         from workbench.development.pipeline import PipelineResult
+        from workbench.jobs import run_in_child
 
         def saved() -> Message:
             done = run_in_child("configure_pipeline", self.path, choices)

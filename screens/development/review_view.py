@@ -24,7 +24,16 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
-from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, set_disabled, state_line, step_ended
+from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
+    StepView,
+    notify_error,
+    post_core_result,
+    set_disabled,
+    state_line,
+    step_ended,
+)
 
 if TYPE_CHECKING:
     from workbench.development.review import CardResult, DecisionResult, ReviewStatus

@@ -130,8 +130,8 @@ class ValidationView(StepView, VerticalScroll):
     @work(thread=True, exclusive=True, exit_on_error=False, group="validation-run",
           description="validate the model")
     def run_validation(self, experiment: str | None, cancel: threading.Event) -> None:
-        from workbench.versioning.evidence import model_digest
         from workbench.development.validation import validate
+        from workbench.versioning.evidence import model_digest
 
         def finished() -> Message:
             result = validate(self.path, experiment, progress=lambda line: self.post_message(self.Line(line)),

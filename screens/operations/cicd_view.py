@@ -20,7 +20,14 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import EDIT_KEY, EDIT_TOOLTIP, StepView, notify_error, post_core_result, step_ended
+from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
+    StepView,
+    notify_error,
+    post_core_result,
+    step_ended,
+)
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit

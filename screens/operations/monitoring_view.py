@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +33,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
-from workbench.textfmt import clip
 from screens.base import StepView, notify_error, step_ended
 from workbench import jobs
 from workbench.errors import WorkbenchError
+from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from workbench.operations.monitoring import ReportSummary
@@ -91,7 +91,7 @@ def short_when(iso: str) -> str:
 def _edge_label(value: float, kind: str) -> str:
     if kind == "datetime":
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d")
+            return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d")
         except (OverflowError, OSError, ValueError):
             return number(value)
     return number(value, 3)

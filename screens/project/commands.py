@@ -9,7 +9,6 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from workbench.lifecycle import STEPS
 
-
 #: (palette entry, step, the view's action, what it does): a step's work from anywhere (issue 16.4).
 #: Each opens the step's view and runs the action there, with the view's own checks and questions.
 ACTIONS: tuple[tuple[str, str, str, str], ...] = (

@@ -16,8 +16,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from workbench.textfmt import clip
 from screens.project.project_screen import short_when
+from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from workbench.versioning.timeline import TimelineEntry

@@ -37,11 +37,10 @@ records the thresholds it was judged by and the columns it left out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +57,15 @@ from workbench.design.data_profile import (
 from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
 from workbench.progress import FractionProgress as Progress
-from workbench.versioning.dvc import pointer_md5
+from workbench.project import (
+    CONFIG_NAME,
+    DEFAULT_THRESHOLDS,
+    Project,
+    charter_from_config,
+    dump_config,
+)
 from workbench.textfmt import fmt, md_table
-from workbench.project import CONFIG_NAME, DEFAULT_THRESHOLDS, Project, charter_from_config, dump_config
+from workbench.versioning.dvc import file_md5, pointer_md5
 
 __all__ = [
     "ColumnStats", "DataCheckReport", "Histogram", "SourceProfile", "TargetSummary", "TimeSummary",
@@ -211,18 +216,6 @@ def selected_use_case(config: dict[str, Any]) -> str | None:
     return str(selected) if selected else None
 
 
-#: Still imported by operations/monitoring.py until it imports versioning.dvc.pointer_md5 itself.
-_pointer_md5 = pointer_md5
-
-
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # --- the check ------------------------------------------------------------------------
 
 
@@ -244,7 +237,7 @@ def run_data_check(
     thresholds = _thresholds(data.get("thresholds"))
     task = charter_from_config(config).task
     target = (target or data.get("target") or None)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     settings = ProfileSettings(
         target=str(target) if target else None, task=task,
         time_column=str(data["time_column"]) if data.get("time_column") else None,
@@ -437,7 +430,7 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
     return DataCheckReport(
         verdict=verdict, reasons=reasons, warnings=warnings, findings=tuple(findings),
         readiness_score=readiness(findings), use_case=use_case,
-        checked_at=checked_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        checked_at=checked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         target=target, task=settings.task, target_summary=summary,
         thresholds=dict(thresholds), sources=tuple(profiles), rows=labelled_rows, features=features,
     )
@@ -560,7 +553,7 @@ def check_data(
     stale = []
     for src in report.sources:
         full = project.path / src.path
-        if not src.dvc_md5 or (full.is_file() and _file_md5(full) != src.dvc_md5):
+        if not src.dvc_md5 or (full.is_file() and file_md5(full) != src.dvc_md5):
             stale.append(src.path)
     summary = (f"GO on {len(report.sources)} source(s), {report.rows:,} rows" if report.go
                else f"NO-GO: {report.reasons[0]}")

@@ -459,7 +459,7 @@ def _read_with_pandas(fmt: FileFormat, hints: dict[str, Any]) -> Any:
     if table.num_rows and table.column(table.num_columns - 1).null_count:
         if not _no_short_rows(fmt, table.num_rows):
             return None
-    for i, (name, typ) in enumerate(zip(table.column_names, table.schema.types)):
+    for i, (name, typ) in enumerate(zip(table.column_names, table.schema.types, strict=False)):
         hint = hints.get(name)
         text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
         if hint is not None and pa.types.is_temporal(hint) and text:
@@ -517,7 +517,7 @@ def _column_types(fmt: FileFormat, options: dict[str, Any]) -> dict[str, Any]:
         return {}
     if head.num_rows < 2:
         return {}
-    return {name: typ for name, typ in zip(head.column_names, head.schema.types)
+    return {name: typ for name, typ in zip(head.column_names, head.schema.types, strict=False)
             if not pa.types.is_null(typ)}
 
 
@@ -543,7 +543,7 @@ def _encode_strings(table: Any) -> Any:
 
         with ThreadPoolExecutor(max_workers=min(len(text), os.cpu_count() or 1)) as pool:
             encoded = list(pool.map(encode, text))
-    for i, column in zip(text, encoded):
+    for i, column in zip(text, encoded, strict=False):
         table = table.set_column(i, table.field(i).name, column)
     return table
 

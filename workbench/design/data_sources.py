@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.project import CONFIG_NAME, Project, dump_config
-from workbench.versioning.step import begin_step
 from workbench.paths import inside as _inside
 from workbench.paths import user_path
 from workbench.progress import Progress
+from workbench.project import CONFIG_NAME, Project, dump_config
+from workbench.versioning.step import begin_step
 
 
 def _format_of(path: str) -> str:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from workbench import paths
 from workbench.project import charter_from_config
-from workbench.step_state import ATTENTION, DONE, TODO, StateFunction, StepContext, StepState, read_json
+from workbench.step_state import (
+    ATTENTION,
+    DONE,
+    TODO,
+    StateFunction,
+    StepContext,
+    StepState,
+    read_json,
+)
 
 
 def requirements_state(ctx: StepContext) -> StepState:
@@ -32,7 +41,7 @@ def use_cases_state(ctx: StepContext) -> StepState:
 def data_availability_state(ctx: StepContext) -> StepState:
     """Done when the data check report says GO."""
     sources = (ctx.config.get("data") or {}).get("sources") or []
-    report = read_json(ctx.root / "reports" / "data_check.json")
+    report = read_json(ctx.root / paths.DATA_CHECK_REPORT)
     if report is not None:
         verdict = str(report.get("verdict", "")).upper()
         if verdict == "GO":

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class ColumnInfo:
     """One column of the project's data, as the feature table shows it."""

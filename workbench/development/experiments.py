@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import paths
-from workbench.versioning import exp_git
 from workbench.errors import CancelledError, DirtyPathError, WorkbenchError
 from workbench.progress import Progress
+from workbench.versioning import exp_git
 
 PARAMS_FILE = "params.yaml"
 METRICS_FILE = "metrics.json"
@@ -530,9 +530,8 @@ def _promote(root: Path, name: str, *, role: str | None, progress: Progress | No
     from workbench.fsutil import atomic_write_bytes
     from workbench.versioning import dvc
     from workbench.versioning.git import changed_paths
-    from workbench.versioning.step import begin_step
-
     from workbench.versioning.run_journal import _set_to_head, guarded_run, recover_interrupted_run
+    from workbench.versioning.step import begin_step
 
     for line in recover_interrupted_run(root):
         if progress:

@@ -27,8 +27,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench import paths
+from workbench.errors import WorkbenchError
+from workbench.textfmt import fmt, md_table
 from workbench.versioning.evidence import (
     CARD_FILE,
     REVIEW_FILE,
@@ -45,8 +47,6 @@ from workbench.versioning.evidence import (
     promotion_blockers,
     read_json,
 )
-from workbench.errors import WorkbenchError
-from workbench.textfmt import fmt, md_table
 
 SECTIONS = ("Model details", "Intended use", "Data", "Metrics", "Slices", "Fairness", "Validation",
             "Limitations", "Ethical considerations")

@@ -11,7 +11,7 @@ own script; the workbench keeps working as long as the script writes the same fi
 - prepare: ``data/prepared/train.parquet`` and ``data/prepared/test.parquet`` (the
   feature columns and the target; the test rows are the held-out split).
 - train: ``models/model.skops``, a scikit-learn estimator with ``predict`` on a frame of
-  the feature columns, saved with skops (types limited to :data:`TRUSTED_TYPES`).
+  the feature columns, saved with skops (types limited to :data:`workbench.development.model_file.TRUSTED_TYPES`).
 - evaluate: ``metrics.json`` (flat numbers: accuracy, precision, recall, f1, roc_auc,
   log_loss — or rmse, mae, r2), the plot files in ``plots/`` and
   ``reports/training_env.json`` (library versions), and ``reports/reference.json`` (the
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import paths
-from workbench.development.model_file import TRUSTED_TYPES, trusted_types  # noqa: F401 - TRUSTED_TYPES re-exported
+from workbench.development.model_file import trusted_types
 from workbench.errors import WorkbenchError
 
 PARAMS_FILE = "params.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workbench import paths
 from workbench.step_state import (
     ATTENTION,
     DONE,
@@ -25,14 +26,14 @@ def training_state(ctx: StepContext) -> StepState:
     """Done when a model was trained; attention while the workspace holds an uncommitted experiment."""
     if ctx.held is not None:  # a run's outputs that no commit holds
         return StepState(ATTENTION, ctx.held.describe(), ctx.held.promote_command)
-    if (ctx.root / "metrics.json").exists() or (ctx.root / "dvc.lock").exists():
+    if (ctx.root / paths.METRICS_FILE).exists() or (ctx.root / "dvc.lock").exists():
         return StepState(DONE, "trained; see the experiment history")
     return StepState(TODO, "no experiments yet")
 
 
 def validation_state(ctx: StepContext) -> StepState:
     """Done when the validation report is about the workspace model and every gate passes."""
-    report = read_json(ctx.root / "reports" / "validation.json")
+    report = read_json(ctx.root / paths.VALIDATION_REPORT)
     if report is None:
         return StepState(TODO, "not validated")
     if (report.get("model") or {}).get("digest") != ctx.model():
@@ -42,7 +43,7 @@ def validation_state(ctx: StepContext) -> StepState:
 
 def review_state(ctx: StepContext) -> StepState:
     """Done when the workspace model is approved."""
-    report = read_json(ctx.root / "reports" / "review.json")
+    report = read_json(ctx.root / paths.REVIEW_FILE)
     if report is None:
         return StepState(TODO, "no sign-off yet")
     if report.get("model_digest") != ctx.model():

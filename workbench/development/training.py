@@ -44,20 +44,13 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-from workbench.versioning.dvc import as_dvc_text, yaml_value  # noqa: F401 - re-exported (CLI, screens)
-from workbench.versioning.locks import holding_project_lock
-from workbench.versioning.run_journal import (  # noqa: F401 - re-exported for their old importers
-    _begin_journal,
-    _pipeline_files,
-    _pipeline_reads,
-    _set_to_head,
-    _under,
-    finish_dead_run,
-    guarded_run,
-    pipeline_outputs,
-    recover_interrupted_run,
-)
 from workbench.progress import Progress
+from workbench.versioning.dvc import (  # yaml_value: screens still import it from here
+    as_dvc_text,
+    yaml_value,
+)
+from workbench.versioning.locks import holding_project_lock
+from workbench.versioning.run_journal import guarded_run, recover_interrupted_run
 
 SWEEP_LIMIT = 256
 _PATH_LOCK = threading.Lock()

@@ -20,9 +20,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.versioning import exp_git
 from workbench.errors import DirtyPathError, WorkbenchError
 from workbench.progress import Progress
+from workbench.versioning import exp_git
 
 PARAMS_FILE = "params.yaml"
 LOCK_FILE = "dvc.lock"
@@ -156,10 +156,10 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
     """
     import os
 
-    from workbench.development.training import recover_interrupted_run
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc
     from workbench.versioning.locks import ProjectLock
+    from workbench.versioning.run_journal import recover_interrupted_run
 
     root = Path(root).absolute()
     say = progress or (lambda _line: None)

@@ -34,12 +34,11 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench import paths
-from workbench import __version__
+from workbench import __version__, paths
 from workbench.errors import WorkbenchError
 
 BUNDLE_SCHEMA = 1
@@ -285,8 +284,8 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
     """
     import yaml
 
-    from workbench.versioning.evidence import evidence_at
     from workbench.development.model_file import TRUSTED_TYPES
+    from workbench.versioning.evidence import evidence_at
     from workbench.versioning.outputs import refuse_versioned_output
     from workbench.versioning.registry import ARTIFACT, model_bytes_at, resolve_version, show_file
 
@@ -340,7 +339,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
                    "preprocessing": params.get("preprocessing")},
         "metrics": json_at("metrics.json"), "training_env": env,
         "trusted_types": list(TRUSTED_TYPES),
-        "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "workbench_version": __version__,
     }
     card = text_at(paths.MODEL_CARD)

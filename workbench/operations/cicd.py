@@ -31,11 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import paths
-from workbench import __version__
+from workbench import __version__, paths
 from workbench.errors import WorkbenchError
-from workbench.project import CONFIG_NAME, Project
 from workbench.progress import Progress
+from workbench.project import CONFIG_NAME, Project
 
 WORKFLOW_PATH = ".github/workflows/mlops-workbench.yml"
 DEFAULT_INSTALL = f'pip install "mlops-workbench=={__version__}"'
@@ -134,7 +133,7 @@ def render_workflow(install: str = DEFAULT_INSTALL, working_directory: str = "."
     }
     for job in workflow["jobs"].values():
         if secrets:
-            job["env"] = {name: "${{ secrets.%s }}" % name for name in secrets}
+            job["env"] = {name: "${{ secrets." + name + " }}" for name in secrets}
         if working_directory not in ("", "."):
             job["defaults"] = {"run": {"working-directory": working_directory}}
     header = (
@@ -261,8 +260,7 @@ def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Eve
 
 
 def _check_data(root: Path) -> CheckItem:
-    from workbench.status import _pointer_md5
-
+    from workbench.versioning.dvc import pointer_md5
     from workbench.versioning.evidence import read_json
 
     report = read_json(root, paths.DATA_CHECK_REPORT)
@@ -270,7 +268,7 @@ def _check_data(root: Path) -> CheckItem:
         return CheckItem("data", FAIL, "no data check on record (mlops-workbench data check)")
     for src in report.get("sources") or []:
         path, md5 = src.get("path"), src.get("dvc_md5")
-        now = _pointer_md5(root / f"{path}.dvc") if path else None
+        now = pointer_md5(root / f"{path}.dvc") if path else None
         if md5 and now and now != md5:
             return CheckItem("data", FAIL, f"{path} changed since the last data check (mlops-workbench data check)")
     if str(report.get("verdict", "")).upper() != "GO":
@@ -285,8 +283,14 @@ def _check_validation(root: Path) -> CheckItem:
     ``validate EXPERIMENT`` (and ``retrain``) commit a report about an experiment that is not
     on the branch yet; the report that counts is then the newest committed one for HEAD's model.
     """
-    from workbench.versioning.evidence import (VALIDATION_FILE, _json_of, commit_reader, model_digest,
-                                                model_digest_at, read_json)
+    from workbench.versioning.evidence import (
+        VALIDATION_FILE,
+        _json_of,
+        commit_reader,
+        model_digest,
+        model_digest_at,
+        read_json,
+    )
     from workbench.versioning.git import has_head
     from workbench.versioning.workspace import file_history
 
@@ -317,8 +321,8 @@ def _check_validation(root: Path) -> CheckItem:
 
 
 def _check_monitoring(root: Path) -> CheckItem:
-    from workbench.versioning.evidence import read_json
     from workbench.operations.monitoring import latest_report
+    from workbench.versioning.evidence import read_json
 
     newest = latest_report(root)
     if newest is None:

@@ -69,7 +69,7 @@ def _prepared(model: Any, features: dict[str, str]) -> tuple[Any, dict[str, floa
     q = copy.deepcopy(model)
     fill: dict[str, float] = {}
     pre = q.steps[0][1]
-    for part, trans, cols in pre.transformers_:
+    for _part, trans, cols in pre.transformers_:
         if not isinstance(trans, Pipeline):
             continue
         cols = [cols] if isinstance(cols, str) else list(cols)
@@ -81,9 +81,8 @@ def _prepared(model: Any, features: dict[str, str]) -> tuple[Any, dict[str, floa
             if len(trans.steps) > 1:
                 trans.steps.pop(0)
             else:  # impute only: an identity scaler keeps the part a Pipeline skl2onnx converts
-                from sklearn.preprocessing import StandardScaler
-
                 import numpy as np
+                from sklearn.preprocessing import StandardScaler
 
                 ident = StandardScaler(with_mean=False, with_std=False)
                 ident.fit(np.zeros((1, len(cols))))

@@ -41,14 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-from workbench.operations.record_schema import (  # noqa: F401 - re-exported for the service and tests
-    JSON_TYPES,
-    MAX_ABS,
-    NAN,
-    error_lines,
-    record_adapter,
-    to_seconds,
-)
+from workbench.operations.record_schema import NAN, record_adapter, to_seconds
 from workbench.progress import CountProgress
 
 BATCH_CHUNK = 5_000

@@ -7,7 +7,7 @@ Built from the training features in ``params.yaml`` and their types (see
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_ABS = 1e15  # the largest magnitude a numeric feature may have (10 trillion dollars in cents)
@@ -21,7 +21,7 @@ def to_seconds(value: str | None) -> float:
         return NAN
     when = datetime.fromisoformat(value.strip())
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when.timestamp()
 
 
@@ -41,7 +41,7 @@ def record_adapter(features: dict[str, str]) -> Any:
     and a schema limit the size limit can pre-empt would make the spec say one thing (422)
     while the service does another (413).
     """
-    from typing import Annotated, Union
+    from typing import Annotated
 
     from annotated_types import Len
     from pydantic import (
@@ -58,10 +58,10 @@ def record_adapter(features: dict[str, str]) -> Any:
 
     kinds: dict[str, Any] = {
         # strict: "1.5" and true are refused, 3 is 3.0; bounded so no feature overflows a scaler
-        "numeric": Union[Annotated[StrictFloat, Field(ge=-MAX_ABS, le=MAX_ABS)], None],
-        "categorical": Union[StrictStr, StrictInt, StrictBool, None],
-        "text": Union[StrictStr, None],
-        "datetime": Annotated[Union[StrictStr, None], AfterValidator(_check_iso)],
+        "numeric": Annotated[StrictFloat, Field(ge=-MAX_ABS, le=MAX_ABS)] | None,
+        "categorical": StrictStr | StrictInt | StrictBool | None,
+        "text": StrictStr | None,
+        "datetime": Annotated[StrictStr | None, AfterValidator(_check_iso)],
     }
     record = TypedDict("Record", {name: kinds[kind] for name, kind in features.items()})  # type: ignore[misc]
     record.__pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[attr-defined]

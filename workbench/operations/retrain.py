@@ -98,11 +98,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-from workbench.project import Project
-from workbench.versioning.locks import holding_project_lock
 from workbench.paths import user_path
-from workbench.versioning.dvc import pointer_md5
 from workbench.progress import Progress
+from workbench.project import Project
+from workbench.versioning.dvc import pointer_md5
+from workbench.versioning.locks import holding_project_lock
 
 SCHEMA = 1
 POLICIES = ("manual", "automatic")
@@ -347,7 +347,7 @@ def _latest_labelled_batch(root: Path, target: str) -> tuple[Path, str, str]:
 
 def _pipeline_files(root: Path, pointer: str) -> list[str]:
     """The git-side files of the pipeline a retrain changes and puts back (project-relative)."""
-    from workbench.development.training import pipeline_outputs
+    from workbench.versioning.run_journal import pipeline_outputs
 
     files = ["params.yaml", "dvc.yaml", pointer, *pipeline_outputs(root)]
     return [f for f in dict.fromkeys(files) if not f.endswith(".gitignore")]
@@ -663,9 +663,9 @@ def recover_interrupted_retrain(project_path: str | Path, progress: Progress | N
         return []
     if _pid_alive(int(journal.get("pid", -1)), journal.get("started")):
         return []  # still running in another process
-    from workbench.development.training import recover_interrupted_run
     from workbench.versioning import git
     from workbench.versioning.locks import recover_stale_locks
+    from workbench.versioning.run_journal import recover_interrupted_run
 
     experiment = str(journal.get("experiment") or "")
     messages = [f"a retrain ({experiment}) was interrupted (its process was killed); finishing it"]
@@ -750,10 +750,10 @@ def retrain(
     import os
     import time
 
-    from workbench.versioning.exp_git import write_note
     from workbench.development.training import run_experiment
     from workbench.development.validation import list_experiments, validate
     from workbench.versioning import git
+    from workbench.versioning.exp_git import write_note
 
     project = Project(project_path)
     root = project.path
@@ -828,10 +828,10 @@ def retrain(
 def discard_candidate(project_path: str | Path, experiment: str, *,
                       progress: Progress | None = None) -> Discarded:
     """``retrain discard EXP``: remove a candidate's experiment (``dvc exp remove``) and its note."""
-    from workbench.versioning.exp_git import write_note
     from workbench.development.validation import list_experiments
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc
+    from workbench.versioning.exp_git import write_note
 
     project = Project(project_path)
     project.read_config()

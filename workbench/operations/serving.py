@@ -70,7 +70,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ class PredictionLog:
             ignore = self.folder / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# prediction logs: read by monitoring, kept out of git\n*\n", encoding="utf-8")
-            self._reopen(datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+            self._reopen(datetime.now(UTC).strftime("%Y-%m-%d"))
         except OSError as exc:
             raise WorkbenchError(f"cannot write prediction logs to {self.folder} ({exc.strerror}): "
                                  "choose a writable --log-dir") from None
@@ -424,7 +424,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
     shared = shared or SharedState(1)
     lock = threading.Lock()  # the log: scoring runs in the pool's threads
     pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="score")
-    started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    started = datetime.now(UTC).replace(microsecond=0).isoformat()
     item_schema = scorer.adapter.json_schema()
     for ref in item_schema.pop("$defs", {}).values():  # inline the record: no $ref for clients to chase
         item_schema["items"] = ref
@@ -501,7 +501,7 @@ def create_app(scorer: Any, *, stage: str | None = None, log: PredictionLog | No
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return 500, dump({"error": f"the model could not score these records: {first}"})
         if log.folder is not None:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             at = now.isoformat(timespec="milliseconds")
             n = shared.next_request()
             try:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from workbench.step_state import ATTENTION, DONE, TODO, StateFunction, StepContext, StepState, read_json
+from workbench.step_state import (
+    ATTENTION,
+    DONE,
+    TODO,
+    StateFunction,
+    StepContext,
+    StepState,
+    read_json,
+)
 
 
 def deployment_state(ctx: StepContext) -> StepState:

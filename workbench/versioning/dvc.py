@@ -319,6 +319,17 @@ def as_dvc_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def file_md5(path: Path) -> str:
+    """The md5 of a file's bytes, as DVC records it for a file output (hex digest)."""
+    import hashlib
+
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def pointer_md5(pointer: Path) -> str | None:
     """The md5 a ``.dvc`` pointer records for its (first) output; None if unreadable or empty.
 
@@ -329,9 +340,10 @@ def pointer_md5(pointer: Path) -> str | None:
 
     try:
         data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-        return str(data["outs"][0]["md5"]) or None
+        md5 = data["outs"][0]["md5"]
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
         return None
+    return str(md5) if md5 else None  # a hand-emptied ``md5:`` (null) records no md5, not "None"
 
 
 def add(path: Path, targets: Sequence[str], *, progress: Progress | None = None,

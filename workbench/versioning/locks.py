@@ -30,9 +30,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import ProjectBusyError
 
@@ -146,7 +146,7 @@ class ProjectLock:
     def _key(self) -> str:
         return os.path.abspath(self.path)
 
-    def acquire(self) -> "ProjectLock":
+    def acquire(self) -> ProjectLock:
         me = threading.get_ident()
         with _HELD_GUARD:
             holding = _HELD.get(self._key())
@@ -198,7 +198,7 @@ class ProjectLock:
             if holder is not None and holder.token == self.token:
                 self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ProjectLock":
+    def __enter__(self) -> ProjectLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -79,13 +79,10 @@ def _md5_hex(digest: str) -> str:
 
 
 def _file_md5(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """:func:`workbench.versioning.dvc.file_md5`, or None when ``path`` is not a file."""
+    from workbench.versioning.dvc import file_md5
+
+    return file_md5(path) if path.is_file() else None
 
 
 def _cache_file(project_path: Path, md5: str) -> Path:
@@ -407,7 +404,7 @@ def _message(subject: str, evidence: Any, role: str, override: str = "") -> str:
             f"Workbench-Role: {role}\n")
 
 
-def _evidence_history(root: Path, commit: str, model: str | None, registry: "Registry | None") -> list[str]:
+def _evidence_history(root: Path, commit: str, model: str | None, registry: Registry | None) -> list[str]:
     """Commits that may hold this model's sign-off, newest first: review.json's history from
     HEAD, the version's commit and every registered version of the same model."""
     from workbench.versioning.evidence import REVIEW_FILE

@@ -26,7 +26,6 @@ from workbench.errors import WorkbenchError
 from workbench.progress import Progress
 from workbench.versioning.dvc import as_dvc_text, yaml_value
 
-
 # --- leaving the workspace as it was when a run does not finish ------------------------
 
 
@@ -271,7 +270,6 @@ def _begin_journal(root: Path, original: bytes | None, overrides: Mapping[str, A
     import time
 
     from workbench.fsutil import atomic_write_text
-
     from workbench.versioning.git import git_text
 
     path = _journal_path(root)

@@ -84,7 +84,7 @@ class StepTransaction:
     _new_trees: list[str] = field(default_factory=list)
     _checked: list[str] = field(default_factory=list)  # clean when the step began: safe to unstage
     _push: bool = False
-    _journal: "Journal | None" = None
+    _journal: Journal | None = None
 
     def rel(self, path: str) -> str:
         """A project-relative path as git sees it from the repository root."""

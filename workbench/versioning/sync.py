@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.progress import Progress
 from workbench.versioning import dvc, git
 from workbench.versioning.exp_refs import parse_exp_ref
 from workbench.versioning.locks import ProjectLock, recover_stale_locks
 from workbench.versioning.remote import GIT_REMOTE_NAME, read_remotes, s3_error_line
-from workbench.progress import Progress
 
 NS = "refs/workbench/origin"
 NOTES_REF = "refs/notes/workbench"

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.progress import Progress
 from workbench.versioning import git
 from workbench.versioning.dvc import cached_file, run_dvc
-from workbench.progress import Progress
 
 
 def at_head(root: Path, rel: str) -> bool:

@@ -36,18 +36,14 @@ from typing import Any
 from workbench.cli.options import project_path
 from workbench.cli.output import print_json, progress_printer
 from workbench.errors import WorkbenchError
+from workbench.textfmt import fmt
 
 NAME = "exp"
 
 
 def _fmt(value: Any, width: int = 12) -> str:
-    if isinstance(value, float):
-        text = f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
-    elif value is None:
-        text = "-"
-    else:
-        text = str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """A table cell: floats with 4 decimals (4 significant digits from 100,000 up), cut to ``width``."""
+    return fmt(value, fixed_below=1e5, width=width)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -65,7 +61,7 @@ def _exp_list(args: argparse.Namespace) -> int:
         sort_by_metric,
         varying_columns,
     )
-    from workbench.development.training import recover_interrupted_run
+    from workbench.versioning.run_journal import recover_interrupted_run
 
     root = project_path(args)
     messages = recover_interrupted_run(root)

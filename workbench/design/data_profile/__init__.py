@@ -46,11 +46,11 @@ from workbench.design.data_profile.settings import (
     ColumnStats,
     Histogram,
     ProfileSettings,
-    Progress,
     SourceProfile,
     TargetSummary,
     TimeSummary,
 )
+from workbench.progress import FractionProgress as Progress
 
 __all__ = [
     "Progress",

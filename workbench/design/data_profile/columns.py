@@ -147,7 +147,7 @@ def _sorted_stats(values: Any, n_rows: int, is_datetime: bool) -> dict[str, Any]
         fast = _unsorted_stats(values, n_rows, is_datetime)
         if fast is not None:
             return fast
-    s = np.sort(values, kind=_sort_kind(values))
+    s = np.sort(values, kind=_sort_kind(values))  # type: ignore[call-overload]  # a valid kind name
     k = int(np.searchsorted(s, np.nan)) if s.dtype.kind == "f" else s.size
     s = s[:k]
     out: dict[str, Any] = {"count": k, "missing": n_rows - k}
@@ -255,12 +255,12 @@ def _binned_stats(v: Any, lo: float, hi: float, ranks: Any) -> tuple[Any, Any, A
         return int(cum[b - 1]) if b > 0 else 0
 
     found = []
-    for r, b in zip(ranks, rank_bins):
+    for r, b in zip(ranks, rank_bins, strict=False):
         in_bin = np.sort(members[member_bins == b])
         found.append(in_bin[int(r) - below(int(b))])
     less = [below(int(b)) + int(np.count_nonzero(member_f[member_bins == b] < e))
-            for e, b in zip(inner, edge_bins)]
-    counts = np.diff(np.array([0, *less, v.size], dtype=np.int64))
+            for e, b in zip(inner, edge_bins, strict=False)]
+    counts = np.diff(np.array([0, *less, v.size], dtype=np.int64))  # type: ignore[assignment]
     return np.array(found, dtype=v.dtype), counts, edges
 
 
@@ -293,7 +293,7 @@ def _unsorted_stats(values: Any, n_rows: int, is_datetime: bool) -> dict[str, An
         return None
     nan = np.isnan(values) if is_float else None
     missing = int(nan.sum()) if nan is not None else 0
-    v = values[~nan] if missing else values
+    v = values[~nan] if missing else values  # type: ignore[operator]  # missing > 0 only with nan
     k = int(v.size)
     if k < 1000:
         return None
@@ -428,7 +428,7 @@ def _categorical_column(name: str, chunked: Any, n_rows: int, settings: ProfileS
         top_idx = np.argsort(-counts, kind="stable")[:TOP_VALUES]
     top_idx = top_idx[counts[top_idx] > 0]
     top_labels = [_label(v) for v in dictionary.take(top_idx.astype(np.int64)).to_pylist()]
-    top = tuple(zip(top_labels, (int(c) for c in counts[top_idx])))
+    top = tuple(zip(top_labels, (int(c) for c in counts[top_idx]), strict=False))
     shown = int(counts[top_idx].sum())
     histogram = Histogram("categories", tuple(int(c) for c in counts[top_idx]),
                           labels=tuple(top_labels), other=count - shown, missing=missing)

@@ -9,7 +9,6 @@ from typing import Any
 from workbench.design.data_profile.columns import _Col, _dictionary
 from workbench.design.data_profile.settings import _POSITIVE, ProfileSettings, TargetSummary, _label
 
-
 # --- target and leakage ----------------------------------------------------------------
 
 
@@ -173,4 +172,4 @@ def _leakage_scores(cols: dict[str, _Col], target: TargetSummary, ycodes: Any, y
     todo = [name for name, col in cols.items()
             if col.stats.role not in ("target", "excluded") and col.stats.count and not col.stats.constant]
     scores = list(pool.map(lambda n: _leakage(cols[n], known, y, task), todo))
-    return {n: s for n, s in zip(todo, scores) if s is not None and math.isfinite(s)}
+    return {n: s for n, s in zip(todo, scores, strict=False) if s is not None and math.isfinite(s)}

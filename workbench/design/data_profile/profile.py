@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,11 @@ from workbench.design.data_profile.leakage import _leakage_scores, _target
 from workbench.design.data_profile.settings import (
     ColumnStats,
     ProfileSettings,
-    Progress,
     SourceProfile,
     TimeSummary,
 )
 from workbench.errors import CancelledError
-
+from workbench.progress import FractionProgress as Progress
 
 # --- the profiler --------------------------------------------------------------------
 
@@ -102,15 +101,15 @@ def profile_table(
 
 
 def _time_summary(stats: ColumnStats, settings: ProfileSettings) -> TimeSummary:
-    now = settings.now or datetime.now(timezone.utc)
+    now = settings.now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     start = end = None
     span = fresh = None
     if isinstance(stats.min, str) and isinstance(stats.max, str):
         start, end = stats.min, stats.max
-        t0 = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
-        t1 = datetime.fromisoformat(end).replace(tzinfo=timezone.utc)
+        t0 = datetime.fromisoformat(start).replace(tzinfo=UTC)
+        t1 = datetime.fromisoformat(end).replace(tzinfo=UTC)
         span = round((t1 - t0).total_seconds() / 86400, 3)
         fresh = round((now - t1).total_seconds() / 86400, 3)
     return TimeSummary(column=stats.name, start=start, end=end, span_days=span, freshness_days=fresh)

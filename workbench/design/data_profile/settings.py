@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-
-#: ``progress(fraction, message)``: fraction in 0..1 of the whole operation, a short message.
-Progress = Callable[[float, str], None]
-
 
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -99,7 +94,7 @@ class ColumnStats:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["quantiles"] = {f"p{round(q * 100)}": v for q, v in zip(QUANTILES, self.quantiles)}
+        out["quantiles"] = {f"p{round(q * 100)}": v for q, v in zip(QUANTILES, self.quantiles, strict=False)}
         out["top"] = [{"value": v, "count": c} for v, c in self.top]
         out["histogram"] = self.histogram.to_json() if self.histogram else None
         return out
@@ -205,7 +200,7 @@ def _num(value: Any) -> float | None:
 def _iso(seconds: float | None) -> str | None:
     if seconds is None or not math.isfinite(seconds):
         return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _label(value: Any) -> str:

@@ -4,7 +4,7 @@
 named DVC experiment read from its git ref and the DVC cache), runs every gate, writes
 ``reports/validation.json`` + ``reports/validation.md`` and commits them as the
 ``validation`` step. ``passed`` is true when no gate fails (a skipped gate does not
-fail). The registry reads the report through :mod:`workbench.development.evidence`.
+fail). The registry reads the report through :mod:`workbench.versioning.evidence`.
 
 The gates (``gates:`` in workbench.yaml; written with these defaults on the first
 validation when the section is absent; every key may be edited by hand)::

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import MODEL_FILE
 from workbench.development.validation.jobs import _read_metrics, _run_jobs, _write_params
 from workbench.development.validation.settings import (
     LOWER_IS_BETTER,
@@ -29,7 +28,7 @@ from workbench.development.validation.snapshot import (
     _Snapshot,
 )
 from workbench.errors import WorkbenchError
-
+from workbench.paths import MODEL_FILE
 
 # --- the gates -------------------------------------------------------------------------
 
@@ -94,18 +93,9 @@ def production_model(project_path: Path) -> dict[str, Any] | None:
     except WorkbenchError:
         registry = {}
     artifact = str(registry.get("artifact") or registry.get("name") or REGISTRY_ARTIFACT)
-    try:
-        import gto.api
+    from workbench.versioning.registry import production_version
 
-        found = gto.api.find_versions_in_stage(str(git_root), artifact, "production")
-    except Exception:  # noqa: BLE001 - no registry, no artifact, no tags: no production model
-        return None
-    if not found:
-        return None
-    version = found[0] if isinstance(found, list) else found
-    tags = [a.tag for a in getattr(version, "assignments", []) or [] if getattr(a, "tag", None)]
-    return {"artifact": artifact, "version": str(version.version), "commit": str(version.commit_hexsha),
-            "tag": tags[-1] if tags else None}
+    return production_version(git_root, artifact)
 
 
 def _regression_skip(why: str, tolerance: float, production: dict[str, Any] | None = None,

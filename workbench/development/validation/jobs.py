@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -13,7 +12,7 @@ from typing import Any
 
 from workbench.development.validation.settings import WORKBENCH_CMD, Progress, _say
 from workbench.errors import CancelledError
-
+from workbench.jobs import PIPE, start_python
 
 # --- retraining (baseline, reproducibility) --------------------------------------------
 
@@ -43,8 +42,7 @@ def _run_jobs(jobs: list[dict[str, Any]], progress: Progress | None,
     bindir = os.path.dirname(os.path.abspath(sys.executable))
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
     with tempfile.TemporaryFile(mode="w+") as errors:
-        proc = subprocess.Popen([sys.executable, "-c", _JOB_SCRIPT, json.dumps(jobs)], stdout=subprocess.PIPE,
-                                stderr=errors, stdin=subprocess.DEVNULL, text=True, env=env)
+        proc = start_python(["-c", _JOB_SCRIPT, json.dumps(jobs)], stdout=PIPE, stderr=errors, env=env, text=True)
         stopped = threading.Event()
 
         def watch() -> None:

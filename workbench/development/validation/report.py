@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import VALIDATION_FILE
 from workbench.development.validation.settings import _fmt
+from workbench.paths import VALIDATION_REPORT as VALIDATION_FILE
+from workbench.textfmt import md_table
 
 
 def read_validation(project_path: str | Path) -> dict[str, Any] | None:
     """The committed validation report with ``current`` (is it for the workspace model?), or None."""
-    from workbench.development.evidence import model_digest, read_json
+    from workbench.versioning.evidence import model_digest, read_json
 
     root = Path(project_path).absolute()
     report = read_json(root, VALIDATION_FILE)
@@ -49,21 +50,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Task: {report.get('task')}, target `{report.get('target')}`",
         "- Test metrics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in (report.get("metrics") or {}).items()),
         "",
-        "| gate | result | value | threshold | why |",
-        "| --- | --- | --- | --- | --- |",
     ]
-    for gate in report.get("gates") or []:
-        state = {True: "pass", False: "**fail**", None: "skipped"}[gate.get("passed")]
-        lines.append(f"| {gate.get('title', gate.get('name'))} | {state} | {_cell(gate.get('value'))} | "
-                     f"{_cell(gate.get('threshold'))} | {str(gate.get('why', '')).replace('|', '/')} |")
+    lines += md_table(["gate", "result", "value", "threshold", "why"], (
+        [gate.get("title", gate.get("name")), {True: "pass", False: "**fail**", None: "skipped"}[gate.get("passed")],
+         _cell(gate.get("value")), _cell(gate.get("threshold")), str(gate.get("why", "")).replace("|", "/")]
+        for gate in report.get("gates") or []))
     for gate in report.get("gates") or []:
         rows = list(gate.get("details") or [])
         if not rows:
             continue
         keys = list(dict.fromkeys(k for row in rows for k in row))
-        lines += ["", f"## {gate.get('title', gate.get('name'))}", "",
-                  "| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
-        for row in rows:
-            lines.append("| " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
+        lines += ["", f"## {gate.get('title', gate.get('name'))}", ""]
+        lines += md_table(keys, ([row.get(k) for k in keys] for row in rows), cell=_cell)
     lines += ["", "Settings: `gates:` in workbench.yaml. Re-run with `mlops-workbench validate`.", ""]
     return "\n".join(lines)

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.development.validation.gates import (
     _baseline_gate,
     _model_file_gate,
@@ -41,13 +40,13 @@ from workbench.development.validation.settings import (
     ValidationResult,
     _check_cancel,
     _gate_settings,
-    _md5_file,
     _now,
     _say,
     _skipped,
 )
 from workbench.development.validation.snapshot import _git_prefix, _Snapshot, _snapshot
 from workbench.errors import WorkbenchError
+from workbench.versioning.evidence import MODEL_FILE, VALIDATION_FILE, VALIDATION_REPORT
 from workbench.versioning.locks import holding_project_lock
 
 
@@ -63,6 +62,7 @@ def validate(
     """Run the gates on the workspace model (or ``experiment``); write and commit the report."""
     from workbench.project import Project
     from workbench.versioning import git
+    from workbench.versioning.dvc import file_md5
 
     project = Project(project_path)
     root = project.path
@@ -124,7 +124,7 @@ def validate(
         else:
             error = outcome.get("reproducibility")
             retrained = _read_metrics(work / "retrain" / "metrics.json") if error is None else None
-            model_md5 = _md5_file(work / "retrain" / MODEL_FILE) if error is None else None
+            model_md5 = file_md5(work / "retrain" / MODEL_FILE) if error is None else None
             gates.append(_reproducibility_gate(snap.metrics, retrained, error, snap.digest, model_md5))
         _check_cancel(cancel)
 

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.development.evidence import MODEL_FILE
 from workbench.development.validation.settings import LOWER_IS_BETTER, GateResult, _fmt, _num
 from workbench.development.validation.snapshot import _Snapshot
 from workbench.errors import WorkbenchError
-
+from workbench.paths import MODEL_FILE
 
 # --- predictions and per-group metrics -------------------------------------------------
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-
-Progress = Callable[[str], None]
-
+from workbench.progress import Progress
+from workbench.textfmt import fmt
 
 GATE_NAMES = ("success_metric", "baseline", "no_regression", "slices", "fairness", "reproducibility")
 
@@ -136,23 +133,13 @@ def _num(value: Any) -> float | None:
 
 
 def _fmt(value: Any) -> str:
-    number = _num(value)
-    return "n/a" if number is None else f"{number:.4g}"
+    """A metric for a message or the report: 4 significant digits, "n/a" when it is not a finite number."""
+    return fmt(_num(value), none="n/a")
 
 
 def _better(metric: str, value: float, reference: float) -> float:
     """How much better ``value`` is than ``reference`` (negative: worse), for either direction."""
     return reference - value if metric in LOWER_IS_BETTER else value - reference
-
-
-def _md5_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _now() -> str:

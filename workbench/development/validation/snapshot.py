@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.development.evidence import MODEL_FILE
-from workbench.development.validation.settings import STAGE_FILES, Progress, _md5_file
+from workbench.development.validation.settings import STAGE_FILES, Progress
 from workbench.errors import WorkbenchError
-
+from workbench.paths import MODEL_FILE
 
 # --- the model under validation --------------------------------------------------------
 
@@ -51,39 +50,9 @@ def _git_prefix(root: Path) -> tuple[Path, str]:
 
 
 def _show(git_root: Path, sha: str, path: str) -> str | None:
-    from workbench.versioning.git import run_git
+    from workbench.versioning.git import file_at
 
-    out = run_git(git_root, "show", f"{sha}:{path}", check=False)
-    return out if out else None
-
-
-def _cache_dirs(root: Path) -> list[Path]:
-    """DVC cache folders: ``cache.dir`` from the project's DVC config, then the default."""
-    dirs: list[Path] = []
-    for name in ("config.local", "config"):
-        path = root / ".dvc" / name
-        if not path.is_file():
-            continue
-        section = ""
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            stripped = line.strip()
-            if stripped.startswith("["):
-                section = stripped.strip("[]").strip().strip("'\"")
-            elif section == "cache" and "=" in stripped:
-                key, _, value = stripped.partition("=")
-                if key.strip() == "dir" and value.strip():
-                    folder = Path(value.strip())
-                    dirs.append(folder if folder.is_absolute() else root / ".dvc" / folder)
-    dirs.append(root / ".dvc" / "cache")
-    return dirs
-
-
-def _from_cache(root: Path, md5: str) -> Path | None:
-    for folder in _cache_dirs(root):
-        for candidate in (folder / "files" / "md5" / md5[:2] / md5[2:], folder / md5[:2] / md5[2:]):
-            if candidate.is_file():
-                return candidate
-    return None
+    return file_at(git_root, sha, path) or None
 
 
 def _lock_md5s(lock: dict[str, Any]) -> dict[str, str]:
@@ -119,8 +88,9 @@ def _load_yaml(text: str | None, what: str) -> dict[str, Any]:
 def _snapshot(root: Path, experiment: str | None, folder: Path,
               progress: Progress | None) -> _Snapshot:
     """Copy what validation reads (params, model, splits, sources) into ``folder``."""
-    from workbench.development.evidence import model_digest
     from workbench.development.stages import METRICS_FILE, PARAMS_FILE
+    from workbench.versioning.dvc import file_md5
+    from workbench.versioning.evidence import model_digest
     git_root, prefix = _git_prefix(root)
     notes: list[str] = []
     texts, commit = _snapshot_texts(root, experiment, git_root, prefix)
@@ -155,7 +125,7 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
     metrics = {k: float(v) for k, v in metrics_raw.items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PARAMS_FILE).write_text(texts[PARAMS_FILE], encoding="utf-8")
+    (folder / PARAMS_FILE).write_text(texts[PARAMS_FILE] or "", encoding="utf-8")  # not empty: checked above
     (folder / METRICS_FILE).write_text(texts[METRICS_FILE] or "{}", encoding="utf-8")
     sources = [s if isinstance(s, dict) else {"path": str(s)} for s in params.get("sources") or []]
     needed = [MODEL_FILE, *STAGE_FILES, *(str(s.get("path")) for s in sources)]
@@ -172,7 +142,7 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
                      experiment=experiment, commit=commit,
                      sources=[{"path": str(s.get("path")), "md5": md5s.get(str(s.get("path")))}
                               for s in sources], notes=notes, lock=lock,
-                     file_md5=_md5_file(folder / MODEL_FILE))
+                     file_md5=file_md5(folder / MODEL_FILE))
 
 
 def _snapshot_texts(root: Path, experiment: str | None, git_root: Path,
@@ -201,16 +171,18 @@ def _snapshot_texts(root: Path, experiment: str | None, git_root: Path,
 def _copy_needed(root: Path, experiment: str | None, folder: Path, needed: list[str],
                  md5s: dict[str, str], notes: list[str]) -> None:
     """Copy each needed file: the workspace's when it matches dvc.lock, else from the DVC cache."""
+    from workbench.versioning.dvc import cached_file, file_md5
+
     for rel in needed:
         dest = folder / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         md5 = md5s.get(rel)
         local = root / rel
         if (not experiment and local.is_file()
-                and (md5 is None or _md5_file(local) == md5)):
+                and (md5 is None or file_md5(local) == md5)):
             shutil.copyfile(local, dest)
             continue
-        cached = _from_cache(root, md5) if md5 else None
+        cached = cached_file(root, md5) if md5 else None
         if cached is None:
             whose = f"experiment {experiment}" if experiment else "the model"
             if rel == MODEL_FILE and not experiment and md5 is None:

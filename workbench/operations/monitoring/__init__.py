@@ -3,11 +3,11 @@
 ``monitor(project, current)`` is ``mlops-workbench monitor``: it reads a batch (a CSV,
 TSV or Parquet file, or by default the prediction service's log), compares it with
 ``reports/reference.json`` (written by the evaluate stage, see
-:mod:`workbench.operations.reference`), and commits ``monitoring/<date>-<n>.json`` and
+:mod:`workbench.reference`), and commits ``monitoring/<date>-<n>.json`` and
 ``.md`` as one ``monitoring`` step together with the batch's DVC pointer.
 ``run_monitor`` does the same work and writes nothing (previews, ``check``, tests).
 
-What is judged (the tests themselves are in :mod:`workbench.operations.drift`):
+What is judged (the tests themselves are in :mod:`workbench.drift`):
 
 * **feature drift** per model feature: Kolmogorov-Smirnov / chi-squared when the reference
   or the batch has at most ``small_reference_rows`` rows (a distance measured on a small
@@ -67,7 +67,6 @@ from workbench.operations.monitoring.history import (
 from workbench.operations.monitoring.report import MonitorReport, Performance, render_markdown
 from workbench.operations.monitoring.settings import (
     ACTION,
-    BATCHES_FOLDER,
     DEFAULT_SETTINGS,
     FOLDER,
     HEALTHY,
@@ -76,13 +75,12 @@ from workbench.operations.monitoring.settings import (
     LOWER_IS_BETTER,
     METHOD_NAMES,
     MISSING_RISE,
-    MODEL_FILE,
-    PREDICTIONS_FOLDER,
     SCHEMA,
-    Progress,
     monitoring_settings,
 )
 from workbench.operations.monitoring.step import monitor
+from workbench.paths import BATCHES_FOLDER, MODEL_FILE, PREDICTIONS_FOLDER
+from workbench.progress import Progress
 
 __all__ = [
     "SCHEMA",

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import CancelledError, WorkbenchError
-from workbench.operations.monitoring.settings import LOG_SUFFIXES, PREDICTIONS_FOLDER
-
+from workbench.operations.monitoring.settings import LOG_SUFFIXES
+from workbench.paths import PREDICTIONS_FOLDER, user_path
 
 # --- the batch ---------------------------------------------------------------------------
 
@@ -43,10 +42,7 @@ def read_batch_file(path: str | Path, *, cwd: str | Path | None = None,
     from workbench.design.data_read import load_source
 
     given = str(path)
-    src = Path(path).expanduser()
-    if not src.is_absolute():
-        src = Path(cwd or Path.cwd()) / src
-    src = Path(os.path.abspath(src))
+    src = user_path(path, cwd)
     if not src.exists():
         raise WorkbenchError(f"{given} does not exist: give the batch as a CSV, TSV or Parquet file")
     table, formats = load_source(src, given, cancel=cancel)
@@ -61,7 +57,7 @@ def _parse_ts(value: Any) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _arrow_column(values: list[Any]) -> Any:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.drift import FeatureDrift, not_compared
 from workbench.errors import CancelledError, WorkbenchError
-from workbench.operations.drift import FeatureDrift, not_compared
 from workbench.operations.monitoring.batch import Batch, read_batch_file, read_prediction_log
 from workbench.operations.monitoring.history import _last_log_ts
 from workbench.operations.monitoring.report import MonitorReport, Performance
@@ -24,14 +24,13 @@ from workbench.operations.monitoring.settings import (
     LOWER_IS_BETTER,
     METHOD_NAMES,
     MISSING_RISE,
-    MODEL_FILE,
-    Progress,
     _fmt,
     monitoring_settings,
 )
-from workbench.operations.reference import REFERENCE_FILE, read_reference
+from workbench.paths import MODEL_FILE, REFERENCE_FILE
+from workbench.progress import Progress
 from workbench.project import Project
-
+from workbench.reference import read_reference
 
 # --- comparing -------------------------------------------------------------------------------
 
@@ -39,7 +38,7 @@ from workbench.project import Project
 def _compare_feature(name: str, profile: dict[str, Any], arr: Any, *, small: bool,
                      thresholds: dict[str, float]) -> tuple[FeatureDrift, dict[str, str] | None]:
     """One feature; returns the comparison and, when the column changed type, what it found."""
-    from workbench.operations.drift import (
+    from workbench.drift import (
         categorical_column,
         compare_categorical,
         compare_numeric,
@@ -112,7 +111,7 @@ def _metrics(task: str, model: Any, X: Any, y: Any, positive: Any) -> dict[str, 
     import numpy as np
     from sklearn import metrics as m
 
-    from workbench.operations.reference import prediction_outputs
+    from workbench.reference import prediction_outputs
 
     out: dict[str, float] = {}
     with warnings.catch_warnings():
@@ -174,7 +173,7 @@ def run_monitor(
     root = project.path
     thresholds = monitoring_settings(config)
     say = progress or (lambda _line: None)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
 
     def check_cancel() -> None:
         if cancel is not None and cancel.is_set():
@@ -222,7 +221,7 @@ def run_monitor(
                 "small": small}
     report = MonitorReport(
         status=ACTION if reasons else HEALTHY, reasons=tuple(reasons),
-        checked_at=now.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        checked_at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         batch=batch_info, reference=ref_info, thresholds=thresholds, features=tuple(compared),
         missing_columns=missing, extra_columns=extra, retyped_columns=retyped,
         prediction_drift=pred_rows, prediction_note=pred_note, performance=performance,
@@ -349,8 +348,8 @@ def _prediction_drift(ref: dict[str, Any], model: Any, X: Any,
     import numpy as np
     import pyarrow as pa
 
-    from workbench.operations.drift import categorical_column, compare_categorical, compare_numeric
-    from workbench.operations.reference import prediction_outputs
+    from workbench.drift import categorical_column, compare_categorical, compare_numeric
+    from workbench.reference import prediction_outputs
 
     preds = ref.get("predictions") or {}
     if not preds:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.operations.monitoring.settings import _REPORT_NAME, FOLDER, SCHEMA
-
 
 # --- past reports --------------------------------------------------------------------------------
 
@@ -110,6 +109,6 @@ def _last_log_ts(root: Path) -> str | None:
 
 def next_report_id(root: Path, now: datetime) -> str:
     """``<date>-<n>``: the day's next number."""
-    day = now.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    day = now.astimezone(UTC).strftime("%Y-%m-%d")
     used = [n for d, n, _ in _report_files(root) if d == day]
     return f"{day}-{max(used, default=0) + 1}"

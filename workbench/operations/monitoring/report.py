@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.operations.drift import FeatureDrift
+from workbench.drift import FeatureDrift
 from workbench.operations.monitoring.settings import (
     ACTION,
     METHOD_NAMES,
@@ -14,7 +14,7 @@ from workbench.operations.monitoring.settings import (
     _fmt,
     _pct,
 )
-
+from workbench.textfmt import md_table
 
 # --- the report ---------------------------------------------------------------------------
 
@@ -136,16 +136,15 @@ class MonitorReport:
 
 
 def _drift_rows(rows: tuple[FeatureDrift, ...]) -> list[str]:
-    lines = ["| feature | kind | test | statistic | p-value | threshold | drifted | PSI | missing (ref -> batch) "
-             "| notes |", "|---|---|---|---:|---:|---:|---|---:|---|---|"]
-    for f in rows:
-        drifted = "n/a" if f.drifted is None else ("**yes**" if f.drifted else "no")
-        psi = "-" if f.psi is None else f"{f.psi:.3f} ({f.psi_band})"
-        lines.append(f"| {f.name} | {f.kind} | {METHOD_NAMES.get(f.method, f.method)} | {_fmt(f.statistic)} | "
-                     f"{_fmt(f.p_value, 3)} | {_fmt(f.threshold)} | {drifted} | {psi} | "
-                     f"{_pct(f.reference_missing_share)} -> {_pct(f.current_missing_share)} | "
-                     f"{'; '.join(f.notes).replace('|', '/')} |")
-    return lines
+    header = ["feature", "kind", "test", "statistic", "p-value", "threshold", "drifted", "PSI",
+              "missing (ref -> batch)", "notes"]
+    return md_table(header, (
+        [f.name, f.kind, METHOD_NAMES.get(f.method, f.method), _fmt(f.statistic), _fmt(f.p_value, 3),
+         _fmt(f.threshold), "n/a" if f.drifted is None else ("**yes**" if f.drifted else "no"),
+         "-" if f.psi is None else f"{f.psi:.3f} ({f.psi_band})",
+         f"{_pct(f.reference_missing_share)} -> {_pct(f.current_missing_share)}",
+         "; ".join(f.notes).replace("|", "/")]
+        for f in rows), align="lllrrrlrll", compact=True)
 
 
 def render_markdown(report: MonitorReport) -> str:
@@ -187,9 +186,10 @@ def render_markdown(report: MonitorReport) -> str:
     lines += ["## Performance", ""]
     if report.performance:
         p = report.performance
-        lines += [f"On {p.rows:,} labelled rows of the batch:", "", "| metric | batch | reference |",
-                  "|---|---:|---:|"]
-        lines += [f"| {k} | {_fmt(v)} | {_fmt(p.reference.get(k))} |" for k, v in p.metrics.items()]
+        lines += [f"On {p.rows:,} labelled rows of the batch:", ""]
+        lines += md_table(["metric", "batch", "reference"],
+                          ([k, _fmt(v), _fmt(p.reference.get(k))] for k, v in p.metrics.items()),
+                          align="lrr", compact=True)
         lines += [""] + [f"- {d}" for d in p.degraded] + ([""] if p.degraded else [])
     if report.performance_note:
         lines += [report.performance_note, ""]

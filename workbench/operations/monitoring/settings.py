@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable
 from typing import Any
 
+from workbench.drift import DEFAULT_THRESHOLDS
 from workbench.errors import WorkbenchError
-from workbench.operations.drift import DEFAULT_THRESHOLDS
+from workbench.textfmt import fmt
 
 SCHEMA = 1
 
 
 FOLDER = "monitoring"
-
-
-PREDICTIONS_FOLDER = "monitoring/predictions"
-
-
-BATCHES_FOLDER = "monitoring/batches"
-
-
-MODEL_FILE = "models/model.skops"
 
 
 LOG_SUFFIXES = (".jsonl", ".ndjson")
@@ -52,8 +42,6 @@ LOWER_IS_BETTER = ("rmse", "mae")
 _REPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(\d+)\.json$")
 
 
-Progress = Callable[[str], None]
-
 
 # --- settings ----------------------------------------------------------------------------
 
@@ -82,13 +70,8 @@ def monitoring_settings(config: dict[str, Any]) -> dict[str, float]:
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "-"
-        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
-    return str(x)
+    """A statistic for the report and the CLI table: "-" for None and NaN, grouped from 10,000 up."""
+    return fmt(x, digits=digits, nan="-", grouped_from=1e4)
 
 
 def _pct(x: float | None) -> str:

@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,12 @@ from workbench.operations.monitoring.batch import Batch
 from workbench.operations.monitoring.compare import run_monitor
 from workbench.operations.monitoring.history import next_report_id
 from workbench.operations.monitoring.report import MonitorReport
-from workbench.operations.monitoring.settings import BATCHES_FOLDER, FOLDER, Progress
+from workbench.operations.monitoring.settings import FOLDER
+from workbench.paths import BATCHES_FOLDER
+from workbench.progress import Progress
 from workbench.project import Project
 
-
 # --- the step ---------------------------------------------------------------------------------
-
-
-def _inside(path: Path, root: Path) -> Path | None:
-    try:
-        return path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return None
 
 
 def _pointer_for(root: Path, rel: str) -> str | None:
@@ -57,11 +51,11 @@ def monitor(
     prediction log lines taken are written to ``monitoring/batches/<id>-predictions.parquet``.
     Each is ``dvc add``-ed in the step and pushed after the commit.
     """
-    from workbench.design.data_check import _pointer_md5
+    from workbench.versioning.dvc import pointer_md5
     from workbench.versioning.step import begin_step
 
     project = Project(project_path)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report, batch = run_monitor(project.path, current, reference=reference, all_log=all_log, cwd=cwd,
                                 progress=progress, cancel=cancel, now=now)
     root = project.path
@@ -71,11 +65,12 @@ def monitor(
                         cancel=cancel) as step:
             report_id = next_report_id(root, now)
             notes = list(report.notes)
+            pointer: str | None
             if batch.source == "prediction_log":
                 data_rel, pointer = _track_log_batch(root, batch, report_id, step, made, cancel)
             else:
                 data_rel, pointer = _track_file_batch(root, batch, report_id, step, made, notes, cancel)
-            md5 = _pointer_md5(root / pointer) if pointer else None
+            md5 = pointer_md5(root / pointer) if pointer else None
             batch_info = {**report.batch, "path": data_rel, "dvc": pointer, "dvc_md5": md5}
             report = replace(report, id=report_id, batch=batch_info, notes=tuple(notes))
             step.write_text(f"{FOLDER}/{report_id}.json",
@@ -126,9 +121,10 @@ def _track_log_batch(root: Path, batch: Batch, report_id: str, step: Any, made: 
 def _track_file_batch(root: Path, batch: Batch, report_id: str, step: Any, made: list[Path],
                       notes: list[str], cancel: threading.Event | None) -> tuple[str, str | None]:
     """Copy a batch file from outside in, or track one inside where it is; the pointer, if any."""
-    from workbench.design.data_check import _file_md5, _pointer_md5
-    from workbench.development.training import pipeline_outputs
+    from workbench.paths import inside as _inside
     from workbench.versioning import git
+    from workbench.versioning.dvc import file_md5, pointer_md5
+    from workbench.versioning.run_journal import pipeline_outputs
 
     assert batch.path is not None
     inside = _inside(batch.path, root)
@@ -146,10 +142,9 @@ def _track_file_batch(root: Path, batch: Batch, report_id: str, step: Any, made:
     own = f"{data_rel}.dvc"
     tracking = _pointer_for(root, data_rel)
     repo = git.repo_root(root)
-    in_git = repo is not None and bool(git.run_git(
-        repo, "ls-files", "--", str(batch.path), check=False).strip())
+    in_git = repo is not None and git.is_tracked(repo, batch.path)
     if tracking == own and batch.path.is_file() and \
-            _pointer_md5(root / own) == _file_md5(batch.path):
+            pointer_md5(root / own) == file_md5(batch.path):
         step.include(own)
         return data_rel, own
     if tracking is not None and tracking != own:
