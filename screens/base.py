@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,17 +180,19 @@ def edit_in_editor(view: Widget, file: Path) -> bool:
     if not file.is_file():
         notify_error(view.screen, f"{file.name} does not exist yet: nothing to edit")
         return False
+    from workbench.jobs import run_in_terminal
+
     try:
         with view.app.suspend():
-            done = subprocess.run(command, check=False)
+            code = run_in_terminal(command)
     except SuspendNotSupported:
         notify_error(view.screen, f"this terminal cannot hand over to {command[0]}: edit {file} outside the workbench")
         return False
     except OSError as exc:
         notify_error(view.screen, f"could not start {command[0]}: {exc.strerror or exc}")
         return False
-    if done.returncode:
-        view.app.notify(f"{command[0]} exited {done.returncode}", severity="warning", markup=False)
+    if code:
+        view.app.notify(f"{command[0]} exited {code}", severity="warning", markup=False)
     view.reload()  # type: ignore[attr-defined]
     return True
 
