@@ -5,6 +5,8 @@ its state line, reload, Failed message and the StepEnded message it posts up).""
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,65 @@ def set_disabled(view: Widget, states: Mapping[str, bool]) -> None:
             back.focus()
 
 
+EDITOR_HINT = "set $EDITOR to edit files from the workbench, e.g. export EDITOR=nano"
+EDIT_KEY = "ctrl+o"  # one key across the app: open the file the view shows in $EDITOR
+EDIT_TOOLTIP = "Open the file in $EDITOR (the workbench waits, then reads it again; nothing is committed)"
+
+
+def editor_command(file: Path, env: Mapping[str, str] | None = None) -> list[str] | None:
+    """``$EDITOR`` (else ``$VISUAL``) split as a shell would, plus ``file``; None when neither is set."""
+    env = os.environ if env is None else env
+    raw = (env.get("EDITOR") or "").strip() or (env.get("VISUAL") or "").strip()
+    return [*shlex.split(raw), str(file)] if raw else None
+
+
+def uncommitted_note(root: Path, file: Path) -> str | None:
+    """``"workbench.yaml: changed, not committed"`` when git sees ``file`` differ from HEAD."""
+    from workbench.versioning.git import changed_paths
+
+    try:
+        rel = file.resolve().relative_to(root.resolve()).as_posix()
+        code = changed_paths(root, [rel]).get(rel)
+    except (WorkbenchError, OSError, ValueError):
+        return None
+    if code is None:
+        return None
+    return f"{rel}: {'new, not committed' if code == '??' else 'changed, not committed'} (git status {code.strip()})"
+
+
+def edit_in_editor(view: Widget, file: Path) -> bool:
+    """Open ``file`` in ``$EDITOR`` with the app suspended, then reload ``view``.
+
+    Nothing is committed: the edit is the user's. Without ``$EDITOR``/``$VISUAL``, where the
+    app cannot suspend (the headless test driver, the browser), or when the editor does not
+    start, a one-line error says so and the file is left alone. True when the editor ran.
+    """
+    from textual.app import SuspendNotSupported
+
+    command = editor_command(file)
+    if command is None:
+        notify_error(view.screen, EDITOR_HINT)
+        return False
+    if not file.is_file():
+        notify_error(view.screen, f"{file.name} does not exist yet: nothing to edit")
+        return False
+    from workbench.jobs import run_in_terminal
+
+    try:
+        with view.app.suspend():
+            code = run_in_terminal(command)
+    except SuspendNotSupported:
+        notify_error(view.screen, f"this terminal cannot hand over to {command[0]}: edit {file} outside the workbench")
+        return False
+    except OSError as exc:
+        notify_error(view.screen, f"could not start {command[0]}: {exc.strerror or exc}")
+        return False
+    if code:
+        view.app.notify(f"{command[0]} exited {code}", severity="warning", markup=False)
+    view.reload()  # type: ignore[attr-defined]
+    return True
+
+
 class StepEnded(Message):
     """A view's step ended (a commit, a run, a report): the project screen reads the status again.
 
@@ -150,6 +211,8 @@ class StepEnded(Message):
 
 def step_ended(view: Widget) -> None:
     """Tell the project screen that a step ended, so the dashboard and the sidebar follow."""
+    if isinstance(view, StepView):
+        view.edit_note = None  # a commit since the edit: the status line that follows says what is true now
     view.post_message(StepEnded())
 
 
@@ -186,9 +249,30 @@ class StepView:
         super().__init__(classes="step-view")  # type: ignore[call-arg]
         self.path = Path(path)
 
+    edit_note: str | None = None  # "<file>: changed, not committed" after the user edited it in $EDITOR
+    _state: Content | None = None
+
     def show_status(self, status: ProjectStatus) -> None:
         if self.STATE_ID and (line := state_line(status, self.STEP_ID, width=self.STATE_WIDTH)) is not None:
-            self.query_one(self.STATE_ID).update(line)  # type: ignore[attr-defined]
+            self.set_state(line)
+
+    def set_state(self, line: Content, selector: str = "") -> None:
+        """Show ``line`` in the state line, with the edit note under it while git sees the file changed."""
+        self._state = line
+        if self.edit_note:
+            line = Content.assemble(line, "\n", (self.edit_note, "$warning"))
+        self.query_one(selector or self.STATE_ID).update(line)  # type: ignore[attr-defined]
+
+    def edit_file(self, file: Path, selector: str = "") -> None:
+        """``ctrl+o``: ``file`` in ``$EDITOR`` (app suspended), the view read again, git's word on it shown."""
+        if not edit_in_editor(self, file):  # type: ignore[arg-type]
+            return
+        from workbench.versioning.history import repo_root_or_self
+
+        self.edit_note = uncommitted_note(repo_root_or_self(self.path), file)
+        self.app.notify(self.edit_note or f"{file.name}: unchanged", markup=False)  # type: ignore[attr-defined]
+        if self._state is not None:
+            self.set_state(self._state, selector)
 
     def reload(self) -> None:
         self.load()  # type: ignore[attr-defined]

@@ -169,3 +169,29 @@ def test_at_80x24_the_view_has_the_room_and_the_keys_shown_are_the_keys_that_wor
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not term.alive(), term.screen()
+
+
+def test_ctrl_o_opens_the_charter_in_editor_with_the_app_suspended(make_sample, terminal, tmp_path, monkeypatch) -> None:
+    """Issue 16.8: the real $EDITOR gets the terminal, the view reads the file again, nothing is committed."""
+    path = make_sample("fraud_detection")
+    head = git(path, "rev-parse", "HEAD")
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\necho "EDITOR HAS THE TERMINAL: $1"\necho "# edited" >> "$1"\nsleep 1\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    term = terminal(path)
+    term.wait_for(lambda s: "Next step" in s and "Monitoring & triggering" in s)
+    term.keys("C-p")
+    term.wait_for("Search for commands")
+    term.keys("Go to: Requirements", literal=True)
+    time.sleep(0.5)
+    term.keys("Enter")
+    term.wait_for(lambda s: "Business owner" in s and "Edit file" in s)
+    term.keys("C-o")
+    shown = term.wait_for("EDITOR HAS THE TERMINAL:")
+    assert "workbench.yaml" in shown
+    shown = term.wait_for("workbench.yaml: changed, not committed (git status M)")
+    assert "Business owner" in shown  # the app is back, the view read again
+    assert (path / "workbench.yaml").read_text().endswith("# edited\n")
+    assert git(path, "rev-parse", "HEAD") == head  # the edit is the user's: nothing committed
+    assert "workbench.yaml" in git(path, "status", "--porcelain")

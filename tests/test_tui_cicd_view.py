@@ -41,3 +41,51 @@ async def test_cicd_view_shows_the_check_and_generates_the_workflow(make_sample)
         failed = errors(app)
         assert failed and "already exists: pass --force" in failed[-1]
         assert commit_count(path) == before + 1
+
+
+# --- issue 16.8: the workflow is shown, and ctrl+o opens it in $EDITOR -------------------------
+
+
+def test_the_editor_command_is_editor_then_visual_split_as_a_shell_would(tmp_path) -> None:
+    from screens.base import editor_command
+
+    file = tmp_path / "a file.yml"
+    assert editor_command(file, {"EDITOR": "code --wait", "VISUAL": "vi"}) == ["code", "--wait", str(file)]
+    assert editor_command(file, {"EDITOR": " ", "VISUAL": "'my editor' -n"}) == ["my editor", "-n", str(file)]
+    assert editor_command(file, {}) is None
+
+
+async def test_cicd_view_shows_the_generated_workflow_and_offers_to_edit_it(make_sample, monkeypatch) -> None:
+    from screens.base import EDIT_KEY, EDITOR_HINT
+    from tests.test_tui_keys_focus import footer_keys
+
+    path = make_sample("fraud_detection")
+    workflow = path / ".github/workflows/mlops-workbench.yml"
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "ci_cd")
+        await settle(app, pilot)
+        shown = view.query_one("#ci-file", Static)
+        assert not shown.display  # no workflow yet: nothing to show or edit
+        assert EDIT_KEY not in footer_keys(app.screen)
+
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert shown.display and shown.content.code == workflow.read_text().rstrip("\n")
+        assert "read-only" in shown.border_title and EDIT_KEY in shown.border_title
+        assert EDIT_KEY in footer_keys(app.screen)
+
+        monkeypatch.delenv("EDITOR", raising=False)
+        monkeypatch.delenv("VISUAL", raising=False)
+        before = workflow.read_bytes()
+        await pilot.press(EDIT_KEY)
+        await settle(app, pilot)
+        assert errors(app)[-1] == EDITOR_HINT
+
+        # Pilot's headless driver cannot hand the terminal over: a one-line error, the file untouched
+        # (the real suspension is tested in tmux: tests/test_tmux.py)
+        monkeypatch.setenv("VISUAL", "nano")
+        await pilot.press(EDIT_KEY)
+        await settle(app, pilot)
+        assert errors(app)[-1].startswith("this terminal cannot hand over to nano: edit ")
+        assert workflow.read_bytes() == before

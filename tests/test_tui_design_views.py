@@ -292,3 +292,39 @@ async def test_add_a_use_case_and_score_it(make_sample):
         )
         row = table.get_row_at(table_ids(table).index("merchant-risk"))
         assert (row[3].plain, row[4].plain) == ("5", "4")
+
+
+async def test_requirements_ctrl_o_opens_workbench_yaml_in_editor_then_saves_keep_working(make_sample, tmp_path,
+                                                                                         monkeypatch):
+    """Issue 16.8: ctrl+o (shown in the footer here) runs $EDITOR on workbench.yaml, the view reads the
+    charter again and says the file is changed, not committed; the next save commits it as usual.
+    ``App.suspend`` is a no-op context under Pilot (headless cannot suspend; tmux runs the real one)."""
+    from contextlib import nullcontext
+
+    from screens.base import EDIT_KEY
+    from tests.test_tui_keys_focus import footer_keys
+
+    path = make_sample("fraud_detection")
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i "s/^  business_owner: .*/  business_owner: Grace Hopper/" "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = await open_by_sidebar(app, pilot, "requirements")
+        await settle(app, pilot)
+        assert EDIT_KEY in footer_keys(app.screen)
+        before = commit_count(path)
+        with monkeypatch.context() as m:
+            m.setattr(app, "suspend", nullcontext)
+            await pilot.press(EDIT_KEY)
+            await settle(app, pilot)
+        assert "Grace Hopper" in (path / "workbench.yaml").read_text()
+        assert view.query_one("#req-owner", Input).value == "Grace Hopper"  # read again
+        assert "workbench.yaml: changed, not committed (git status M)" in text(view.query_one("#req-state", Static))
+        assert commit_count(path) == before
+
+        await pilot.press(EDIT_KEY)  # the headless driver, unpatched: a one-line error, nothing run
+        await settle(app, pilot)
+        assert errors(app)[-1].startswith("this terminal cannot hand over to ")

@@ -110,3 +110,39 @@ async def test_review_view_shows_the_card_and_records_a_sign_off(validated) -> N
         assert history.row_count == 1 and str(history.get_row_at(0)[1]) == "approved"
         assert view.query_one("#rv-comment", Input).value == ""
         assert "Workbench-Step: review" in git(path, "log", "-1", "--format=%B")
+
+
+async def test_review_view_opens_the_card_in_editor_and_reads_it_again(validated, tmp_path, monkeypatch) -> None:
+    """Issue 16.8: ctrl+o runs $EDITOR on reports/model_card.md (a real script here), the view shows
+    the edited card and git's word on it, and nothing is committed. Pilot's headless driver cannot
+    suspend, so ``App.suspend`` is a no-op context here; tests/test_tmux.py runs the real one."""
+    from contextlib import nullcontext
+
+    from screens.base import EDIT_KEY
+    from tests.test_tui_keys_focus import footer_keys
+
+    path = validated
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "\\n## Edited by a person\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"sh {editor}")
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_step(app, pilot, "review")
+        await settle(app, pilot)
+        assert EDIT_KEY not in footer_keys(app.screen)  # no card yet: nothing to edit
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert EDIT_KEY in footer_keys(app.screen)
+        card = path / "reports/model_card.md"
+        before = commit_count(path)
+        monkeypatch.setattr(app, "suspend", nullcontext)
+        await pilot.press(EDIT_KEY)
+        await settle(app, pilot)
+        assert card.read_text().endswith("\n## Edited by a person\n")
+        assert "## Edited by a person" in view.query_one("#rv-card", Markdown).source  # read again
+        assert "reports/model_card.md: changed, not committed (git status M)" in text(
+            view.query_one("#rv-state", Static))
+        assert commit_count(path) == before
+        assert errors(app) == []

@@ -239,3 +239,23 @@ async def test_empty_states_no_report_and_no_reference(projects, tmp_path) -> No
         view = await open_monitoring(app, pilot)
         verdict = text(view.query_one("#mon-verdict", Static))
         assert verdict.startswith("No reference statistics yet.") and "run the pipeline first" in verdict
+
+
+async def test_the_batch_field_is_prefilled_with_a_file_that_arrived_as_deployment_does(projects, tmp_path) -> None:
+    """Issue 16.8: with no prediction log, the first CSV in incoming/ is the field's value (not only a
+    hint), as in the deployment view; what the person types is kept across a reload."""
+    path = copy_of(projects, "trained", tmp_path)
+    batch = (path / SAMPLE_BATCHES["fraud_detection"]).read_bytes()  # the sample's own incoming/ file
+    for old in (path / "incoming").glob("*.csv"):
+        old.unlink()
+    (path / "incoming/batch-2.csv").write_bytes(batch)
+    (path / "incoming/batch-1.csv").write_bytes(batch)
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_monitoring(app, pilot)
+        field = view.query_one("#mon-batch", Input)
+        assert field.value == "incoming/batch-1.csv"
+        field.value = "incoming/batch-2.csv"
+        view.reload()
+        await settle(app, pilot)
+        assert field.value == "incoming/batch-2.csv"

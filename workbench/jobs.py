@@ -38,6 +38,13 @@ Popen = subprocess.Popen
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_in_terminal(argv: list[str]) -> int:
+    """Run a program of the user's (``$EDITOR``) on this terminal, to its end; its exit code.
+
+    The caller hands the terminal over first (the TUI suspends itself)."""
+    return subprocess.run(argv, check=False).returncode
+
+
 def start_python(args: list[str], *, stdout: Any, stderr: Any, env: dict[str, str] | None = None,
                  text: bool = False) -> subprocess.Popen[Any]:
     """Start this interpreter with ``args`` (``-c CODE ...``, ``-m MODULE ...``), stdin closed."""

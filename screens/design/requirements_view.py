@@ -23,7 +23,14 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
-from screens.base import StepView, notify_error, post_core_result, step_ended
+from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
+    StepView,
+    notify_error,
+    post_core_result,
+    step_ended,
+)
 from workbench.errors import WorkbenchError
 from workbench.project import ROLES, TASKS, Charter, TeamMember, validate_charter
 
@@ -66,6 +73,7 @@ class RequirementsView(StepView, VerticalScroll):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+z", "revert", "Revert", show=False),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass
@@ -155,6 +163,11 @@ class RequirementsView(StepView, VerticalScroll):
             table.add_column(label, key=key)
         self.quiet_inputs("Input, TextArea")
         self.load()
+
+    def action_edit_file(self) -> None:
+        from workbench.project import CONFIG_NAME
+
+        self.edit_file(self.path / CONFIG_NAME)
 
     # --- workers --------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Markdown, Static
 
 from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
     StepView,
     notify_error,
     post_core_result,
@@ -69,6 +71,7 @@ class ReviewView(StepView, VerticalScroll):
 
     BINDINGS = [
         Binding("g", "refresh_card", "Generate card"),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass
@@ -115,8 +118,18 @@ class ReviewView(StepView, VerticalScroll):
 
     def show_status(self, status: ProjectStatus) -> None:
         if (line := state_line(status, "review")) is not None:
-            self.query_one("#rv-state", Static).update(Content(here_not_cli(line.plain)) if "review approve"
-                                                       in line.plain else line)
+            self.set_state(Content(here_not_cli(line.plain)) if "review approve" in line.plain else line,
+                           "#rv-state")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_file":  # in the footer once there is a card to edit
+            return self.status is not None and self.status.card_text is not None
+        return True
+
+    def action_edit_file(self) -> None:
+        from workbench.versioning.evidence import CARD_FILE
+
+        self.edit_file(self.path / CARD_FILE, "#rv-state")
 
     # --- workers ----------------------------------------------------------------------
 
@@ -228,6 +241,7 @@ class ReviewView(StepView, VerticalScroll):
                           str(who.get("name") or ""), str(who.get("role") or ""),
                           str(entry.get("comment") or ""), key=entry["commit"])
         await self.query_one("#rv-card", Markdown).update(card_markdown(status.card_text))
+        self.refresh_bindings()
 
     def on_review_view_card_written(self, message: CardWritten) -> None:
         self._finish()

@@ -20,7 +20,14 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from screens.base import StepView, notify_error, post_core_result, step_ended
+from screens.base import (
+    EDIT_KEY,
+    EDIT_TOOLTIP,
+    StepView,
+    notify_error,
+    post_core_result,
+    step_ended,
+)
 
 if TYPE_CHECKING:
     from workbench.operations.cicd import CheckReport, CiInit
@@ -38,6 +45,7 @@ class CiCdView(StepView, VerticalScroll):
     BINDINGS = [
         Binding("c", "run_check", "Run check"),
         Binding("g", "generate", "Generate workflow"),
+        Binding(EDIT_KEY, "edit_file", "Edit file", tooltip=EDIT_TOOLTIP),
     ]
 
     @dataclass
@@ -53,10 +61,12 @@ class CiCdView(StepView, VerticalScroll):
         """Whether the workflow file exists (read in a worker)."""
 
         exists: bool
+        text: str = ""  # the file's content when it exists
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.busy = False
+        self.workflow_file: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content.from_markup("[b]CI/CD[/b]  [dim]Operations[/dim]"), classes="view-title")
@@ -68,6 +78,7 @@ class CiCdView(StepView, VerticalScroll):
         yield DataTable(id="ci-checks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="ci-detail")
         yield Static("", id="ci-workflow")
+        yield Static("", id="ci-file")  # the workflow's YAML, highlighted, read-only (ctrl+o edits it)
 
     def on_mount(self) -> None:
         table = self.query_one("#ci-checks", DataTable)
@@ -92,8 +103,13 @@ class CiCdView(StepView, VerticalScroll):
         from workbench.operations.cicd import WORKFLOW_PATH
         from workbench.versioning.history import repo_root_or_self
 
-        exists = (repo_root_or_self(self.path) / WORKFLOW_PATH).exists()
-        self.post_message(self.WorkflowRead(exists))
+        file = repo_root_or_self(self.path) / WORKFLOW_PATH
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace") if file.is_file() else None
+        except OSError:
+            text = None
+        self.workflow_file = file
+        self.post_message(self.WorkflowRead(text is not None, text or ""))
 
     def on_ci_cd_view_workflow_read(self, message: WorkflowRead) -> None:
         from workbench.operations.cicd import WORKFLOW_PATH, workflow_steps
@@ -105,12 +121,32 @@ class CiCdView(StepView, VerticalScroll):
         else:
             head = Content.assemble(("No CI workflow yet. ", "bold"),
                                     "Generate one (g): it will run these steps on every push:")
-        self.query_one("#ci-state", Static).update(head)
+        self.set_state(head, "#ci-state")
+        self.refresh_bindings()
+        shown = self.query_one("#ci-file", Static)
+        shown.display = message.exists
+        if message.exists:
+            from rich.syntax import Syntax
+
+            shown.update(Syntax(message.text.rstrip("\n"), "yaml", line_numbers=True, word_wrap=False,
+                                background_color="default", theme="ansi_dark"))
+            shown.border_title = f"{WORKFLOW_PATH}  (read-only; {EDIT_KEY} opens it in $EDITOR)"
         self.query_one("#ci-workflow", Static).update(
             Content.assemble(steps, "\n\n", ("Headless: ", "dim"), ("$ mlops-workbench check", "$accent"),
                              ("  exits 0 all clear, 1 a gate fails, 3 action recommended", "dim")))
 
     # --- actions -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_file":  # in the footer only once there is a workflow to edit
+            return self.workflow_file is not None and self.workflow_file.is_file()
+        return True
+
+    def action_edit_file(self) -> None:
+        from workbench.operations.cicd import WORKFLOW_PATH
+        from workbench.versioning.history import repo_root_or_self
+
+        self.edit_file(self.workflow_file or repo_root_or_self(self.path) / WORKFLOW_PATH, "#ci-state")
 
     def action_run_check(self) -> None:
         if self.busy:
