@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.paths import DATA_CHECK_REPORT
 from workbench.versioning.dvc import pointer_md5
 
-REPORT_JSON = "reports/data_check.json"  # the core's data_check.REPORT_JSON (not imported: keeps pandas out)
+REPORT_JSON = DATA_CHECK_REPORT
 HISTOGRAM_BINS = 20
 TOP_VALUES = 10
 

@@ -14,7 +14,6 @@ Retraining uses these to keep a candidate in its experiment only (see
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.progress import Progress
 from workbench.versioning import git
-from workbench.versioning.dvc import cached_file, run_dvc
+from workbench.versioning.dvc import cached_file, file_md5, run_dvc
 
 
 def at_head(root: Path, rel: str) -> bool:
@@ -78,14 +77,6 @@ def file_history(root: Path, rel: str, limit: int = 50) -> list[str]:
     return [line for line in out.splitlines() if line.strip()]
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_file(root: Path, md5: str) -> Path | None:
     """The DVC cache's copy of object ``md5`` (DVC 3 and 2 layouts, ``cache.dir`` honoured)."""
     return cached_file(root, md5)
@@ -108,7 +99,7 @@ def output_at(root: Path, rev: str, rel: str, md5: str, dest: Path) -> Path:
             why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise WorkbenchError(f"{rel} of commit {rev[:7]} is neither in the DVC cache nor readable from the "
                                  f"remote ({why}): run 'dvc pull' on that commit's data") from None
-    if _md5(dest) != md5:
+    if file_md5(dest) != md5:
         dest.unlink(missing_ok=True)
         raise WorkbenchError(f"{rel} of commit {rev[:7]} does not have the md5 {md5} its dvc.lock records: "
                              "the DVC cache is damaged; run 'dvc pull --force' for that commit")
