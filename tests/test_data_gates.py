@@ -163,10 +163,14 @@ def test_small_clean_data_is_go_with_a_warning_and_the_target_is_saved(tmp_path,
     assert "Workbench-Step: data_availability" in git(path, "log", "-1", "--format=%B")
     assert git(path, "status", "--porcelain").strip() == ""
     # so the plain 'data check' that 'retrain' prints next judges the same column
+    saved = git(path, "rev-parse", "HEAD:workbench.yaml")
     again = run_cli("data", "check", "--json", "-q", "-C", str(path))
     assert again.returncode == 0, again.stdout
     assert json.loads(again.stdout)["target"] == target
-    assert "workbench.yaml" not in _files(path)  # nothing new to save
+    # nothing new to save: workbench.yaml as it was (a check within the same second as the
+    # first writes the same report and rightly makes no commit, so HEAD alone proves nothing)
+    assert git(path, "rev-parse", "HEAD:workbench.yaml") == saved
+    assert git(path, "status", "--porcelain").strip() == ""
 
 
 def test_blockers_stay_blockers_on_small_data(tmp_path):
