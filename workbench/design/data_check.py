@@ -329,7 +329,7 @@ def judge(profiles: list[SourceProfile], *, settings: ProfileSettings, threshold
                 "export the data with its labels, or choose another target with --target"
             )
         if summary.distinct <= 1:
-            only = summary.classes[0][0] if summary.classes else _fmt(summary.min)
+            only = summary.classes[0][0] if summary.classes else fmt(summary.min)
             raise WorkbenchError(
                 f"target column {target!r} has the same value ({only}) in every labelled row: a model "
                 "cannot learn from it; export data with both outcomes or choose another target"
@@ -442,10 +442,6 @@ def _leak_kind(summary: TargetSummary | None) -> str:
     return "binary" if summary.distinct == 2 else "multiclass"
 
 
-def _fmt(value: Any) -> str:
-    return fmt(value)
-
-
 def readiness(findings: list[Finding] | tuple[Finding, ...]) -> int:
     """The 1-5 data readiness score (rule in the module docstring)."""
     blocking = [f for f in findings if f.blocking]
@@ -491,7 +487,7 @@ def render_markdown(report: DataCheckReport) -> str:
                                      [[lab, f"{n:,}", _pct(n / s.count) if s.count else "-"] for lab, n in s.classes],
                                      align="lrr", compact=True)
         else:
-            lines.append(f"Range {_fmt(s.min)} to {_fmt(s.max)}, mean {_fmt(s.mean)}, std {_fmt(s.std)}.")
+            lines.append(f"Range {fmt(s.min)} to {fmt(s.max)}, mean {fmt(s.mean)}, std {fmt(s.std)}.")
         lines.append("")
     lines += ["## Sources", ""]
     lines += md_table(["source", "path", "data version (md5)", "rows", "columns", "duplicate rows"],
@@ -505,7 +501,7 @@ def render_markdown(report: DataCheckReport) -> str:
         lines += [f"## Columns of {p.name}", ""]
         if p.time is not None:
             lines += [f"Time column `{p.time.column}`: {p.time.start} to {p.time.end} "
-                      f"({_fmt(p.time.span_days)} days), newest {_fmt(p.time.freshness_days)} days "
+                      f"({fmt(p.time.span_days)} days), newest {fmt(p.time.freshness_days)} days "
                       "before the check.", ""]
         rows: list[list[Any]] = []
         for c in p.column_stats:
@@ -522,7 +518,7 @@ def render_markdown(report: DataCheckReport) -> str:
             if c.kind == "categorical" and c.top:
                 median = f"top: {c.top[0][0]}"
             rows.append([c.name, c.role, c.kind, _pct(c.missing_share), f"{c.distinct:,}",
-                         _fmt(c.min), _fmt(median), _fmt(c.max), "; ".join(flags)])
+                         fmt(c.min), fmt(median), fmt(c.max), "; ".join(flags)])
         lines += md_table(["column", "role", "kind", "missing", "distinct", "min", "median", "max", "flags"], rows,
                           align="lllrrrrrl", compact=True)
         lines.append("")
