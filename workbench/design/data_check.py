@@ -1,6 +1,6 @@
 """The data availability check: can the registered data carry the selected use case?
 
-``check_data(project)`` profiles every source in ``workbench.yaml`` (``data_profile``),
+``check_data(project)`` profiles every source in ``workbench.yaml`` (``design.profile``),
 judges the result against ``data.thresholds`` and commits ``reports/data_check.json`` and
 ``reports/data_check.md`` as one ``data_availability`` step, together with the sources'
 ``.dvc`` pointers, so the history shows which data version passed. ``run_data_check``
@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench import paths
-from workbench.design.data_profile import (
+from workbench.design.exclusions import column_hint, exclude_columns, str_list
+from workbench.design.profile import (
     ColumnStats,
     Histogram,
     ProfileSettings,
@@ -54,7 +55,6 @@ from workbench.design.data_profile import (
     TimeSummary,
     profile_file,
 )
-from workbench.design.exclusions import column_hint, exclude_columns, str_list
 from workbench.errors import WorkbenchError
 from workbench.progress import FractionProgress as Progress
 from workbench.project import (
