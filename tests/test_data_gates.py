@@ -382,7 +382,7 @@ def test_multiclass_has_no_positive_class_and_macro_weighted_metrics(tmp_path):
                 "precision_weighted", "recall_weighted", "f1_weighted", "roc_auc", "log_loss"):
         assert key in metrics, key
     assert metrics["f1"] == metrics["f1_macro"]
-    from workbench.development.review import build_card
+    from workbench.development.model_card import build_card
 
     card, _kept = build_card(path)
     assert "Flagged feature used on purpose (--allow-flagged): `observer_email`, personal data" in card

@@ -204,12 +204,13 @@ class ExperimentsPanel(VerticalScroll):
           description="write a note or promote an experiment")
     def write(self, action: str, name: str, text: str = "") -> None:
         from workbench.development import experiments as ex
+        from workbench.development.promotion import promote_experiment
 
         def done() -> Message:
             if action == "note":
                 ex.set_note(self.path, name, text)
                 return self.Done(f"Note saved on {name}" if text.strip() else f"Note removed from {name}")
-            commit = ex.promote_experiment(self.path, name)
+            commit = promote_experiment(self.path, name)
             return self.Done(f"Promoted {name} to a commit on the branch ({commit[:7]})", promoted=True)
 
         post_core_result(self, done, self.Failed)

@@ -149,7 +149,7 @@ def _exp_diff(args: argparse.Namespace) -> int:
 
 
 def _exp_promote(args: argparse.Namespace) -> int:
-    from workbench.development.experiments import promote_experiment
+    from workbench.development.promotion import promote_experiment
 
     commit = promote_experiment(project_path(args), args.name, role=args.role, progress=progress_printer(args))
     if args.json:

@@ -93,7 +93,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.development.review import decide, write_card
+    from workbench.development.model_card import write_card
+    from workbench.development.review import decide
 
     action = args.review_command
     if action is None:
