@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
+    from screens.project.sync_view import SyncView
     from screens.project.timeline_view import TimelineView
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
@@ -73,6 +74,7 @@ class LifecycleSidebar(Tree[tuple[str, str]]):
     def on_mount(self) -> None:
         self.nodes_by_key["dashboard"] = self.root.add_leaf(Text("◆ Dashboard"), data=("view", "dashboard"))
         self.nodes_by_key["timeline"] = self.root.add_leaf(Text("◷ Timeline"), data=("view", "timeline"))
+        self.nodes_by_key["sync"] = self.root.add_leaf(Text("⇅ Sync"), data=("view", "sync"))
         for phase in PHASES:
             branch = self.root.add(Text(phase, style="bold"), data=("phase", phase), expand=True)
             for step in steps_in(phase):
@@ -180,6 +182,8 @@ class ProjectScreen(WorkbenchScreen):
         Binding("t", "timeline", "Timeline"),
         Binding("r", "refresh", "Refresh"),
         Binding("n", "next_step", "Next step"),
+        # Sync (issue 18): one key for it across the app; again on the sync view: sync, after asking.
+        Binding("S", "sync", "Sync", key_display="S"),
         Binding("backslash", "toggle_sidebar", "Sidebar", key_display="\\"),
         # Jumping (issue 16.4): 1 the sidebar, 2 the view on show, 3 the next panel in it.
         Binding("1", "jump_sidebar", "Sidebar", show=False),
@@ -445,11 +449,42 @@ class ProjectScreen(WorkbenchScreen):
                 view.show_timeline(self.timeline)
         self._show_view(view)
 
+    def _sync_view(self) -> SyncView | None:
+        views = self.query_one("#content", ContentSwitcher).query_children("#sync")
+        return views.first() if views else None  # type: ignore[return-value]
+
+    async def action_sync(self) -> None:
+        """``S``: show the sync view with a fresh three-way status; on the sync view, sync (it asks first)."""
+        view = self._sync_view()
+        if view is not None and self.current_view == "sync":
+            view.ask_to_sync()
+            return
+        self.query_one(LifecycleSidebar).point_at("sync")
+        if view is None:
+            from screens.project.sync_view import SyncView
+
+            view = SyncView(self.path, id="sync")
+            await self.query_one("#content", ContentSwitcher).add_content(view, set_current=True)
+        else:
+            view.refresh_preview()
+        self._show_view(view)
+
+    async def action_set_remotes(self) -> None:
+        """The sync view with the focus in its remotes form (the palette's "Set the shared remotes")."""
+        if self.current_view != "sync":
+            await self.action_sync()
+        view = self._sync_view()
+        if view is not None:
+            view.form.input("git").focus()
+
     def action_refresh(self) -> None:
         self._announce_refresh = True
         for view in self.query(".step-view"):
             if hasattr(view, "reload"):
                 view.reload()
+        sync_view = self._sync_view()
+        if sync_view is not None and self.current_view == "sync":
+            sync_view.refresh_preview()
         self.load_status()
 
     async def show_step(self, step_id: str) -> None:
@@ -484,6 +519,8 @@ class ProjectScreen(WorkbenchScreen):
         if kind == "view":
             if key == "dashboard":
                 self.action_dashboard()
+            elif key == "sync":
+                await self.action_sync()
             else:
                 await self.action_timeline()
         elif kind == "step":
