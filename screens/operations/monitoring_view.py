@@ -214,9 +214,9 @@ class MonitoringView(StepView, VerticalScroll):
         suggestion = found[0].relative_to(self.path).as_posix() if found else None
         retrained = None
         if report is not None and report.get("action_recommended") and report.get("id"):
-            from workbench.versioning.history import commit_mentioning
+            from workbench.versioning.history import commit_from_report
 
-            retrained = commit_mentioning(self.path, f"From monitoring report {report['id']}.")
+            retrained = commit_from_report(self.path, str(report["id"]))
         self.post_message(self.Loaded(reports, report, (self.path / REFERENCE_FILE).is_file(), has_log,
                                       suggestion, retrained))
 
