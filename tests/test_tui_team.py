@@ -287,3 +287,44 @@ def test_clone_command_bad_input_is_one_line_and_leaves_nothing(case, tmp_path):
     assert sorted(p.name for p in work.iterdir()) == before
     if case == "not empty":
         assert (folder / "keep.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+async def test_dashboard_shows_the_team_from_the_last_fetch(shared, tmp_path):
+    """Ahead/behind origin as of the last fetch (no network on startup), who pushed since, the last steps."""
+    url, path = shared
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", url, str(other))
+    git(other, "config", "user.name", "Ben Okafor")
+    git(other, "config", "user.email", "ben@example.com")
+    commit_file(other, "notes.md", "from Ben\n", "Requirements: Ben's note")
+    git(other, "push", "-q", "origin", "main")
+    git(path, "fetch", "-q", "origin")
+    app = make_app(path, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot, rounds=6)
+        block = app.screen.query_one("#dash-team", Static)
+        assert block.display
+        shown = text(block)
+        assert f"origin {url}  0 ahead, 1 behind" in shown
+        assert "Pushed since your last sync by: Ben Okafor" in shown
+        assert "(data_scientist)" in shown or "(business_owner)" in shown  # the last steps, with their roles
+        # after a sync the same block says so
+        await pilot.press("S")
+        await settle(app, pilot, rounds=6)
+        await pilot.press("S")
+        await settle(app, pilot)
+        await pilot.press("y")
+        view = app.screen.query_one("#sync", SyncView)
+        await wait_until(pilot, lambda: not view.running and "in sync" in text(view.query_one("#sync-result")))
+        await pilot.press("d")
+        await settle(app, pilot, rounds=6)
+        shown = text(app.screen.query_one("#dash-team", Static))
+        assert "in sync" in shown and "Pushed since" not in shown
+        assert "Ben Okafor" in shown  # his step is among the last steps now
+
+
+async def test_dashboard_has_no_team_block_for_one_person_without_a_remote(project):
+    app = make_app(project, testing=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot, rounds=6)
+        assert not app.screen.query_one("#dash-team", Static).display

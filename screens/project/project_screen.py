@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -101,6 +101,38 @@ class LifecycleSidebar(Tree[tuple[str, str]]):
             self.move_cursor(node)  # type: ignore[arg-type]
 
 
+def team_content(team: dict[str, Any] | None) -> Content | None:
+    """The dashboard's team block (issue 18): the shared remote with ahead/behind from the last fetch
+    (no network), who pushed what this clone has fetched but not yet pulled, and who did the last
+    steps. None for a project with no remote that one person works on (the block would only repeat
+    "Last versioned step")."""
+    if not team:
+        return None
+    remote = team.get("remote") or {}
+    steps = team.get("last_steps") or []
+    people = {s.get("author") for s in steps if s.get("author")}
+    if not remote.get("url") and len(people) < 2:
+        return None
+    parts: list[Content | str | tuple[str, str]] = [("Team", "bold")]
+    if not remote.get("url"):
+        parts += ["\n", ("No shared remote: ", "$warning"), "S opens Sync, where you can set one"]
+    elif not remote.get("fetched"):
+        parts += ["\n", ("origin ", "dim"), str(remote["url"]), ("  not fetched yet: S shows the status", "dim")]
+    else:
+        ahead, behind = int(remote.get("ahead") or 0), int(remote.get("behind") or 0)
+        where = "in sync" if not ahead and not behind else f"{ahead} ahead, {behind} behind"
+        parts += ["\n", ("origin ", "dim"), str(remote["url"]), "  ",
+                  (where, "$success" if where == "in sync" else "bold $warning"), ("  (as of the last fetch; S syncs)", "dim")]
+        theirs = remote.get("teammates_since_sync") or []
+        if theirs:
+            parts += ["\n", ("Pushed since your last sync by: ", "dim"), ", ".join(theirs)]
+    for s in steps[:3]:
+        role = f" ({s['role']})" if s.get("role") else ""
+        parts += ["\n", (short_when(str(s.get("when", ""))) + "  ", "dim"), f"{s.get('author', '')}{role}  ",
+                  str(s.get("summary", ""))]
+    return Content.assemble(*parts)
+
+
 class Dashboard(VerticalScroll):
     """Where the project stands and the next step to take."""
 
@@ -112,6 +144,7 @@ class Dashboard(VerticalScroll):
         yield Static("", id="dash-blockers", classes="dash-block")
         yield Static("", id="dash-maturity", classes="dash-block")
         yield Static("", id="dash-last", classes="dash-block")
+        yield Static("", id="dash-team", classes="dash-block")
 
     def show_status(self, status: ProjectStatus) -> None:
         self.query_one("#dash-title", Static).update(Content.from_markup("[b]$name[/b]", name=status.name))
@@ -167,6 +200,10 @@ class Dashboard(VerticalScroll):
         else:
             text = Content.from_markup("[b]Last versioned step:[/b] none yet")
         self.query_one("#dash-last", Static).update(text)
+        team = self.query_one("#dash-team", Static)
+        shown = team_content(status.team)
+        team.display = shown is not None
+        team.update(shown or "")
 
     def show_error(self, message: str) -> None:
         self.query_one("#dash-title", Static).update(Content.assemble(("Cannot read the project", "bold $error")))
