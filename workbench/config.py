@@ -393,8 +393,14 @@ def check_params(data: dict[str, Any], name: str = "params.yaml") -> None:
 
 
 def governance(config: dict[str, Any]) -> Governance:
-    """The ``governance`` settings with their defaults (independent_review false, 1 approval)."""
-    return Governance.model_validate(config.get("governance") or {})
+    """The ``governance`` settings with their defaults (independent_review false, 1 approval).
+
+    A wrong value is the schema's one line (read_config has said it already for the project's
+    own file; a dict from elsewhere is checked here the same way).
+    """
+    raw = config.get("governance")
+    _check_at("governance", raw)
+    return Governance.model_validate(raw or {})
 
 
 def _check_at(dotted: str, value: Any, name: str = "workbench.yaml") -> None:
