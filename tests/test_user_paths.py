@@ -76,3 +76,17 @@ def test_monitor_reads_the_batch_and_the_reference_through_a_linked_folder(train
     # the same paths, typed as text with a lexical '..', are the decoys: proof the test can fail
     wrong = run_cli("monitor", "-q", "--dry-run", "batch.csv", "--reference", "reference.json", cwd=project)
     assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+
+
+def test_new_remote_through_a_linked_folder_and_beside_the_project(tmp_path: Path) -> None:
+    from workbench.versioning import dvc
+
+    here, elsewhere = _linked_layout(tmp_path)
+    made = run_cli("new", "proj", "--name", "Linked", "--remote", "shortcut/../store", cwd=here)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert Path(dvc.default_remote(here / "proj")) == (elsewhere / "store").resolve()
+    assert (elsewhere / "store").is_dir() and not (here / "store").exists()
+    # 'proj/../store2' is beside the project, not inside it (a lexical parent check said inside)
+    beside = run_cli("new", "proj2", "--name", "Beside", "--remote", "proj2/../store2", cwd=here)
+    assert beside.returncode == 0, beside.stdout + beside.stderr
+    assert Path(dvc.default_remote(here / "proj2")) == here / "store2"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.paths import user_path
 from workbench.progress import Progress
 from workbench.project import (
     CONFIG_NAME,
@@ -135,7 +136,7 @@ def _plan_remotes(path: Path, root: Path | None, subdir: bool, remote: str | Pat
     if shared_url and "://" in shared_url:
         remote_path = None
     elif remote:
-        remote_path = Path(remote).expanduser().absolute()
+        remote_path = user_path(remote)  # '..' as the system resolves it, so the check below is right
     elif subdir and root is not None:
         # Beside the outer repository, not inside it, where it would show up as untracked files.
         flat = path.resolve().relative_to(root).as_posix().replace("/", "-")
