@@ -137,7 +137,11 @@ uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
+    # bytecode is written as a person's install writes it: PYTHONDONTWRITEBYTECODE (set in
+    # some shells and CI) would make every run of the command compile the workbench's source
+    # again while the floor's libraries load from their installed .pyc files
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
             "DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATER": "1", "PATH": str(Path(PY).parent) + os.pathsep
             + os.environ.get("PATH", "")}
 
