@@ -3,7 +3,9 @@
 The floor of a command is a fresh Python process that imports only what that command cannot
 do without and does the same file reads (and, where the command runs git, the same git
 call): YAML and JSON for ``status``, ``history``, ``review show``, ``model list`` and
-``check``; the same plus writing and committing a markdown file for ``review card``;
+``check`` (``status`` and ``history`` list the tags as well: the registry's state and the
+timeline's registry and experiment entries come from them; ``history`` reads
+``workbench.yaml``, as it checks the folder is a project); the same plus writing and committing a markdown file for ``review card``;
 pandas + ``skops.io`` (hence scikit-learn) to load the model and score 100 rows for
 ``predict``; the same load plus copying the bundle's files for ``model bundle``; pandas,
 SciPy and the model for ``monitor`` (a 3,000-row batch: two-sample KS per column, scoring
@@ -58,13 +60,17 @@ reports = {p.name: json.loads(p.read_text()) for p in (root / "reports").glob("*
 FLOORS = {
     "status": _READ_PROJECT + """
 subprocess.run(["git", "log", "--format=%H%x00%s%x00%b", "-n", "200"], capture_output=True, check=True)
+subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/tags"], capture_output=True, check=True)
 print(len(reports))
 """,
     "history": """
-import subprocess
+import subprocess, yaml
+yaml.safe_load(open("workbench.yaml"))
 out = subprocess.run(["git", "log", "--format=%H%x00%an%x00%at%x00%s%x00%b%x1e"], capture_output=True,
                      text=True, check=True).stdout
-print(len(out.split("\\x1e")))
+refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%1e",
+                       "refs/tags", "refs/exps"], capture_output=True, text=True, check=True).stdout
+print(len(out.split("\\x1e")) + len(refs.split("\\x1e")))
 """,
     "review card": _READ_PROJECT + """
 import hashlib, os
@@ -137,7 +143,11 @@ uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
+    # bytecode is written as a person's install writes it: PYTHONDONTWRITEBYTECODE (set in
+    # some shells and CI) would make every run of the command compile the workbench's source
+    # again while the floor's libraries load from their installed .pyc files
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
             "DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATER": "1", "PATH": str(Path(PY).parent) + os.pathsep
             + os.environ.get("PATH", "")}
 

@@ -15,7 +15,7 @@ experiment refs written on its head by ``bench_experiments.add_experiments`` (gi
 fast-import, seconds instead of hours of ``dvc exp run``). It lives in a temporary
 folder removed at the end.
 
-Target: the dashboard paints within 1.3x the minimal app's time.
+Target: the dashboard paints within 1.1x the minimal app's time (issue 19, item 4; it was 1.3x).
 
     python benchmarks/bench_startup.py [--runs 7] [--count 1000] [--sample fraud_detection] [--keep]
 """
@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 from _common import pty_first_paint, report  # noqa: E402
 from bench_experiments import _env, add_experiments  # noqa: E402
 
-TARGET = 1.3
+TARGET = 1.1
 NEEDLE = "Next step"
 
 MINIMAL_APP = '''

@@ -307,7 +307,7 @@ class Project:
                 f"{CONFIG_NAME} has schema_version {version}, this workbench reads "
                 f"{SCHEMA_VERSION}: upgrade mlops-workbench"
             )
-        from workbench.config import check_workbench_config
+        from workbench.config_check import check_workbench_config
 
         check_workbench_config(data, CONFIG_NAME)  # every key the workbench reads, typed (one line)
         return data

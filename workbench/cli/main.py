@@ -78,8 +78,13 @@ def _parse(argv: list[str]) -> argparse.Namespace | int:
     """The arguments, parsed with every command; or the exit code of a usage error."""
     from workbench.cli.parser import COMMAND_NAMES, build_parser
 
-    parser = build_parser()
     first = _first_word(argv)
+    debug = len([a for a in argv if a == "--debug"])
+    if first is not None and first in COMMAND_NAMES and argv[:argv.index(first)] == ["--debug"] * argv.index(first):
+        # The line starts with a command: that command's parser alone parses it as the full
+        # one would (its help and errors are the command's own), importing one command module.
+        return build_parser(only=first).parse_args(argv)
+    parser = build_parser()
     if first is not None and first not in COMMAND_NAMES and not Path(first).expanduser().exists() \
             and "/" not in first and not first.startswith("."):
         # A word that is neither a command nor a folder: a typo or a command this version lacks.
@@ -94,7 +99,7 @@ def _parse(argv: list[str]) -> argparse.Namespace | int:
         return 2
     if first is None or first not in COMMAND_NAMES:
         if not any(a in ("-h", "--help", "--version") for a in argv):
-            argv.insert(len([a for a in argv if a == "--debug"]), "open")
+            argv.insert(debug, "open")
     return parser.parse_args(argv)
 
 
@@ -110,9 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "open":  # the plain launch: no need to import the other commands
             return open_.run(args)
-        from workbench.cli.parser import BY_NAME
+        from workbench.cli.parser import command_module
 
-        return BY_NAME[args.command].run(args)
+        return command_module(args.command).run(args)
     except WorkbenchError as exc:
         if args.debug:
             raise

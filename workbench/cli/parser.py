@@ -1,7 +1,7 @@
 """The parser of ``mlops-workbench``: the command modules, listed, and the flags they share.
 
-Commands are listed, not discovered (as DVC's ``dvc/cli/parser.py`` does): :data:`COMMANDS`
-is every command module, in the order ``--help`` shows them. Each module has ``NAME``,
+Commands are listed, not discovered (as DVC's ``dvc/cli/parser.py`` does): :data:`MODULES`
+names every command module, in the order ``--help`` shows them. Each module has ``NAME``,
 ``add_parser(subparsers)`` and ``run(args) -> exit code``, and imports nothing heavy at
 module level (the core is imported inside ``run``), so building the parser stays light.
 Whatever needs the command names (the plain launch in :mod:`workbench.cli.main`, the
@@ -27,33 +27,56 @@ parent's, so a default there would overwrite the value given one level up
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 from workbench import __version__
-from workbench.cli.design import charter, data, usecase
-from workbench.cli.development import exp, pipeline, review, stage, train, validate
-from workbench.cli.operations import check, ci, model, monitor, predict, retrain, serve
 from workbench.cli.options import DEFAULTS
-from workbench.cli.project import clone, history, new, remote, samples, status, sync
-from workbench.cli.project import open as open_
 
-#: Every command module, in the order of ``mlops-workbench --help``.
-COMMANDS: tuple[ModuleType, ...] = (
-    open_, new, samples, status, history,
-    charter, usecase, data,
-    pipeline, stage, train, exp, validate, review,
-    model, serve, predict, monitor, retrain, ci, check,
-    remote, sync, clone,
+#: Every command, in the order of ``mlops-workbench --help``: its name and its module. Named,
+#: not imported: a run of one command imports that command's module only (importing all of
+#: them is some 30-70 ms of every command's start); ``tests/test_cli.py`` checks each name
+#: against its module's ``NAME``.
+MODULES: tuple[tuple[str, str], ...] = (
+    ("open", "workbench.cli.project.open"), ("new", "workbench.cli.project.new"),
+    ("samples", "workbench.cli.project.samples"), ("status", "workbench.cli.project.status"),
+    ("history", "workbench.cli.project.history"),
+    ("charter", "workbench.cli.design.charter"), ("usecase", "workbench.cli.design.usecase"),
+    ("data", "workbench.cli.design.data"),
+    ("pipeline", "workbench.cli.development.pipeline"), ("stage", "workbench.cli.development.stage"),
+    ("train", "workbench.cli.development.train"), ("exp", "workbench.cli.development.exp"),
+    ("validate", "workbench.cli.development.validate"), ("review", "workbench.cli.development.review"),
+    ("model", "workbench.cli.operations.model"), ("serve", "workbench.cli.operations.serve"),
+    ("predict", "workbench.cli.operations.predict"), ("monitor", "workbench.cli.operations.monitor"),
+    ("retrain", "workbench.cli.operations.retrain"), ("ci", "workbench.cli.operations.ci"),
+    ("check", "workbench.cli.operations.check"),
+    ("remote", "workbench.cli.project.remote"), ("sync", "workbench.cli.project.sync"),
+    ("clone", "workbench.cli.project.clone"),
 )
-
-#: Each command name and its module.
-BY_NAME: dict[str, ModuleType] = {module.NAME: module for module in COMMANDS}
 
 #: Every command name: a launch on a path that is none of them opens the TUI without
 #: building the parser (:func:`workbench.cli.main._plain_launch`).
-COMMAND_NAMES = frozenset(BY_NAME)
+COMMAND_NAMES = frozenset(name for name, _ in MODULES)
+
+
+def command_module(name: str) -> ModuleType:
+    """The module of the command ``name`` (imported on first use)."""
+    return importlib.import_module(dict(MODULES)[name])
+
+
+def __getattr__(name: str) -> Any:
+    """``COMMANDS`` (every command module, in ``--help`` order) and ``BY_NAME`` (name -> module).
+
+    Computed on first use, since computing them imports every command module.
+    """
+    if name == "COMMANDS":
+        return tuple(command_module(n) for n, _ in MODULES)
+    if name == "BY_NAME":
+        return {module.NAME: module for module in (command_module(n) for n, _ in MODULES)}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The flags every command and action accepts: (option strings, dest, add_argument keywords).
 COMMON: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
@@ -105,8 +128,13 @@ def accept_common(parser: argparse.ArgumentParser) -> None:
         accept_common(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser: every command of :data:`COMMANDS`, each accepting the common flags."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser: every command of :data:`MODULES`, each accepting the common flags.
+
+    With ``only`` (a command name), the parser of that command alone, for a command line that
+    starts with it: it parses that line and prints that command's help and errors exactly as
+    the full parser does, and imports one command module instead of all of them.
+    """
     parser = Parser(
         prog="mlops-workbench",
         description="A terminal workbench from idea to monitored model; every step is a git commit, "
@@ -116,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.set_defaults(**DEFAULTS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.add_parser(sub)
+    for name, _ in MODULES:
+        if only is None or name == only:
+            command_module(name).add_parser(sub)
     for command_parser in _action_parsers(parser):
         accept_common(command_parser)
     return parser

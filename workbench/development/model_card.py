@@ -127,7 +127,8 @@ def _template() -> Any:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("workbench", "templates"), autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined,
+                             bytecode_cache=jinja2.FileSystemBytecodeCache())  # compiled once per source (per user, tmp)
     return env.get_template("model_card.md.j2").module
 
 
@@ -141,7 +142,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"),  # noqa: S506 (safe; libyaml's when there)
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -73,7 +73,7 @@ def read_params(root: Path) -> dict[str, Any]:
         raise WorkbenchError(f"{PARAMS_FILE} is not valid YAML: fix it or run 'mlops-workbench pipeline'") from None
     if not isinstance(data, dict):
         raise WorkbenchError(f"{PARAMS_FILE} is not a mapping: run 'mlops-workbench pipeline' again")
-    from workbench.config import check_params
+    from workbench.config_check import check_params
 
     check_params(data, PARAMS_FILE)  # every key the stages read, typed (one line)
     return data

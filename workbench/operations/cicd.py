@@ -25,7 +25,6 @@ it never writes or commits anything.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -239,20 +238,14 @@ class CheckReport:
 
 def _check_pipeline(root: Path, progress: Progress | None, cancel: threading.Event | None) -> CheckItem:
     from workbench.development.training import stage_path_env
-    from workbench.versioning.dvc import run_dvc
+    from workbench.versioning.dvc_status import pipeline_status
 
     if not (root / "dvc.yaml").exists():
         return CheckItem("pipeline", SKIP, "no pipeline yet (mlops-workbench pipeline)")
     stage_path_env()
-    run = run_dvc(["status", "--json"], root, cancel=cancel, check=False)
-    text = run.output.strip()
-    start = text.find("{")
-    try:
-        changed = json.loads(text[start:]) if start >= 0 else None
-    except ValueError:
-        changed = None
-    if run.returncode != 0 or changed is None:
-        return CheckItem("pipeline", FAIL, f"dvc status failed: {run.last_error_line()}")
+    changed, error = pipeline_status(root, cancel)  # DVC's answer, remembered while nothing changed
+    if changed is None:
+        return CheckItem("pipeline", FAIL, f"dvc status failed: {error}")
     if changed:
         stages = ", ".join(sorted(changed)[:6])
         return CheckItem("pipeline", FAIL, f"not up to date: {stages} changed (run `dvc repro` and commit dvc.lock)")

@@ -339,7 +339,8 @@ def pointer_md5(pointer: Path) -> str | None:
     import yaml
 
     try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML has it
+        data = yaml.load(pointer.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 (safe)
         md5 = data["outs"][0]["md5"]
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
         return None

@@ -276,12 +276,39 @@ def _event_order(e: RegistryEvent) -> tuple[str, int, tuple[int, ...]]:
 
 
 def read_registry(project_path: Path) -> Registry:
-    """Versions, current stages and events of the ``model`` artifact, read with gto."""
+    """Versions, current stages and events of the ``model`` artifact, read with gto.
+
+    What gto read is remembered against the tags it read (:mod:`.registry_cache`): while no
+    tag changes, the registry is read back without importing gto (0.3-0.6 s).
+    """
     root = git.repo_root(Path(project_path))
     if root is None:
         raise WorkbenchError(f"{project_path} is not inside a git repository: open a workbench project")
     if not git.has_head(root):
         return Registry((), {}, ())
+    from workbench.versioning import registry_cache
+
+    digest = registry_cache.tags_digest(root)
+    known = registry_cache.load(root, digest)
+    if known is not None:
+        return Registry(tuple(ModelVersion(**{**v, "stages": tuple(v["stages"])}) for v in known["versions"]),
+                        dict(known["stages"]), tuple(RegistryEvent(**e) for e in known["events"]))
+    registry = read_registry_with_gto(root)
+    registry_cache.store(root, digest, {"versions": [asdict(v) for v in registry.versions],
+                                        "stages": registry.stages, "events": [asdict(e) for e in registry.events]})
+    return registry
+
+
+def _remember(project_path: Path) -> None:
+    """Read the registry just written (gto is loaded) so that the next read finds it cached."""
+    try:
+        read_registry(project_path)
+    except WorkbenchError:
+        pass  # the tag stands; the next read goes through gto
+
+
+def read_registry_with_gto(root: Path) -> Registry:
+    """:func:`read_registry` with gto itself, never from the cache (``root``: a repository with a HEAD)."""
     import gto.api
     from gto.exceptions import GTOException
 
@@ -492,6 +519,7 @@ def register_model(project_path: Path, version: str | None = None, *, role: str 
                                      author=who.name, author_email=who.email)
         except GTOException as exc:
             raise _gto_error(exc) from None
+        _remember(project_path)
     notes = list(cleared)
     tag = str(getattr(event, "tag", f"{ARTIFACT}@{wanted}"))
     if push:
@@ -599,6 +627,7 @@ def promote_model(project_path: Path, version: str, stage: str, *, role: str | N
                                    author=who.name, author_email=who.email)
         except GTOException as exc:
             raise _gto_error(exc) from None
+        _remember(project_path)
     tag = str(getattr(event, "tag", ""))
     notes = list(cleared) + (_push_tag(root, tag) if push and tag else [])
     if override:

@@ -110,7 +110,7 @@ def _snapshot(root: Path, experiment: str | None, folder: Path,
     if not texts[PARAMS_FILE]:
         raise WorkbenchError("params.yaml is missing: run 'mlops-workbench pipeline' first")
     params = _load_yaml(texts[PARAMS_FILE], PARAMS_FILE)
-    from workbench.config import check_params
+    from workbench.config_check import check_params
 
     check_params(params, PARAMS_FILE)  # typed, one line
     if not params.get("features") or not params.get("target"):
