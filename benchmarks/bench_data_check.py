@@ -47,7 +47,7 @@ if mode == "read_csv":
     rows = len(df)
 else:
     import numpy, pandas, pyarrow, pyarrow.csv, pyarrow.compute  # imports outside the timing, as above
-    from workbench.design.data_profile import ProfileSettings, profile_file
+    from workbench.design.profile import ProfileSettings, profile_file
     t0 = time.perf_counter()
     p = profile_file(path, settings=ProfileSettings(target="label", time_column="timestamp"))
     seconds = time.perf_counter() - t0

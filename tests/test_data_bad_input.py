@@ -92,7 +92,7 @@ def test_latin1_file_works_with_a_warning(project, tmp_path):
     assert "not UTF-8" in result.stderr and "cp1252" in result.stderr
     config = yaml.safe_load((project / "workbench.yaml").read_text(encoding="utf-8"))
     assert config["data"]["sources"][0]["encoding"] == "cp1252"
-    from workbench.design.data_profile import profile_file
+    from workbench.design.profile import profile_file
 
     prof = profile_file(project / "data" / "legacy.csv", options={"encoding": "cp1252"})
     assert "Café Müller 0" in {v for v, _ in prof.column("name").top} | {
@@ -108,7 +108,7 @@ def test_semicolon_file_is_detected(project, tmp_path):
     assert "semicolon" in result.stderr
     source = yaml.safe_load((project / "workbench.yaml").read_text(encoding="utf-8"))["data"]["sources"][0]
     assert source["delimiter"] == ";" and source["decimal"] == ","
-    from workbench.design.data_profile import profile_file
+    from workbench.design.profile import profile_file
 
     prof = profile_file(project / "data" / "euro.csv", options={"delimiter": ";", "decimal": ","})
     assert prof.columns == 3
@@ -165,7 +165,7 @@ def test_five_thousand_columns_work(project, tmp_path):
     lines = [header] + [",".join(map(str, row)) + f",{lab}" for row, lab in zip(values, labels, strict=False)]
     path = tmp_path / "wide.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    from workbench.design.data_profile import ProfileSettings, profile_file
+    from workbench.design.profile import ProfileSettings, profile_file
 
     started = time.monotonic()
     prof = profile_file(path, settings=ProfileSettings(target="y"))

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.test_data_bad_input import assert_refused, snapshot
 from workbench.design import data_read
-from workbench.design.data_profile import ProfileSettings, profile_file
+from workbench.design.profile import ProfileSettings, profile_file
 from workbench.errors import WorkbenchError
 
 ROWS = 40_000  # about 3 MB with the columns below: over the 2 MB where the fast path starts

@@ -268,7 +268,7 @@ def _log_lines(frame, start: int, features: list[str]) -> list[str]:
     for i, row in enumerate(frame[features].to_dict("records")):
         inputs = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         n = start + i
-        # The format `mlops-workbench serve` writes (workbench/operations/serving.py).
+        # The format `mlops-workbench serve` writes (workbench/operations/serving/).
         lines.append(json.dumps({"at": f"2026-06-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000+00:00",
                                  "version": "v1", "request": n, "input": inputs, "prediction": 0}))
     return lines

@@ -257,6 +257,12 @@ def test_automatic_policy_retrains_a_drifted_labelled_batch_up_to_validation(pro
     assert subjects[1] == "Testing & validation: experiment retrain-v2 fails success_metric"
     assert subjects[2].startswith("Monitoring & triggering: action recommended")
     assert f"From monitoring report {out['id']}." in git(path, "log", "-1", "--format=%B")
+    # the rejection commit names its report in a git trailer, which is how the monitoring view finds it
+    assert git(path, "log", "-1", "--format=%(trailers:key=Workbench-Monitoring-Report,valueonly)").strip() \
+        == out["id"]
+    from workbench.versioning.history import commit_from_report
+
+    assert commit_from_report(path, out["id"]) == git(path, "log", "-1", "--format=%h %s").strip()
     assert git(path, "tag", "--list") == tags  # never promoted
     assert git(path, "diff", "--name-only", f"{start}~0", "HEAD", "--", POINTER, "dvc.lock") == ""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, run_cli
 
 TMUX = shutil.which("tmux")
 if TMUX is None:
@@ -195,3 +195,31 @@ def test_ctrl_o_opens_the_charter_in_editor_with_the_app_suspended(make_sample, 
     assert (path / "workbench.yaml").read_text().endswith("# edited\n")
     assert git(path, "rev-parse", "HEAD") == head  # the edit is the user's: nothing committed
     assert "workbench.yaml" in git(path, "status", "--porcelain")
+
+
+def test_ctrl_o_in_ci_cd_opens_the_workflow_in_editor_and_commits_nothing(make_sample, terminal, tmp_path,
+                                                                         monkeypatch) -> None:
+    """Issue 16.8 in the CI/CD view: the generated workflow, shown read-only, opens in the real $EDITOR."""
+    path = make_sample("fraud_detection")
+    done = run_cli("ci", "init", cwd=path)
+    assert done.returncode == 0, done.stderr
+    head = git(path, "rev-parse", "HEAD")
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\necho "EDITOR HAS THE TERMINAL: $1"\necho "# edited" >> "$1"\nsleep 1\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    term = terminal(path)
+    term.wait_for(lambda s: "Next step" in s and "Monitoring & triggering" in s)
+    term.keys("C-p")
+    term.wait_for("Search for commands")
+    term.keys("Go to: CI/CD", literal=True)
+    time.sleep(0.5)
+    term.keys("Enter")
+    term.wait_for(lambda s: "name: mlops-workbench" in s and "Edit file" in s)  # the workflow shown, ctrl+o offered
+    term.keys("C-o")
+    shown = term.wait_for("EDITOR HAS THE TERMINAL:")
+    assert ".yml" in shown.replace("\n", "")
+    term.wait_for("changed, not committed (git status M)")
+    workflow = next((path / ".github" / "workflows").glob("*.yml"))
+    assert workflow.read_text().endswith("# edited\n")
+    assert git(path, "rev-parse", "HEAD") == head

@@ -61,7 +61,7 @@ def test_snapshot_timeline_of_sample(snap_compare, frozen_sample):
 # --- every view at 80x24 and 120x40 (issue 16.11) -----------------------------------------
 
 VIEWS = ("dashboard", "timeline", "requirements", "use_cases", "data_availability", "data_engineering",
-         "training", "validation", "review", "deployment", "ci_cd", "monitoring")
+         "training", "validation", "review", "deployment", "ci_cd", "monitoring", "sync")
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 
@@ -98,6 +98,8 @@ def test_snapshot_every_view(snap_compare, frozen_views_sample, view, size):
         screen = pilot.app.screen
         if view == "timeline":
             await screen.action_timeline()
+        elif view == "sync":
+            await screen.action_sync()
         elif view != "dashboard":
             await screen.show_step(view)
         # a view's data arrives from a worker and may start another (a chart, a table fill):

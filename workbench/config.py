@@ -393,5 +393,36 @@ def check_params(data: dict[str, Any], name: str = "params.yaml") -> None:
 
 
 def governance(config: dict[str, Any]) -> Governance:
-    """The ``governance`` settings with their defaults (independent_review false, 1 approval)."""
-    return Governance.model_validate(config.get("governance") or {})
+    """The ``governance`` settings with their defaults (independent_review false, 1 approval).
+
+    A wrong value is the schema's one line (read_config has said it already for the project's
+    own file; a dict from elsewhere is checked here the same way).
+    """
+    raw = config.get("governance")
+    _check_at("governance", raw)
+    return Governance.model_validate(raw or {})
+
+
+def _check_at(dotted: str, value: Any, name: str = "workbench.yaml") -> None:
+    """Check one section of workbench.yaml alone, with the one-line error naming its full key."""
+    data: dict[str, Any] = {"charter": {}}
+    cur = data
+    *parents, last = dotted.split(".")
+    for key in parents:
+        cur = cur.setdefault(key, {})
+    cur[last] = value
+    _check(WorkbenchConfig, data, name)
+
+
+def data_thresholds(config: dict[str, Any]) -> dict[str, float]:
+    """``data.thresholds`` over the defaults (:data:`workbench.project.DEFAULT_THRESHOLDS`).
+
+    Values are returned as written (``1000`` stays an int, so the report's JSON does not
+    change); a key set to null keeps its default.
+    """
+    from workbench.project import DEFAULT_THRESHOLDS
+
+    data = config.get("data") or {}
+    _check_at("data", data)  # read_config has checked it already; a dict from elsewhere may not be
+    raw = data.get("thresholds") or {}
+    return {**DEFAULT_THRESHOLDS, **{k: v for k, v in raw.items() if v is not None}}

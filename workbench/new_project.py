@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.paths import user_path
 from workbench.progress import Progress
 from workbench.project import (
     CONFIG_NAME,
@@ -117,6 +119,91 @@ def _check_target(path: Path, in_outer_repo: bool) -> tuple[Path | None, bool]:
     return root, False
 
 
+def _plan_remotes(path: Path, root: Path | None, subdir: bool, remote: str | Path | None,
+                  git_remote: str | None, dvc_remote: str | None,
+                  dvc_endpoint: str | None) -> tuple[str | None, str | None, str | None, Path | None]:
+    """``(git_remote, shared_url, dvc_endpoint, remote_path)`` checked; a local remote has a path."""
+    shared_url = None
+    if dvc_endpoint and not dvc_remote:
+        raise WorkbenchError("--dvc-endpoint needs --dvc-remote s3://bucket/prefix")
+    if dvc_remote and remote:
+        raise WorkbenchError("give either --remote DIR or --dvc-remote URL, not both")
+    if git_remote:
+        git_remote = shared_remotes.check_git_url(git_remote)
+    if dvc_remote:
+        shared_url, dvc_endpoint = shared_remotes.check_dvc_url(dvc_remote, dvc_endpoint)
+        remote = shared_url if "://" not in shared_url else None
+    if shared_url and "://" in shared_url:
+        remote_path = None
+    elif remote:
+        remote_path = user_path(remote)  # '..' as the system resolves it, so the check below is right
+    elif subdir and root is not None:
+        # Beside the outer repository, not inside it, where it would show up as untracked files.
+        flat = path.resolve().relative_to(root).as_posix().replace("/", "-")
+        remote_path = root.parent / f"{root.name}-{flat}.dvc-storage"
+    else:
+        remote_path = default_remote_path(path)
+    if remote_path is not None and (remote_path == path or path in remote_path.parents):
+        raise WorkbenchError("the DVC remote must be outside the project folder: choose another --remote")
+    return git_remote, shared_url, dvc_endpoint, remote_path
+
+
+def _set_up_repo(path: Path, root: Path | None, subdir: bool, remote_path: Path | None,
+                 shared_url: str | None, dvc_endpoint: str | None, created: list[Path],
+                 say: Callable[[str], None]) -> str:
+    """git and DVC in ``path`` with its DVC remote; returns the remote's URL.
+
+    Everything made is appended to ``created`` as it is made, so the caller can remove it.
+    """
+    if not path.exists():
+        path.mkdir(parents=True)
+        created.append(path)
+    if root is None:
+        created.append(path / ".git")
+        git.init_repo(path)
+        say("git repository initialised")
+    if not (path / ".dvc").exists():
+        created += [path / ".dvc", path / ".dvcignore"]
+        dvc.init(path, subdir=subdir)
+        say("DVC initialised")
+    if remote_path is None:
+        assert shared_url is not None
+        shared_remotes.write_dvc_remote(path, shared_url, dvc_endpoint)
+        remote_url = shared_url
+    else:
+        if not remote_path.exists():
+            remote_path.mkdir(parents=True)
+            created.append(remote_path)
+        remote_url = str(remote_path)
+        dvc.add_remote(path, shared_remotes.DVC_REMOTE_NAME if shared_url else "local", remote_url)
+    say(f"DVC remote -> {remote_url}" + (f" (endpoint {dvc_endpoint})" if dvc_endpoint else ""))
+    return remote_url
+
+
+def _commit_project(path: Path, config: dict[str, Any], charter: Charter, remote_url: str,
+                    description: str, role: str | None, cancel: threading.Event | None) -> tuple[str, list[str]]:
+    """The ``project`` step's one commit (workbench.yaml, README, .gitignore, DVC's files):
+    its hash and its messages (a list the caller may add to)."""
+    with begin_step(path, "project", role=role, summary=f'create "{charter.name}"',
+                    cancel=cancel) as step:
+        step.write_text(CONFIG_NAME, dump_config(config))
+        if not (path / "README.md").exists():
+            step.write_text("README.md", project_readme(charter, remote_url, description))
+        gitignore = path / ".gitignore"
+        old = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+        missing = [ln for ln in GITIGNORE_LINES if ln not in old.splitlines()]
+        if missing:
+            sep = "" if not old or old.endswith("\n") else "\n"
+            step.write_text(".gitignore", old + sep + "\n".join(missing) + "\n")
+        for name in (".dvc/config", ".dvc/.gitignore", ".dvcignore"):
+            if (path / name).exists():
+                step.include(name)
+        step.body = f"Task: {charter.task}. Success metric: {charter.success_metric or 'not set'}."
+    if step.commit is None:
+        raise WorkbenchError("nothing was committed: the project files were already there")
+    return step.commit, step.messages
+
+
 def create_project(
     path: str | Path,
     charter: Charter | None = None,
@@ -158,28 +245,8 @@ def create_project(
     # A live workbench or DVC in the repository means "busy" before anything is written.
     cleared = recover_stale_locks(path, git.git_dir(root)) if root is not None else []
     dvc_version = dvc.check_dvc()
-    shared_url = None
-    if dvc_endpoint and not dvc_remote:
-        raise WorkbenchError("--dvc-endpoint needs --dvc-remote s3://bucket/prefix")
-    if dvc_remote and remote:
-        raise WorkbenchError("give either --remote DIR or --dvc-remote URL, not both")
-    if git_remote:
-        git_remote = shared_remotes.check_git_url(git_remote)
-    if dvc_remote:
-        shared_url, dvc_endpoint = shared_remotes.check_dvc_url(dvc_remote, dvc_endpoint)
-        remote = shared_url if "://" not in shared_url else None
-    if shared_url and "://" in shared_url:
-        remote_path = None
-    elif remote:
-        remote_path = Path(remote).expanduser().absolute()
-    elif subdir and root is not None:
-        # Beside the outer repository, not inside it, where it would show up as untracked files.
-        flat = path.resolve().relative_to(root).as_posix().replace("/", "-")
-        remote_path = root.parent / f"{root.name}-{flat}.dvc-storage"
-    else:
-        remote_path = default_remote_path(path)
-    if remote_path is not None and (remote_path == path or path in remote_path.parents):
-        raise WorkbenchError("the DVC remote must be outside the project folder: choose another --remote")
+    git_remote, shared_url, dvc_endpoint, remote_path = _plan_remotes(
+        path, root, subdir, remote, git_remote, dvc_remote, dvc_endpoint)
     if root is not None:
         mine = [CONFIG_NAME, ".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore"]
         rel = path.resolve().relative_to(root)
@@ -187,54 +254,15 @@ def create_project(
 
     say(f"DVC {dvc_version} found")  # only now: a refusal above is the one line printed
     created: list[Path] = []  # removed again, newest first, if anything below fails
-    folder_existed = path.exists()
     try:
-        if not folder_existed:
-            path.mkdir(parents=True)
-            created.append(path)
-        if root is None:
-            created.append(path / ".git")
-            git.init_repo(path)
-            say("git repository initialised")
-        if not (path / ".dvc").exists():
-            created += [path / ".dvc", path / ".dvcignore"]
-            dvc.init(path, subdir=subdir)
-            say("DVC initialised")
-        if remote_path is None:
-            assert shared_url is not None
-            shared_remotes.write_dvc_remote(path, shared_url, dvc_endpoint)
-            remote_url = shared_url
-        else:
-            if not remote_path.exists():
-                remote_path.mkdir(parents=True)
-                created.append(remote_path)
-            remote_url = str(remote_path)
-            dvc.add_remote(path, shared_remotes.DVC_REMOTE_NAME if shared_url else "local", remote_url)
-        say(f"DVC remote -> {remote_url}" + (f" (endpoint {dvc_endpoint})" if dvc_endpoint else ""))
-
-        with begin_step(path, "project", role=role, summary=f'create "{charter.name}"',
-                        cancel=cancel) as step:
-            step.write_text(CONFIG_NAME, dump_config(config))
-            if not (path / "README.md").exists():
-                step.write_text("README.md", project_readme(charter, remote_url, description))
-            gitignore = path / ".gitignore"
-            old = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-            missing = [ln for ln in GITIGNORE_LINES if ln not in old.splitlines()]
-            if missing:
-                sep = "" if not old or old.endswith("\n") else "\n"
-                step.write_text(".gitignore", old + sep + "\n".join(missing) + "\n")
-            for name in (".dvc/config", ".dvc/.gitignore", ".dvcignore"):
-                if (path / name).exists():
-                    step.include(name)
-            step.body = f"Task: {charter.task}. Success metric: {charter.success_metric or 'not set'}."
-        if step.commit is None:
-            raise WorkbenchError("nothing was committed: the project files were already there")
+        remote_url = _set_up_repo(path, root, subdir, remote_path, shared_url, dvc_endpoint, created, say)
+        commit, messages = _commit_project(path, config, charter, remote_url, description, role, cancel)
         if git_remote:
             shared_remotes.set_git_remote(root or path, git_remote)
-            step.messages.append(f"git remote 'origin' -> {git_remote}: share the project with "
+            messages.append(f"git remote 'origin' -> {git_remote}: share the project with "
                                  "'mlops-workbench sync'")
         if shared_url and shared_url.startswith("s3://"):
-            step.messages.append(shared_remotes.store_credentials(path, None, None))
+            messages.append(shared_remotes.store_credentials(path, None, None))
     except BaseException:
         for item in reversed(created):
             if item.is_dir():
@@ -242,8 +270,7 @@ def create_project(
             else:
                 item.unlink(missing_ok=True)
         raise
-    return CreatedProject(path=path, commit=step.commit, remote=remote_url,
-                          messages=tuple(cleared + step.messages))
+    return CreatedProject(path=path, commit=commit, remote=remote_url, messages=tuple(cleared + messages))
 
 
 def create_from_sample(

@@ -49,10 +49,18 @@ def inside(path: Path, root: Path) -> Path | None:
 def user_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> Path:
     """A path a person typed, as an absolute path: ``~`` expanded, relative to ``cwd`` (default: here).
 
-    Normalised without resolving links (``os.path.abspath``), so a message can still show the
-    path as it was given next to where it led.
+    It names the file the system opens for it, which is the one the person's shell shows
+    (``ls link/../x``): a ``..`` after a symlinked folder goes up from where the link leads,
+    not back to the folder the link is in (what ``os.path.abspath`` would say). So the part
+    up to the last ``..`` is resolved (``os.path.realpath``); a path without ``..`` is only
+    normalised (``.`` and doubled slashes dropped) and keeps its links, so a message can still
+    show the path as it was given next to where it led, and a linked file keeps its own name.
     """
     src = Path(path).expanduser()
     if not src.is_absolute():
         src = Path(cwd or Path.cwd()) / src
-    return Path(os.path.abspath(src))
+    parts = src.parts
+    if ".." not in parts:
+        return Path(os.path.normpath(src))
+    last = len(parts) - 1 - parts[::-1].index("..")
+    return Path(os.path.realpath(Path(*parts[:last + 1])), *parts[last + 1:])

@@ -1,36 +1,37 @@
 """The new-project wizard: the charter on one form, then git + DVC + the first commit in a worker.
 
-Validation runs before anything is written (``validate_charter``), and the one-line
-error is shown as a notification with the focus on the field to fix. Creating runs
-``create_project`` in a thread worker; its progress lines stream into the log.
+Validation runs before anything is written (``validate_charter``, and the shared remotes'
+parse), and the one-line error is shown as a notification with the focus on the field to fix.
+Creating runs ``create_project`` in a thread worker (:class:`ProjectJobScreen`); its progress
+lines stream into the log. The optional git remote, DVC remote and S3 endpoint are ``new``'s
+``--git-remote``, ``--dvc-remote`` and ``--dvc-endpoint``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import (
     Button,
     DataTable,
     Input,
     Label,
-    Log,
-    ProgressBar,
     RadioButton,
     RadioSet,
     Select,
     Static,
     TextArea,
 )
-from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
+from screens.base import make_footer, make_header, notify_error
+from screens.onboarding.creating import ProjectJobScreen, folder_from
+from screens.onboarding.remote_fields import RemoteFields, field_of
 from workbench.errors import WorkbenchError
 from workbench.project import (
     CONFIG_NAME,
@@ -53,7 +54,7 @@ def default_folder(launch_path: Path) -> str:
     return str(launch_path)
 
 
-class NewProjectScreen(WorkbenchScreen):
+class NewProjectScreen(ProjectJobScreen):
     """The charter wizard (escape goes back; ctrl+s creates)."""
 
     BINDINGS = [
@@ -61,30 +62,10 @@ class NewProjectScreen(WorkbenchScreen):
         Binding("ctrl+s", "create", "Create project"),
     ]
 
-    @dataclass
-    class Progress(Message):
-        """One progress line from create_project."""
-
-        line: str
-
-    @dataclass
-    class Created(Message):
-        """The project exists and is committed."""
-
-        path: Path
-        messages: tuple[str, ...]
-
-    @dataclass
-    class Failed(Message):
-        """create_project refused or failed; ``message`` is the one-line error."""
-
-        message: str
-
     def __init__(self, launch_path: Path) -> None:
-        super().__init__()
-        self.launch_path = launch_path
+        super().__init__(launch_path)
         self.team: list[TeamMember] = []
-        self.creating = False
+        self.remotes = RemoteFields(self, "wiz")
 
     def compose(self) -> ComposeResult:
         folder = default_folder(self.launch_path)
@@ -119,18 +100,17 @@ class NewProjectScreen(WorkbenchScreen):
                 with Vertical(id="team-box"):
                     yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
                     yield Button("Remove selected member", id="member-remove", compact=True)
+                yield from self.remotes.compose()
             with Horizontal(id="wizard-actions"):
                 yield Button("Create project", variant="primary", id="create")
                 yield Button("Back", id="back")
-            with Vertical(id="create-progress"):
-                yield ProgressBar(total=None, show_eta=False, id="create-bar")
-                yield Log(id="create-log", auto_scroll=True)
+            yield from self.progress_box()
         yield make_footer()
 
     def on_mount(self) -> None:
+        super().on_mount()
         table = self.query_one("#members", DataTable)
         table.add_columns("Name", "Email", "Role")
-        self.query_one("#create-progress").display = False
         self.query_one("#folder", Input).focus()
 
     # --- team ---------------------------------------------------------------------
@@ -153,7 +133,7 @@ class NewProjectScreen(WorkbenchScreen):
                                      team=(member,)))
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self._mark_invalid("#member-email" if "email" in str(exc) else "#member-name", str(exc))
+            self.mark_invalid("#member-email" if "email" in str(exc) else "#member-name", str(exc))
             return False
         self.team.append(member)
         self.query_one("#members", DataTable).add_row(member.name, member.email, ROLES[member.role])
@@ -205,16 +185,6 @@ class NewProjectScreen(WorkbenchScreen):
                 return "#metric"
         return "#member-name"
 
-    def _mark_invalid(self, selector: str, message: str) -> None:
-        """Mark the field the error is about, at the field (red, the message as its tooltip), and focus it.
-
-        Nothing typed is cleared: every other field keeps its value (issue 16.9).
-        """
-        field = self.query_one(selector)
-        field.add_class("-invalid")
-        field.tooltip = message
-        field.focus()
-
     @on(Input.Changed)
     @on(TextArea.Changed)
     def _clear_invalid(self, event: Input.Changed | TextArea.Changed) -> None:
@@ -234,60 +204,38 @@ class NewProjectScreen(WorkbenchScreen):
             validate_charter(charter)
         except WorkbenchError as exc:
             notify_error(self, str(exc))
-            self._mark_invalid(self._field_of(charter), str(exc))
+            self.mark_invalid(self._field_of(charter), str(exc))
+            return
+        bad = self.remotes.first_invalid()
+        if bad is not None:
+            notify_error(self, bad[1])
+            self.remotes.mark(*bad)
             return
         folder = self.query_one("#folder", Input).value.strip()
         if not folder:
             message = "the folder is empty: give a folder for the project (it may not exist yet)"
             notify_error(self, message)
-            self._mark_invalid("#folder", message)
+            self.mark_invalid("#folder", message)
             return
-        path = Path(folder).expanduser()
-        if not path.is_absolute():
-            path = self.launch_path / path
-        self.creating = True
-        self.query_one("#create-progress").display = True
-        self.query_one("#create-bar").display = True
-        self.query_one("#create-log", Log).clear()
-        self.query_one("#create", Button).disabled = True
-        self.query_one("#create-progress").scroll_visible()
-        self.create(path, charter)
+        path = folder_from(folder, self.launch_path)
+        remotes = self.remotes.values()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="create-project",
-          description="create a project")
-    def create(self, path: Path, charter: Charter) -> None:
-        from workbench.new_project import create_project
+        def create(progress: Callable[[str], None], cancel: threading.Event) -> tuple[Path, tuple[str, ...]]:
+            from workbench.new_project import create_project
 
-        worker = get_current_worker()
-        def created() -> Message:
-            made = create_project(path, charter, progress=lambda line: self.post_message(self.Progress(line)),
-                                  cancel=worker.cancelled_event)
-            return self.Created(made.path, made.messages)
+            made = create_project(path, charter, git_remote=remotes.git, dvc_remote=remotes.dvc,
+                                  dvc_endpoint=remotes.endpoint, progress=progress, cancel=cancel)
+            return made.path, made.messages
 
-        post_core_result(self, created, self.Failed)
+        self.start_job("create a project", create)
 
-    def on_new_project_screen_progress(self, event: Progress) -> None:
-        self.query_one("#create-log", Log).write_line(event.line.strip())
-
-    def on_new_project_screen_failed(self, event: Failed) -> None:
-        self.creating = False
-        self.query_one("#create", Button).disabled = False
-        self.query_one("#create-bar").display = False
-        self.query_one("#create-log", Log).write_line(f"error: {event.message}")
-        notify_error(self, event.message)
-        self.query_one("#folder", Input).focus()
-
-    def on_new_project_screen_created(self, event: Created) -> None:
-        self.creating = False
-        for message in event.messages:
-            self.app.notify(message, markup=False)
-        self.app.notify(f"Created project at {event.path}", markup=False)
-        self.app.open_project(event.path)  # type: ignore[attr-defined]
+    def job_failed(self, message: str) -> None:
+        field = field_of(message)
+        if field in ("git", "dvc", "endpoint"):
+            self.remotes.mark(field, message)
+        else:
+            self.query_one("#folder", Input).focus()
 
     @on(Button.Pressed, "#back")
-    def action_back(self) -> None:
-        if self.creating:
-            self.app.workers.cancel_group(self, "create-project")
-            self.query_one("#create-log", Log).write_line("cancelling: nothing will be committed")
-            return
-        self.app.pop_screen()
+    def _back_pressed(self) -> None:
+        self.action_back()

@@ -1,21 +1,29 @@
-"""Pick a bundled sample and make a real project from it (git, DVC, data pushed) in a worker."""
+"""Pick a bundled sample and make a real project from it (git, DVC, data pushed) in a worker.
+
+The destination, the optional shared remotes (``new --sample``'s ``--git-remote``,
+``--dvc-remote``, ``--dvc-endpoint``) and the job's progress are the wizard's
+(:class:`ProjectJobScreen`, :class:`RemoteFields`).
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Log, OptionList, ProgressBar, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
 
-from screens.base import WorkbenchScreen, make_footer, make_header, notify_error, post_core_result
+from screens.base import make_footer, make_header, notify_error, post_core_result
+from screens.onboarding.creating import ProjectJobScreen, folder_from
+from screens.onboarding.remote_fields import RemoteFields, field_of
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class SampleRow:
     description: str
 
 
-class SamplePickerScreen(WorkbenchScreen):
+class SamplePickerScreen(ProjectJobScreen):
     """Choose a sample (arrows, enter), check the destination, enter to create."""
 
     BINDINGS = [
@@ -35,33 +43,24 @@ class SamplePickerScreen(WorkbenchScreen):
         Binding("ctrl+s", "create", "Create"),
     ]
 
+    PREFIX = "sample"
+    JOB_GROUP = "create-sample"
+    SUBMIT = "#sample-create"
+    CANCEL_NOTE = "cancelling: nothing will be kept"
+
     @dataclass
     class SamplesLoaded(Message):
         samples: tuple[SampleRow, ...]
 
-    @dataclass
-    class Progress(Message):
-        line: str
-
-    @dataclass
-    class Created(Message):
-        path: Path
-        messages: tuple[str, ...]
-
-    @dataclass
-    class Failed(Message):
-        message: str
-
     def __init__(self, launch_path: Path) -> None:
-        super().__init__()
-        self.launch_path = launch_path
+        super().__init__(launch_path)
         self.samples: tuple[SampleRow, ...] = ()
-        self.creating = False
         self._auto_destination = ""
+        self.remotes = RemoteFields(self, "smp")
 
     def compose(self) -> ComposeResult:
         yield make_header()
-        with Vertical(id="sample-box"):
+        with VerticalScroll(id="sample-box"):
             yield Static("Open a sample project", classes="screen-title")
             yield Static("Each sample is a full project: a charter, candidate use cases and data "
                          "tracked with DVC. Choose one with the arrows, press enter, check the destination "
@@ -72,13 +71,13 @@ class SamplePickerScreen(WorkbenchScreen):
             with Horizontal(id="sample-destination-row"):
                 yield Input(id="sample-destination")
                 yield Button("Create", variant="primary", id="sample-create")
-            with Vertical(id="sample-progress"):
-                yield ProgressBar(total=None, show_eta=False, id="sample-bar")
-                yield Log(id="sample-log", auto_scroll=True)
+            with Grid(classes="remote-grid"):
+                yield from self.remotes.compose()
+            yield from self.progress_box()
         yield make_footer()
 
     def on_mount(self) -> None:
-        self.query_one("#sample-progress").display = False
+        super().on_mount()
         self.query_one("#sample-list", OptionList).loading = True
         self.load_samples()
 
@@ -143,53 +142,35 @@ class SamplePickerScreen(WorkbenchScreen):
             notify_error(self, "the destination is empty: give a new or empty folder")
             self.query_one("#sample-destination", Input).focus()
             return
-        path = Path(text).expanduser()
-        if not path.is_absolute():
-            path = self.launch_path / path
-        self.creating = True
-        self.query_one("#sample-create", Button).disabled = True
-        self.query_one("#sample-progress").display = True
-        self.query_one("#sample-bar").display = True
-        log = self.query_one("#sample-log", Log)
-        log.clear()
-        log.write_line(f"creating {sample_id} in {path}")
-        self.create(sample_id, path)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="create-sample",
-          description="create a sample project")
-    def create(self, sample_id: str, path: Path) -> None:
-        from workbench.new_project import create_from_sample
-
-        worker = get_current_worker()
-        def created() -> Message:
-            made = create_from_sample(sample_id, path,
-                                      progress=lambda line: self.post_message(self.Progress(line)),
-                                      cancel=worker.cancelled_event)
-            return self.Created(made.path, made.messages)
-
-        post_core_result(self, created, self.Failed)
-
-    def on_sample_picker_screen_progress(self, event: Progress) -> None:
-        self.query_one("#sample-log", Log).write_line(event.line.strip())
-
-    def on_sample_picker_screen_failed(self, event: Failed) -> None:
-        self.creating = False
-        self.query_one("#sample-list", OptionList).loading = False
-        self.query_one("#sample-create", Button).disabled = False
-        self.query_one("#sample-bar").display = False
-        self.query_one("#sample-log", Log).write_line(f"error: {event.message}")
-        notify_error(self, event.message)
-
-    def on_sample_picker_screen_created(self, event: Created) -> None:
-        self.creating = False
-        for message in event.messages:
-            self.app.notify(message, markup=False)
-        self.app.notify(f"Created project at {event.path}", markup=False)
-        self.app.open_project(event.path)  # type: ignore[attr-defined]
-
-    def action_back(self) -> None:
-        if self.creating:
-            self.app.workers.cancel_group(self, "create-sample")
-            self.query_one("#sample-log", Log).write_line("cancelling: nothing will be kept")
+        bad = self.remotes.first_invalid()
+        if bad is not None:
+            notify_error(self, bad[1])
+            self.remotes.mark(*bad)
             return
-        self.app.pop_screen()
+        path = folder_from(text, self.launch_path)
+        remotes = self.remotes.values()
+
+        def create(progress: Callable[[str], None], cancel: threading.Event) -> tuple[Path, tuple[str, ...]]:
+            from workbench.new_project import create_from_sample
+
+            made = create_from_sample(sample_id, path, git_remote=remotes.git, dvc_remote=remotes.dvc,
+                                      dvc_endpoint=remotes.endpoint, progress=progress, cancel=cancel)
+            return made.path, made.messages
+
+        self.start_job("create a sample project", create, first_line=f"creating {sample_id} in {path}")
+
+    @on(Input.Submitted, ".remote-field")
+    def _remote_submitted(self) -> None:
+        self.action_create()
+
+    def job_failed(self, message: str) -> None:
+        self.query_one("#sample-list", OptionList).loading = False
+        field = field_of(message)
+        if field in ("git", "dvc", "endpoint"):
+            self.remotes.mark(field, message)
+
+    @on(Input.Changed, ".remote-field")
+    def _clear_invalid(self, event: Input.Changed) -> None:
+        if event.input.has_class("-invalid"):
+            event.input.remove_class("-invalid")
+            event.input.tooltip = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,68 +33,33 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Log, Static
 
 from screens.base import StepView, notify_error, step_ended
+from screens.operations.monitoring_format import (
+    CURRENT_COLOR,
+    FEATURE_COLUMNS,
+    METHOD_LONG,
+    METHOD_NAMES,
+    PREDICTIONS_FOLDER,
+    PSI_STYLES,
+    REFERENCE_COLOR,
+    REFERENCE_FILE,
+    REPORT_COLUMNS,
+    cli_line,
+    edge_label,
+    gate_name,
+    json_of,
+    largest_shifts,
+    number,
+    pct,
+    psi_band,
+    severity_order,
+    short_when,
+)
 from workbench import jobs
 from workbench.errors import WorkbenchError
 from workbench.textfmt import clip
 
 if TYPE_CHECKING:
     from workbench.operations.monitoring import ReportSummary
-
-REFERENCE_FILE = "reports/reference.json"
-PREDICTIONS_FOLDER = "monitoring/predictions"
-CLI_ERROR = "mlops-workbench: error: "
-#: Type is in the detail line under the table: with the sidebar, 120 columns hold these five.
-FEATURE_COLUMNS = (("name", "Feature"), ("drifted", "Drift"), ("statistic", "Statistic"),
-                   ("test", "Test"), ("psi", "PSI"))
-REPORT_COLUMNS = (("id", "Report"), ("when", "At (UTC)"), ("status", "Status"), ("share", "Drifted"))
-METHOD_NAMES = {"ks": "KS", "wasserstein": "Wasserstein", "chi_squared": "chi²",
-                "jensen_shannon": "Jensen-Shannon", "none": "not compared"}
-METHOD_LONG = {"ks": "Kolmogorov-Smirnov test", "wasserstein": "Wasserstein distance / reference std",
-               "chi_squared": "chi-squared test", "jensen_shannon": "Jensen-Shannon distance (base 2)"}
-PSI_STYLES = {"none": "dim", "moderate": "yellow", "significant": "bold red"}
-REFERENCE_COLOR, CURRENT_COLOR = (70, 130, 255), (255, 150, 30)  # RGB: themes leave them alone
-
-
-def number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    value = float(value)
-    return f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:,.0f}"
-
-
-def psi_band(value: float | None, moderate: float = 0.1, significant: float = 0.25) -> str | None:
-    """The band the report would give: below 0.1 none, below 0.25 moderate, else significant."""
-    if value is None:
-        return None
-    return "none" if value < moderate else ("moderate" if value < significant else "significant")
-
-
-def severity_order(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drifted first, then not drifted, then not compared; within each, the worst test first, then PSI."""
-    rank = {True: 0, False: 1, None: 2}
-    return sorted(features, key=lambda f: (rank.get(f.get("drifted"), 2), -float(f.get("severity") or -1.0),
-                                           -float(f.get("psi") or 0.0), str(f.get("name"))))
-
-
-def cli_line(stderr_lines: list[str], code: int | None) -> str:
-    """The one error line the CLI printed (without its ``mlops-workbench: error:`` prefix)."""
-    errors = [ln for ln in stderr_lines if ln.startswith("mlops-workbench:")]
-    line = errors[-1] if errors else (stderr_lines[-1] if stderr_lines else f"the command exited {code}")
-    return line.removeprefix(CLI_ERROR)
-
-
-def short_when(iso: str) -> str:
-    return iso[:16].replace("T", " ") if iso else "-"
-
-
-def _edge_label(value: float, kind: str) -> str:
-    if kind == "datetime":
-        try:
-            return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d")
-        except (OverflowError, OSError, ValueError):
-            return number(value)
-    return number(value, 3)
-
 
 class MonitoringView(StepView, VerticalScroll):
     """The verdict of the latest check, features by severity with their histograms, drift over time."""
@@ -214,9 +178,9 @@ class MonitoringView(StepView, VerticalScroll):
         suggestion = found[0].relative_to(self.path).as_posix() if found else None
         retrained = None
         if report is not None and report.get("action_recommended") and report.get("id"):
-            from workbench.versioning.history import commit_mentioning
+            from workbench.versioning.history import commit_from_report
 
-            retrained = commit_mentioning(self.path, f"From monitoring report {report['id']}.")
+            retrained = commit_from_report(self.path, str(report["id"]))
         self.post_message(self.Loaded(reports, report, (self.path / REFERENCE_FILE).is_file(), has_log,
                                       suggestion, retrained))
 
@@ -368,12 +332,12 @@ class MonitoringView(StepView, VerticalScroll):
                       number(f["p_value"], 3)]
         ref_missing, cur_missing = f.get("reference_missing_share"), f.get("current_missing_share")
         if ref_missing or cur_missing:
-            parts += [("  missing ", "dim"), _pct(ref_missing), " -> ", _pct(cur_missing)]
+            parts += [("  missing ", "dim"), pct(ref_missing), " -> ", pct(cur_missing)]
         hist = f.get("histogram") or {}
         if hist.get("reference"):
             ref_rgb, cur_rgb = (f"rgb{c}".replace(" ", "") for c in (REFERENCE_COLOR, CURRENT_COLOR))
             parts += ["\n", ("■", ref_rgb), " reference  ", ("■", cur_rgb), " current"]
-            shifts = _largest_shifts(hist)
+            shifts = largest_shifts(hist)
             if shifts:
                 parts += [("   largest shifts: ", "dim"), shifts]
         for note in f.get("notes") or []:
@@ -424,7 +388,7 @@ class MonitoringView(StepView, VerticalScroll):
             if len(edges) == len(ref) + 1:
                 # tick k sits between bar k and bar k+1: the cut point there
                 picks = sorted({0, len(edges) // 4, len(edges) // 2, 3 * len(edges) // 4, len(edges) - 1})
-                plt.xticks([i + 0.5 for i in picks], [_edge_label(edges[i], kind) for i in picks])
+                plt.xticks([i + 0.5 for i in picks], [edge_label(edges[i], kind) for i in picks])
             plt.title(f"{name}: share of rows per reference bin")
         plt.ylim(0, max(max(ref), max(cur)) * 1.1 or 1)
         plot.refresh()
@@ -574,7 +538,7 @@ class MonitoringView(StepView, VerticalScroll):
         self.running = None
         self.query_one("#mon-progress").finish()
         self.refresh_bindings()
-        data = _json(event.stdout)
+        data = json_of(event.stdout)
         if event.what == "monitor":
             self._monitor_done(event, data)
         else:
@@ -600,7 +564,7 @@ class MonitoringView(StepView, VerticalScroll):
         if event.code in (0, 1) and data is not None:
             experiment = str(data.get("experiment") or "the candidate")
             validation = data.get("validation") or {}
-            failed = [_gate_name(g) for g in validation.get("failed_gates") or []]
+            failed = [gate_name(g) for g in validation.get("failed_gates") or []]
             proposal = [str(c) for c in data.get("proposal") or []]
             if event.code == 0:
                 message = f"Retrained {experiment}: it passes the gates"
@@ -626,34 +590,3 @@ class MonitoringView(StepView, VerticalScroll):
         if self.report is None:
             self.query_one("#mon-verdict", Static).update("")
         notify_error(self.screen, event.message)
-
-
-def _json(text: str) -> dict[str, Any] | None:
-    import json
-
-    try:
-        data = json.loads(text) if text.strip() else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _gate_name(gate: Any) -> str:
-    if isinstance(gate, dict):
-        return str(gate.get("name") or gate.get("gate") or gate)
-    return str(gate)
-
-
-def _largest_shifts(hist: dict[str, Any], shown: int = 3) -> str:
-    """The categories whose share moved most, in percentage points (categorical histograms only)."""
-    labels = hist.get("categories")
-    if not labels:
-        return ""
-    moves = [(float(c) - float(r), str(label)) for label, r, c in
-             zip(labels, hist.get("reference") or [], hist.get("current") or [], strict=False)]
-    moves = sorted((m for m in moves if abs(m[0]) >= 0.005), key=lambda m: -abs(m[0]))[:shown]
-    return ", ".join(f"{label} {delta * 100:+.1f} pts" for delta, label in moves)
-
-
-def _pct(share: Any) -> str:
-    return "-" if share is None else f"{float(share) * 100:.1f}%"

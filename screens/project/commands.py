@@ -1,4 +1,4 @@
-"""The command palette entries of the project screen: every step, the dashboard, the timeline."""
+"""The command palette entries of the project screen: every step, the dashboard, the timeline, sync."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ class WorkbenchCommands(Provider):
             return
         yield "Go to: Dashboard", screen.action_dashboard, "where the project stands, the next step"
         yield "Go to: Timeline", screen.action_timeline, "every versioned step, read from git"
+        yield "Sync with the team", screen.action_sync, \
+            "S: what is only here or only there (a dry run), then share and bring in, after asking"
+        yield "Set the shared remotes", screen.action_set_remotes, "the git and DVC remotes (remote set)"
         for step in STEPS:
             yield f"Go to: {step.title}", partial(screen.show_step, step.id), f"{step.phase}: {step.summary}"
         yield "Refresh status", screen.action_refresh, "recompute every step's state from the repository"

@@ -16,6 +16,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("n", "on the dashboard: open the next step it recommends"),
     ("t", "timeline: every versioned step, read from git"),
     ("r", "refresh the status (it is read from the repository)"),
+    ("S", "sync with the team: the three-way status with origin (a dry run); S again syncs, after asking"),
     ("ctrl+p", "command palette: go to any step, or run a step's action (train, validate, ...)"),
     ("1 / 2 / 3", "jump: 1 the sidebar, 2 the view on show, 3 the view's next panel"),
     ("\\", "show or hide the sidebar (hidden by itself under 100 columns)"),

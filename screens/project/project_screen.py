@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
+    from screens.project.sync_view import SyncView
     from screens.project.timeline_view import TimelineView
     from workbench.status import ProjectStatus
     from workbench.versioning.timeline import TimelineEntry
@@ -73,6 +74,7 @@ class LifecycleSidebar(Tree[tuple[str, str]]):
     def on_mount(self) -> None:
         self.nodes_by_key["dashboard"] = self.root.add_leaf(Text("◆ Dashboard"), data=("view", "dashboard"))
         self.nodes_by_key["timeline"] = self.root.add_leaf(Text("◷ Timeline"), data=("view", "timeline"))
+        self.nodes_by_key["sync"] = self.root.add_leaf(Text("⇅ Sync"), data=("view", "sync"))
         for phase in PHASES:
             branch = self.root.add(Text(phase, style="bold"), data=("phase", phase), expand=True)
             for step in steps_in(phase):
@@ -99,6 +101,38 @@ class LifecycleSidebar(Tree[tuple[str, str]]):
             self.move_cursor(node)  # type: ignore[arg-type]
 
 
+def team_content(team: dict[str, Any] | None) -> Content | None:
+    """The dashboard's team block (issue 18): the shared remote with ahead/behind from the last fetch
+    (no network), who pushed what this clone has fetched but not yet pulled, and who did the last
+    steps. None for a project with no remote that one person works on (the block would only repeat
+    "Last versioned step")."""
+    if not team:
+        return None
+    remote = team.get("remote") or {}
+    steps = team.get("last_steps") or []
+    people = {s.get("author") for s in steps if s.get("author")}
+    if not remote.get("url") and len(people) < 2:
+        return None
+    parts: list[Content | str | tuple[str, str]] = [("Team", "bold")]
+    if not remote.get("url"):
+        parts += ["\n", ("No shared remote: ", "$warning"), "S opens Sync, where you can set one"]
+    elif not remote.get("fetched"):
+        parts += ["\n", ("origin ", "dim"), str(remote["url"]), ("  not fetched yet: S shows the status", "dim")]
+    else:
+        ahead, behind = int(remote.get("ahead") or 0), int(remote.get("behind") or 0)
+        where = "in sync" if not ahead and not behind else f"{ahead} ahead, {behind} behind"
+        parts += ["\n", ("origin ", "dim"), str(remote["url"]), "  ",
+                  (where, "$success" if where == "in sync" else "bold $warning"), ("  (as of the last fetch; S syncs)", "dim")]
+        theirs = remote.get("teammates_since_sync") or []
+        if theirs:
+            parts += ["\n", ("Pushed since your last sync by: ", "dim"), ", ".join(theirs)]
+    for s in steps[:3]:
+        role = f" ({s['role']})" if s.get("role") else ""
+        parts += ["\n", (short_when(str(s.get("when", ""))) + "  ", "dim"), f"{s.get('author', '')}{role}  ",
+                  str(s.get("summary", ""))]
+    return Content.assemble(*parts)
+
+
 class Dashboard(VerticalScroll):
     """Where the project stands and the next step to take."""
 
@@ -110,6 +144,7 @@ class Dashboard(VerticalScroll):
         yield Static("", id="dash-blockers", classes="dash-block")
         yield Static("", id="dash-maturity", classes="dash-block")
         yield Static("", id="dash-last", classes="dash-block")
+        yield Static("", id="dash-team", classes="dash-block")
 
     def show_status(self, status: ProjectStatus) -> None:
         self.query_one("#dash-title", Static).update(Content.from_markup("[b]$name[/b]", name=status.name))
@@ -165,6 +200,10 @@ class Dashboard(VerticalScroll):
         else:
             text = Content.from_markup("[b]Last versioned step:[/b] none yet")
         self.query_one("#dash-last", Static).update(text)
+        team = self.query_one("#dash-team", Static)
+        shown = team_content(status.team)
+        team.display = shown is not None
+        team.update(shown or "")
 
     def show_error(self, message: str) -> None:
         self.query_one("#dash-title", Static).update(Content.assemble(("Cannot read the project", "bold $error")))
@@ -180,6 +219,8 @@ class ProjectScreen(WorkbenchScreen):
         Binding("t", "timeline", "Timeline"),
         Binding("r", "refresh", "Refresh"),
         Binding("n", "next_step", "Next step"),
+        # Sync (issue 18): one key for it across the app; again on the sync view: sync, after asking.
+        Binding("S", "sync", "Sync", key_display="S"),
         Binding("backslash", "toggle_sidebar", "Sidebar", key_display="\\"),
         # Jumping (issue 16.4): 1 the sidebar, 2 the view on show, 3 the next panel in it.
         Binding("1", "jump_sidebar", "Sidebar", show=False),
@@ -445,11 +486,42 @@ class ProjectScreen(WorkbenchScreen):
                 view.show_timeline(self.timeline)
         self._show_view(view)
 
+    def _sync_view(self) -> SyncView | None:
+        views = self.query_one("#content", ContentSwitcher).query_children("#sync")
+        return views.first() if views else None  # type: ignore[return-value]
+
+    async def action_sync(self) -> None:
+        """``S``: show the sync view with a fresh three-way status; on the sync view, sync (it asks first)."""
+        view = self._sync_view()
+        if view is not None and self.current_view == "sync":
+            view.ask_to_sync()
+            return
+        self.query_one(LifecycleSidebar).point_at("sync")
+        if view is None:
+            from screens.project.sync_view import SyncView
+
+            view = SyncView(self.path, id="sync")
+            await self.query_one("#content", ContentSwitcher).add_content(view, set_current=True)
+        else:
+            view.refresh_preview()
+        self._show_view(view)
+
+    async def action_set_remotes(self) -> None:
+        """The sync view with the focus in its remotes form (the palette's "Set the shared remotes")."""
+        if self.current_view != "sync":
+            await self.action_sync()
+        view = self._sync_view()
+        if view is not None:
+            view.form.input("git").focus()
+
     def action_refresh(self) -> None:
         self._announce_refresh = True
         for view in self.query(".step-view"):
             if hasattr(view, "reload"):
                 view.reload()
+        sync_view = self._sync_view()
+        if sync_view is not None and self.current_view == "sync":
+            sync_view.refresh_preview()
         self.load_status()
 
     async def show_step(self, step_id: str) -> None:
@@ -484,6 +556,8 @@ class ProjectScreen(WorkbenchScreen):
         if kind == "view":
             if key == "dashboard":
                 self.action_dashboard()
+            elif key == "sync":
+                await self.action_sync()
             else:
                 await self.action_timeline()
         elif kind == "step":

@@ -36,7 +36,7 @@ from workbench.cli.design import charter, data, usecase
 from workbench.cli.development import exp, pipeline, review, stage, train, validate
 from workbench.cli.operations import check, ci, model, monitor, predict, retrain, serve
 from workbench.cli.options import DEFAULTS
-from workbench.cli.project import history, new, remote, samples, status, sync
+from workbench.cli.project import clone, history, new, remote, samples, status, sync
 from workbench.cli.project import open as open_
 
 #: Every command module, in the order of ``mlops-workbench --help``.
@@ -45,7 +45,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     charter, usecase, data,
     pipeline, stage, train, exp, validate, review,
     model, serve, predict, monitor, retrain, ci, check,
-    remote, sync,
+    remote, sync, clone,
 )
 
 #: Each command name and its module.

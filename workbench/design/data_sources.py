@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import WorkbenchError
 from workbench.paths import inside as _inside
 from workbench.paths import user_path
 from workbench.progress import Progress
@@ -92,7 +93,6 @@ def refuse_untrackable_name(given: str, rel: str) -> None:
     space is dropped by git (same result), and other control characters make names people
     cannot read or type. Each part of the path is checked.
     """
-    from workbench.errors import WorkbenchError
 
     for part in rel.split("/"):
         bad = next((ch for ch in part if ord(ch) < 32 or ord(ch) == 127), None)
@@ -104,6 +104,84 @@ def refuse_untrackable_name(given: str, rel: str) -> None:
         if part != part.rstrip():
             raise WorkbenchError(f"{given!r}: the name {part!r} ends with a space, which git drops from "
                                  "DVC's .gitignore entry: rename it without the trailing space, then add it")
+
+
+def _locate_source(project: Project, path: str | Path, cwd: str | Path | None) -> tuple[Path, Path | None]:
+    """The source's absolute path and its path inside the project (None when outside)."""
+    given = str(path)
+    src = user_path(path, cwd)
+    if not src.exists():
+        raise WorkbenchError(f"{given} does not exist: check the path (quote it if it has spaces)")
+    inside = _inside(src, project.path)
+    if inside is not None and (not inside.parts or inside.parts[0] in (".git", ".dvc")):
+        raise WorkbenchError(f"{given} is the project itself or its .git/.dvc folder: "
+                             "give a data file or a folder of data files")
+    if src.is_dir() and _inside(project.path, src) is not None:
+        raise WorkbenchError(f"{given} contains the project itself ({project.path}): give a data "
+                             "file or a folder that holds only data files")
+    refuse_untrackable_name(given, src.name if inside is None else inside.as_posix())
+    return src, inside
+
+
+def _read_every_file(src: Path, given: str, progress: Progress | None,
+                     cancel: threading.Event | None) -> tuple[list[Path], list[Any], int, tuple[str, ...]]:
+    """``(files, formats, rows, columns)`` after reading every file completely (readable, not
+    empty, consistent rows; the files of a folder share their columns)."""
+    from workbench.design.data_read import data_files, read_table, sniff
+
+    files = data_files(src, given)
+    formats: list[Any] = []
+    rows = 0
+    columns: tuple[str, ...] = ()
+    for i, file in enumerate(files):
+        display = given if file == src else f"{given}/{file.relative_to(src).as_posix()}"
+        if progress:
+            progress(f"checking {display}")
+        fmt = sniff(file, display)
+        table, fmt = read_table(fmt, cancel=cancel)
+        if i and table.column_names != list(columns):
+            raise WorkbenchError(f"{display} has other columns than {formats[0].display}: the files "
+                                 "of a folder source must share their columns; add them one by one")
+        columns = tuple(table.column_names)
+        rows += table.num_rows
+        formats.append(fmt)
+        del table
+    return files, formats, rows, columns
+
+
+def _record_source(project: Project, config: dict[str, Any], src: Path, inside: Path | None,
+                   name: str | None, fmt: Any) -> tuple[str, str, bool]:
+    """Write the source into ``config``'s ``data.sources`` (replacing one at the same path):
+    ``(project-relative path, source name, replaced)``."""
+    from workbench.versioning import git
+
+    data = config.setdefault("data", {})
+    sources = data.setdefault("sources", [])
+    if inside is None:
+        rel = f"data/{src.name}"  # copy_in refuses, under the lock, when it exists already
+    else:
+        rel = inside.as_posix()
+        root = git.repo_root(project.path)
+        if root is not None and git.is_tracked(root, src):
+            raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
+                                 f"'git rm -r --cached \"{rel}\"' and commit, then add it again")
+    source_name = (name or Path(rel).stem).strip()
+    if not source_name:
+        raise WorkbenchError("the source name is empty: pass --name NAME")
+    existing = next((s for s in sources if isinstance(s, dict) and s.get("path") == rel), None)
+    clash = next((s for s in sources if isinstance(s, dict) and s.get("name") == source_name
+                  and s is not existing), None)
+    if clash is not None:
+        raise WorkbenchError(f"a source named {source_name!r} exists already ({clash.get('path')}): "
+                             "pass another --name")
+    record: dict[str, object] = {"name": source_name, "path": rel, "format": fmt.format}
+    record.update(fmt.options())
+    if existing is not None:
+        existing.clear()
+        existing.update(record)
+    else:
+        sources.append(record)
+    return rel, source_name, existing is not None
 
 
 def add_data(
@@ -126,73 +204,14 @@ def add_data(
     written; a failure later removes the copy again and rolls the step back.
     """
 
-    from workbench.design.data_read import data_files, read_table, sniff
-    from workbench.errors import WorkbenchError
-    from workbench.versioning import git
-
     project = Project(project_path)
     config = project.read_config()
     given = str(path)
-    src = user_path(path, cwd)
-    if not src.exists():
-        raise WorkbenchError(f"{given} does not exist: check the path (quote it if it has spaces)")
-    inside = _inside(src, project.path)
-    if inside is not None and (not inside.parts or inside.parts[0] in (".git", ".dvc")):
-        raise WorkbenchError(f"{given} is the project itself or its .git/.dvc folder: "
-                             "give a data file or a folder of data files")
-    if src.is_dir() and _inside(project.path, src) is not None:
-        raise WorkbenchError(f"{given} contains the project itself ({project.path}): give a data "
-                             "file or a folder that holds only data files")
-    refuse_untrackable_name(given, src.name if inside is None else inside.as_posix())
+    src, inside = _locate_source(project, path, cwd)
+    files, formats, rows, columns = _read_every_file(src, given, progress, cancel)
+    rel, source_name, replaced = _record_source(project, config, src, inside, name, formats[0])
 
-    # 1. validate every file completely (readable, not empty, consistent rows)
-    files = data_files(src, given)
-    formats: list[Any] = []
-    rows = 0
-    columns: tuple[str, ...] = ()
-    for i, file in enumerate(files):
-        display = given if file == src else f"{given}/{file.relative_to(src).as_posix()}"
-        if progress:
-            progress(f"checking {display}")
-        fmt = sniff(file, display)
-        table, fmt = read_table(fmt, cancel=cancel)
-        if i and table.column_names != list(columns):
-            raise WorkbenchError(f"{display} has other columns than {formats[0].display}: the files "
-                                 "of a folder source must share their columns; add them one by one")
-        columns = tuple(table.column_names)
-        rows += table.num_rows
-        formats.append(fmt)
-        del table
-
-    # 2. where it goes in the project
-    data = config.setdefault("data", {})
-    sources = data.setdefault("sources", [])
-    if inside is None:
-        rel = f"data/{src.name}"  # copy_in refuses, under the lock, when it exists already
-    else:
-        rel = inside.as_posix()
-        root = git.repo_root(project.path)
-        if root is not None and git.is_tracked(root, src):
-            raise WorkbenchError(f"{rel} is tracked by git, so DVC cannot track it: run "
-                                 f"'git rm -r --cached \"{rel}\"' and commit, then add it again")
-    source_name = (name or Path(rel).stem).strip()
-    if not source_name:
-        raise WorkbenchError("the source name is empty: pass --name NAME")
-    existing = next((s for s in sources if isinstance(s, dict) and s.get("path") == rel), None)
-    clash = next((s for s in sources if isinstance(s, dict) and s.get("name") == source_name
-                  and s is not existing), None)
-    if clash is not None:
-        raise WorkbenchError(f"a source named {source_name!r} exists already ({clash.get('path')}): "
-                             "pass another --name")
-    record: dict[str, object] = {"name": source_name, "path": rel, "format": formats[0].format}
-    record.update(formats[0].options())
-    if existing is not None:
-        existing.clear()
-        existing.update(record)
-    else:
-        sources.append(record)
-
-    # 3. copy, track, record, commit. The copy is part of the step: a failure rolls it back,
+    # Copy, track, record, commit. The copy is part of the step: a failure rolls it back,
     # and after a kill -9 the step journal lets the next write remove it (so the next
     # attempt is not refused because of a stray copy).
     shape = f"{rows:,} rows x {len(columns)} columns"
@@ -210,5 +229,5 @@ def add_data(
         name=source_name, path=rel, format=formats[0].format, files=len(files), rows=rows,
         columns=len(columns), copied_from=str(src) if inside is None else None,
         notes=tuple(n for f in formats for n in f.notes), commit=step.commit,
-        messages=tuple(step.messages), replaced=existing is not None,
+        messages=tuple(step.messages), replaced=replaced,
     )

@@ -7,6 +7,7 @@ promotes from is :mod:`workbench.development.experiments`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from workbench import paths
 from workbench.development.experiments import Experiment, get_experiment, list_experiments
 from workbench.errors import DirtyPathError, WorkbenchError
 from workbench.progress import Progress
-from workbench.versioning import exp_git
+from workbench.versioning import exp_git, git
 
 
 def _pipeline_outputs(root: Path) -> set[str]:
@@ -183,6 +184,9 @@ def promote_experiment(root: Path, name: str, *, role: str | None = None,
         return _promote(root, name, role=role, progress=progress, cancel=cancel)
 
 
+_REPORT_LINE = re.compile(rf"^{re.escape(git.TRAILER_MONITORING_REPORT)}:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
+
+
 def _message(root: Path, exp: Experiment, exps: Sequence[Experiment]) -> tuple[str, str]:
     """(summary, body) of the promotion commit: the experiment, its baseline, changed params, metrics, note."""
     metric = _primary_metric(root, exp.metrics)
@@ -284,6 +288,9 @@ def _promote(root: Path, name: str, *, role: str | None, progress: Progress | No
     project_rel = [p[len(info.prefix):] if info.prefix else p for p in promoted]
     with begin_step(root, "training", role=role, summary=summary, cancel=cancel) as step:
         step.body = body
+        report = _REPORT_LINE.search(exp.note or "")
+        if report:  # a retraining candidate's note names its monitoring report: keep it as a trailer
+            step.trailers[git.TRAILER_MONITORING_REPORT] = report.group(1)
         for line in step.messages:  # stale locks cleared, a killed step finished
             if progress:
                 progress(line)

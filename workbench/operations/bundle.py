@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,8 +283,6 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
     ``output`` defaults to the project's bundle cache. An existing folder is replaced only
     when it is a bundle; anything else there is refused, and nothing is written.
     """
-    import yaml
-
     from workbench.development.model_file import TRUSTED_TYPES
     from workbench.versioning.evidence import evidence_at
     from workbench.versioning.outputs import refuse_versioned_output
@@ -302,15 +301,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
         data = show_file(project_path, commit, rel)
         return None if data is None else data.decode("utf-8", errors="replace")
 
-    params_text = text_at("params.yaml")
-    if params_text is None:
-        raise WorkbenchError(f"commit {commit[:7]} of {target.version} has no params.yaml: "
-                             "bundle a version trained by the workbench pipeline")
-    try:
-        params = yaml.safe_load(params_text) or {}
-    except yaml.YAMLError:
-        raise WorkbenchError(f"params.yaml at commit {commit[:7]} is not valid YAML: "
-                             "bundle another version") from None
+    params = _params_at(text_at, commit, target.version)
     schema = schema_from_params(params)
     evidence = evidence_at(project_path, commit)
     if evidence.model_digest is None:
@@ -353,6 +344,35 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
         "Dockerfile": _dockerfile(target.version, str(env.get("python") or "")).encode(),
         "README.md": _readme(target.version, schema).encode(),
     }
+    onnx_bytes, onnx_record = _publish(out, files, metadata, schema, lambda: _test_frame(project_path, commit, text_at),
+                                       onnx_tolerance)
+    return BundleResult(path=out, version=target.version, commit=commit, model_digest=evidence.model_digest,
+                        files=FILES + (("model.onnx",) if onnx_bytes is not None else ()), card=card_kind,
+                        onnx=onnx_record)
+
+
+def _params_at(text_at: Callable[[str], str | None], commit: str, version: str) -> dict[str, Any]:
+    """params.yaml at the version's commit, or the one-line refusal."""
+    import yaml
+
+    params_text = text_at("params.yaml")
+    if params_text is None:
+        raise WorkbenchError(f"commit {commit[:7]} of {version} has no params.yaml: "
+                             "bundle a version trained by the workbench pipeline")
+    try:
+        params = yaml.safe_load(params_text) or {}
+    except yaml.YAMLError:
+        raise WorkbenchError(f"params.yaml at commit {commit[:7]} is not valid YAML: "
+                             "bundle another version") from None
+    return params
+
+
+def _publish(out: Path, files: dict[str, bytes], metadata: dict[str, Any], schema: dict[str, Any],
+             test_frame: Callable[[], Any], onnx_tolerance: float | None) -> tuple[bytes | None, dict[str, Any]]:
+    """Write the bundle into a temporary folder beside ``out`` (the trusted-types check, the ONNX
+    conversion checked on the test set), then swap it in with renames; nothing is left half-made."""
+    from workbench.operations import onnx_export
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)
@@ -360,11 +380,8 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         _check_model(tmp)
-        from workbench.operations import onnx_export
-
         tolerance = onnx_export.TOLERANCE if onnx_tolerance is None else onnx_tolerance
-        onnx_bytes, onnx_record = onnx_export.export(tmp / "model.skops", schema,
-                                                     _test_frame(project_path, commit, text_at), tolerance)
+        onnx_bytes, onnx_record = onnx_export.export(tmp / "model.skops", schema, test_frame(), tolerance)
         metadata["onnx"] = onnx_record
         (tmp / "metadata.json").write_bytes((json.dumps(metadata, indent=2, default=str) + "\n").encode())
         if onnx_bytes is not None:
@@ -379,9 +396,7 @@ def build_bundle(project_path: Path, version: str, output: Path | None = None, *
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return BundleResult(path=out, version=target.version, commit=commit, model_digest=evidence.model_digest,
-                        files=FILES + (("model.onnx",) if onnx_bytes is not None else ()), card=card_kind,
-                        onnx=onnx_record)
+    return onnx_bytes, onnx_record
 
 
 def _check_model(folder: Path) -> None:

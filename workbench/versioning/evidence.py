@@ -257,25 +257,20 @@ class Governance:
 
 
 def read_governance(config: dict[str, Any]) -> Governance:
-    """The checked ``governance`` section of a loaded workbench.yaml; one line for a bad value."""
+    """The checked ``governance`` section of a loaded workbench.yaml; one line for a bad value.
+
+    Types and ranges are the schema's (:func:`workbench.config.governance`); what the schema
+    allows and this refuses is a key that is not a governance setting.
+    """
+    from workbench.config import governance
+
     raw = config.get("governance")
-    if raw is None:
-        return Governance()
-    if not isinstance(raw, dict):
-        raise WorkbenchError("'governance' in workbench.yaml is not a mapping: write it like "
-                             "'governance: {independent_review: true, approvals: 2}'")
-    unknown = [k for k in raw if k not in ("independent_review", "approvals")]
-    if unknown:
-        raise WorkbenchError(f"governance has no setting {unknown[0]!r}: use independent_review, approvals")
-    independent = raw.get("independent_review", False)
-    if not isinstance(independent, bool):
-        raise WorkbenchError(f"governance.independent_review {independent!r} must be true or false "
-                             "in workbench.yaml")
-    approvals = raw.get("approvals", 1)
-    if isinstance(approvals, bool) or not isinstance(approvals, int) or approvals < 1:
-        raise WorkbenchError(f"governance.approvals {approvals!r} must be a whole number of at least 1 "
-                             "in workbench.yaml")
-    return Governance(independent_review=independent, approvals=approvals)
+    if isinstance(raw, dict):
+        unknown = [k for k in raw if k not in ("independent_review", "approvals")]
+        if unknown:
+            raise WorkbenchError(f"governance has no setting {unknown[0]!r}: use independent_review, approvals")
+    typed = governance(config)
+    return Governance(independent_review=typed.independent_review, approvals=typed.approvals)
 
 
 def project_governance(root: Path) -> tuple[Governance, tuple[Any, ...]]:

@@ -10,7 +10,7 @@ never ``git add -A``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from workbench.errors import DirtyPathError, WorkbenchError
 
 TRAILER_STEP = "Workbench-Step"
 TRAILER_ROLE = "Workbench-Role"
+#: On a commit made from a monitoring report's batch (retraining): the report's id.
+TRAILER_MONITORING_REPORT = "Workbench-Monitoring-Report"
 
 _IDENTITY_HELP = (
     "git does not know who you are: run "
@@ -298,13 +300,16 @@ def refuse_unsafe_state(path: Path, gdir: Path | None = None) -> None:
         raise WorkbenchError(why)
 
 
-def format_message(title: str, summary: str, step_id: str, role: str, body: str = "") -> str:
-    """The commit message of a step: ``<Step>: <summary>``, optional body, trailers."""
+def format_message(title: str, summary: str, step_id: str, role: str, body: str = "",
+                   trailers: Mapping[str, str] | None = None) -> str:
+    """The commit message of a step: ``<Step>: <summary>``, optional body, trailers (the step's
+    and role's, then ``trailers``: one ``Key: value`` line each, in git's trailer block)."""
     subject = f"{title}: {summary}".strip().replace("\n", " ")
     parts = [subject]
     if body.strip():
         parts.append(body.strip())
-    parts.append(f"{TRAILER_STEP}: {step_id}\n{TRAILER_ROLE}: {role}")
+    extra = "".join(f"\n{key}: {' '.join(value.split())}" for key, value in (trailers or {}).items() if value)
+    parts.append(f"{TRAILER_STEP}: {step_id}\n{TRAILER_ROLE}: {role}{extra}")
     return "\n\n".join(parts) + "\n"
 
 

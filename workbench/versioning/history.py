@@ -43,8 +43,34 @@ def repo_root_or_self(path: Path) -> Path:
     return git.repo_root(path) or path
 
 
-def commit_mentioning(project_path: Path, text: str) -> str | None:
-    """``"<short id> <subject>"`` of the last commit whose message holds ``text`` (a fixed string); None if none."""
-    out = git.run_git(project_path, "log", "-1", "--format=%h %s", "--fixed-strings",
-                      f"--grep={text}", check=False).strip()
-    return out or None
+def commit_from_report(project_path: Path, report_id: str) -> str | None:
+    """``"<short id> <subject>"`` of the last commit made from monitoring report ``report_id``.
+
+    Read from the commit's ``Workbench-Monitoring-Report`` trailer (retraining writes it, and
+    ``exp promote`` carries it over from the experiment's note), so a commit whose text merely
+    mentions the report is not taken for it. Commits made before the trailer existed are found by
+    the sentence retraining has always written into the body.
+    """
+    key = git.TRAILER_MONITORING_REPORT
+    out = git.run_git(project_path, "log", "--format=%h %s%x1f%(trailers:key=" + key + ",valueonly,separator=%x1e)",
+                      "--fixed-strings", f"--grep={key}: {report_id}", check=False)
+    for line in out.splitlines():
+        commit, _, values = line.partition("\x1f")
+        if report_id in (v.strip() for v in values.split("\x1e")):
+            return commit
+    return commit_mentioning(project_path, f"From monitoring report {report_id}.", without_trailer=key)
+
+
+def commit_mentioning(project_path: Path, text: str, *, without_trailer: str | None = None) -> str | None:
+    """``"<short id> <subject>"`` of the last commit whose message holds ``text`` (a fixed string); None if none.
+
+    With ``without_trailer``, only commits that have no such trailer count (the older form of a
+    message that now carries its own trailer)."""
+    fmt = "%h %s" + (f"%x1f%(trailers:key={without_trailer},valueonly,separator=%x1e)" if without_trailer else "")
+    out = git.run_git(project_path, "log", f"--format={fmt}", "--fixed-strings", f"--grep={text}",
+                      *([] if without_trailer else ["-1"]), check=False)
+    for line in out.splitlines():
+        commit, _, value = line.partition("\x1f")
+        if not value.strip():
+            return commit.strip() or None
+    return None

@@ -76,6 +76,7 @@ class StepTransaction:
     role: str
     summary: str = ""
     body: str = ""
+    trailers: dict[str, str] = field(default_factory=dict)  # more ``Key: value`` trailers of the commit
     commit: str | None = None
     messages: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
@@ -366,7 +367,7 @@ def begin_step(
 
                 raise CancelledError(f"{step_title(step_id)} was cancelled; nothing was committed")
             message = git.format_message(step_title(step_id), tx.summary or "update", step_id,
-                                         tx.role, tx.body)
+                                         tx.role, tx.body, tx.trailers)
             tx.commit = git.commit_paths(root, tx.written, message)
         except BaseException:
             tx.rollback()

@@ -38,7 +38,6 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,91 +47,21 @@ from workbench.versioning import dvc, git
 from workbench.versioning.exp_refs import parse_exp_ref
 from workbench.versioning.locks import ProjectLock, recover_stale_locks
 from workbench.versioning.remote import GIT_REMOTE_NAME, read_remotes, s3_error_line
+from workbench.versioning.sync_push import ENDPOINT_GONE_SECONDS, _push, _watched_dvc
+from workbench.versioning.sync_result import (
+    NOTES_REF,
+    NS,
+    Race,
+    SyncError,
+    SyncResult,
+    _dvc_failure,
+)
 
-NS = "refs/workbench/origin"
-NOTES_REF = "refs/notes/workbench"
 _REGISTRY_TAG = re.compile(r"^(?P<artifact>[^@#/]+)(?:@(?P<version>v[^#!]+)|#(?P<stage>[^#]+)#(?P<n>\d+))$")
 _PIPELINE_FILES = ("dvc.yaml", "params.yaml", "dvc.lock")
 
-
-class SyncError(WorkbenchError):
-    """Something to resolve before the project is in sync (exit 1)."""
-
-    exit_code = 1
-
-
-@dataclass
-class Race:
-    """A registry tag made here that conflicts with one someone else pushed first."""
-
-    tag: str
-    kind: str  # "version" or "stage"
-    theirs: str  # the remote tag that won
-    by: str  # "Name <email>" of the remote tag's tagger
-    when: str
-    redo: str
-
-    def line(self) -> str:
-        what = "registered" if self.kind == "version" else "assigned"
-        return (f"{self.tag} was not pushed: {self.by} {what} {self.theirs} first ({self.when}); "
-                f"redo it: {self.redo}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"tag": self.tag, "kind": self.kind, "theirs": self.theirs, "by": self.by, "when": self.when,
-                "redo": self.redo}
-
-
-@dataclass
-class SyncResult:
-    branch: str
-    remote: str
-    dry_run: bool
-    ahead: int = 0
-    behind: int = 0
-    exps_here: list[str] = field(default_factory=list)
-    exps_there: list[str] = field(default_factory=list)
-    tags_here: list[str] = field(default_factory=list)
-    tags_there: list[str] = field(default_factory=list)
-    notes: str = "in sync"  # in sync | only here | only there | ahead | behind | diverged
-    dvc_missing_remote: list[str] = field(default_factory=list)
-    dvc_missing_local: list[str] = field(default_factory=list)
-    dvc_checked: bool = False
-    pulled: str | None = None  # "fast-forward" | "rebase"
-    pulled_files: list[str] = field(default_factory=list)
-    pipeline: str | None = None  # after a pull that changed the pipeline: "up to date" or what to run
-    pushed: list[str] = field(default_factory=list)
-    races: list[Race] = field(default_factory=list)
-    conflict_files: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-
-    @property
-    def in_sync(self) -> bool:
-        return not self.races and not self.conflict_files
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.in_sync else 1
-
-    found: dict[str, Any] | None = None  # the three-way status as fetched, before any change
-
-    def status_json(self) -> dict[str, Any]:
-        return {
-                "commits": {"ahead": self.ahead, "behind": self.behind},
-                "experiments": {"only_here": self.exps_here, "only_there": self.exps_there},
-                "registry_tags": {"only_here": self.tags_here, "only_there": self.tags_there},
-                "notes": self.notes,
-                "dvc": {"checked": self.dvc_checked, "missing_on_remote": self.dvc_missing_remote,
-                        "missing_locally": self.dvc_missing_local},
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": 1, "branch": self.branch, "remote": self.remote, "dry_run": self.dry_run,
-            "in_sync": self.in_sync, "status": self.found or self.status_json(),
-            "pulled": self.pulled, "pulled_files": self.pulled_files, "pipeline": self.pipeline,
-            "pushed": self.pushed, "races": [r.to_json() for r in self.races],
-            "conflicts": self.conflict_files, "messages": self.messages,
-        }
+__all__ = ["ENDPOINT_GONE_SECONDS", "NOTES_REF", "NS", "Race", "SyncError", "SyncResult", "current_branch", "sync",
+           "team_status"]
 
 
 # --- reading refs -------------------------------------------------------------------------
@@ -267,18 +196,6 @@ def _flatten_status(data: Any) -> list[tuple[str, str]]:
         for item in data:
             pairs.extend(_flatten_status(item))
     return pairs
-
-
-def _dvc_failure(what: str, output: str, remotes: Any) -> WorkbenchError:
-    line = s3_error_line(output, remotes)
-    if line and "refused the credentials" in line:
-        return WorkbenchError(line)
-    if line:
-        return SyncError(line)
-    last = next((ln.strip().removeprefix("ERROR:").strip() for ln in reversed(output.splitlines())
-                 if ln.strip().startswith("ERROR")), output.strip().splitlines()[-1] if output.strip() else "")
-    return SyncError(f"dvc {what} failed ({last}); nothing more was pushed: run sync again when the DVC remote "
-                     "answers")
 
 
 # --- races --------------------------------------------------------------------------------
@@ -438,114 +355,6 @@ def _after_pull(path: Path, result: SyncResult, cancel: threading.Event | None, 
             stages = ", ".join(sorted(k for k in stale if not k.endswith(".dvc"))) or "data"
             result.pipeline = (f"not up to date after the pull ({stages} changed): run 'dvc repro' "
                                "(or 'mlops-workbench train') to re-derive dvc.lock")
-
-
-# --- pushing ------------------------------------------------------------------------------
-
-#: A store whose endpoint refuses connections this many seconds in a row has gone away: DVC's
-#: S3 client would otherwise retry every object with back-off for many minutes.
-ENDPOINT_GONE_SECONDS = 8.0
-
-
-def _watched_dvc(args: list[str], path: Path, remotes: Any, progress: Progress | None,
-                 cancel: threading.Event | None) -> dvc.DvcRun:
-    """``dvc ARGS``, stopped when the S3 endpoint stops answering (or on the user's cancel)."""
-    import socket
-    import time
-    import urllib.parse
-
-    from workbench.errors import CancelledError
-
-    endpoint = urllib.parse.urlsplit(remotes.dvc_endpoint) if remotes.dvc_endpoint else None
-    if endpoint is None or not endpoint.hostname:
-        return dvc.run_dvc(args, path, check=False, progress=progress, cancel=cancel)
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    stop, done = threading.Event(), threading.Event()
-    gone: list[bool] = []
-
-    def watch() -> None:
-        down_since: float | None = None
-        while not done.wait(0.5):
-            if cancel is not None and cancel.is_set():
-                stop.set()
-                return
-            try:
-                socket.create_connection((endpoint.hostname, port), timeout=2).close()
-                down_since = None
-            except OSError:
-                down_since = down_since or time.monotonic()
-                if time.monotonic() - down_since >= ENDPOINT_GONE_SECONDS:
-                    gone.append(True)
-                    stop.set()
-                    return
-
-    watcher = threading.Thread(target=watch, name="endpoint-watch", daemon=True)
-    watcher.start()
-    try:
-        return dvc.run_dvc(args, path, check=False, progress=progress, cancel=stop)
-    except CancelledError:
-        if gone:
-            raise SyncError(f"the DVC remote {remotes.dvc_url} at {remotes.dvc_endpoint} stopped answering during "
-                            f"dvc {args[0]}; nothing more was pushed: run sync again when it is back") from None
-        raise
-    finally:
-        done.set()
-        watcher.join(timeout=5)
-
-
-def _push(path: Path, root: Path, branch: str, state: dict[str, Any], result: SyncResult, races: list[Race],
-          cancel: threading.Event | None, progress: Progress | None) -> None:
-    remotes = read_remotes(path)
-    raced = {r.tag for r in races}
-    if remotes.dvc_url and (result.dvc_missing_remote or result.ahead or result.pulled or not result.dvc_checked):
-        if progress is not None:
-            progress(f"pushing DVC objects to {remotes.dvc_url}")
-        run = _watched_dvc(["push"], path, remotes, progress, cancel)
-        if run.returncode != 0:
-            raise _dvc_failure("push", run.output, remotes)
-        if result.dvc_missing_remote:
-            result.pushed.append(f"DVC objects of {len(result.dvc_missing_remote)} output(s)")
-    here_only = [n for r, (s, n) in state["here_exps"].items() if state["there_exps"].get(r, ("",))[0] != s]
-    if here_only:
-        args = ["exp", "push", GIT_REMOTE_NAME, *sorted(set(here_only))]
-        if not remotes.dvc_url:
-            args.insert(2, "--no-cache")
-        run = _watched_dvc(args, path, remotes, progress, cancel)
-        if run.returncode != 0:
-            raise _dvc_failure("exp push", run.output, remotes)
-        result.pushed.append(f"{len(set(here_only))} experiment(s)")
-    specs: list[str] = []
-    if result.ahead:
-        specs.append(f"HEAD:refs/heads/{branch}")
-    tags = [t for t in result.tags_here if t not in raced and t not in state["there_tags"]]
-    specs += [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
-    notes_now = git.run_git(root, "rev-parse", "--verify", "--quiet", NOTES_REF, check=False)
-    if notes_now and notes_now != state["notes_there"]:
-        specs.append(f"{NOTES_REF}:{NOTES_REF}")
-    if not specs:
-        return
-    done = subprocess.run(["git", "push", "--porcelain", GIT_REMOTE_NAME, *specs], cwd=root, env=git._git_env(),
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        text = (done.stderr + "\n" + done.stdout)
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        reason = next((ln.removeprefix("remote:").strip() for ln in lines
-                       if ln.startswith("remote:") and ln.removeprefix("remote:").strip()), "")
-        if "non-fast-forward" in text or "fetch first" in text or "stale info" in text:
-            raise SyncError(f"someone pushed to {GIT_REMOTE_NAME} during this sync: run sync again")
-        rejected = next((ln for ln in lines if ln.startswith("!")), "")
-        raise SyncError(f"the git remote '{GIT_REMOTE_NAME}' rejected the push"
-                        f" ({reason or rejected or lines[-1] if lines else 'no reason given'}): check your access "
-                        "to it; nothing else was changed there")
-    if result.ahead:
-        result.pushed.append(f"{result.ahead} commit(s) on {branch}")
-        result.ahead = 0
-        if not git.run_git(root, "config", "--get", f"branch.{branch}.remote", check=False):
-            git.run_git(root, "branch", "--quiet", f"--set-upstream-to={GIT_REMOTE_NAME}/{branch}", check=False)
-    if tags:
-        result.pushed.append(f"{len(tags)} registry tag(s)")
-    if notes_now and notes_now != state["notes_there"]:
-        result.pushed.append("notes")
 
 
 # --- the command --------------------------------------------------------------------------

@@ -40,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cmd_thresholds(args: argparse.Namespace) -> int:
-    from workbench.design.data_check import _thresholds, set_thresholds
+    from workbench.design.data_check import set_thresholds, thresholds
     from workbench.project import Project
 
     if not args.assignments:
         config = Project(project_path(args)).read_config()
-        values = _thresholds((config.get("data") or {}).get("thresholds"))
+        values = thresholds(config)
         if args.json:
             print(json.dumps({"schema": 1, "thresholds": values, "commit": None}, indent=2))
             return 0

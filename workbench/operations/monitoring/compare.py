@@ -27,7 +27,7 @@ from workbench.operations.monitoring.settings import (
     _fmt,
     monitoring_settings,
 )
-from workbench.paths import MODEL_FILE, REFERENCE_FILE
+from workbench.paths import MODEL_FILE, REFERENCE_FILE, user_path
 from workbench.progress import Progress
 from workbench.project import Project
 from workbench.reference import read_reference
@@ -237,10 +237,7 @@ def _load_reference(root: Path, reference: str | Path | None,
     if reference is None:
         ref_path, ref_display = root / REFERENCE_FILE, REFERENCE_FILE
     else:
-        ref_path = Path(reference).expanduser()
-        if not ref_path.is_absolute():
-            ref_path = Path(cwd or Path.cwd()) / ref_path
-        ref_display = str(reference)
+        ref_path, ref_display = user_path(reference, cwd), str(reference)
     return read_reference(ref_path, ref_display), ref_display
 
 

@@ -10,6 +10,7 @@ from workbench.operations.retrain.plan import Plan
 from workbench.operations.retrain.results import NewDataVersion
 from workbench.progress import Progress
 from workbench.versioning.dvc import pointer_md5
+from workbench.versioning.git import TRAILER_MONITORING_REPORT
 
 
 def _appended_bytes(plan: Plan) -> bytes:
@@ -77,4 +78,6 @@ def note_text(plan: Plan, data: NewDataVersion) -> str:
     if plan.from_report:
         lines.append(f"From monitoring report {plan.from_report}.")
     lines.append(f"Retraining-Data-MD5: {plan.new_md5}")
+    if plan.from_report:
+        lines.append(f"{TRAILER_MONITORING_REPORT}: {plan.from_report}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.operations.retrain.results import NewDataVersion
 from workbench.progress import Progress
+from workbench.versioning.git import TRAILER_MONITORING_REPORT
 
 
 def _journal_path(root: Path) -> Path:
@@ -63,6 +64,8 @@ def reject(root: Path, experiment: str, base: str, failed: list[str], kept: list
                 step.write_bytes(rel, old)
         step.body = "\n".join(["Kept for inspection:", *(f"- {k}" for k in kept),
                                *([f"From monitoring report {report_id}."] if report_id else [])])
+        if report_id:
+            step.trailers[TRAILER_MONITORING_REPORT] = report_id
     return step.commit
 
 

@@ -34,8 +34,7 @@ Leakage score of a feature (0.5..1 for binary targets, 0..1 otherwise):
 
 from __future__ import annotations
 
-from workbench.design.data_profile.profile import profile_file, profile_table
-from workbench.design.data_profile.settings import (
+from workbench.design.profile.settings import (
     EXACT_DISTINCT_ROWS,
     FINE_BINS,
     HISTOGRAM_BINS,
@@ -50,6 +49,7 @@ from workbench.design.data_profile.settings import (
     TargetSummary,
     TimeSummary,
 )
+from workbench.design.profile.table import profile_file, profile_table
 from workbench.progress import FractionProgress as Progress
 
 __all__ = [

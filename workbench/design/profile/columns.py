@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.design.data_profile.settings import (
+from workbench.design.profile.settings import (
     _SLICE,
     EXACT_DISTINCT_ROWS,
     FINE_BINS,

@@ -6,8 +6,8 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workbench.design.data_profile.columns import _Col, _dictionary
-from workbench.design.data_profile.settings import _POSITIVE, ProfileSettings, TargetSummary, _label
+from workbench.design.profile.columns import _Col, _dictionary
+from workbench.design.profile.settings import _POSITIVE, ProfileSettings, TargetSummary, _label
 
 # --- target and leakage ----------------------------------------------------------------
 

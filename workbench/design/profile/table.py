@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.design.data_profile.columns import _Col, _duplicate_rows, _profile_column, _replace
-from workbench.design.data_profile.leakage import _leakage_scores, _target
-from workbench.design.data_profile.settings import (
+from workbench.design.profile.columns import _Col, _duplicate_rows, _profile_column, _replace
+from workbench.design.profile.leakage import _leakage_scores, _target
+from workbench.design.profile.settings import (
     ColumnStats,
     ProfileSettings,
     SourceProfile,
