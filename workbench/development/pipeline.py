@@ -292,64 +292,35 @@ def _positive_class(labels: Any) -> tuple[Any, str]:
 _POSITIVE_NAMES = ("1", "true", "yes", "y", "positive", "pos", "fraud", "churn", "t")
 
 
-def configure_pipeline(
-    project_path: str | Path,
-    *,
-    target: str | None = None,
-    features: dict[str, str] | list[str] | None = None,
-    split: dict[str, Any] | None = None,
-    preprocessing: dict[str, Any] | None = None,
-    model: dict[str, Any] | None = None,
-    overrides: dict[str, Any] | None = None,
-    allow_flagged: list[str] | tuple[str, ...] = (),
-    role: str | None = None,
-) -> PipelineResult:
-    """Check the choices against the data, then write params.yaml + dvc.yaml in one commit.
-
-    ``features`` maps column -> type; a list of names infers the types; None takes every
-    column but the target, the time and sensitive columns and the columns
-    :func:`~workbench.design.exclusions.feature_exclusions` flags. A flagged column is a
-    feature only when it is in ``allow_flagged`` (recorded). ``overrides`` are dotted keys
-    applied last (``{"model.params.C": 0.5}``). A ``target`` that differs from
-    ``data.target`` is saved in workbench.yaml in the same commit.
-    """
-    import yaml
-
-    from workbench.design.exclusions import (
-        feature_exclusions,
-        read_last_report,
-        report_is_stale,
-        unknown_column_error,
-    )
-    from workbench.development.models import DEFAULT_PARAMS
+def _target_and_data(root: Path, sources: list[dict[str, str]], target: str | None) -> tuple[str, Any, list[str]]:
+    """(target, the sources' rows, their column names): refused when there is no target or the data lacks it."""
+    from workbench.design.exclusions import unknown_column_error
     from workbench.development.stages import read_sources
-    from workbench.project import CONFIG_NAME, dump_config
-    from workbench.versioning.step import begin_step
 
-    project = Project(project_path)
-    config = project.read_config()
-    task = str((config.get("charter") or {}).get("task") or "classification")
-    data = config.get("data") or {}
-    sources = configured_sources(config)
-    target = target or data.get("target")
     if not target:
         raise WorkbenchError("no target column: give --target NAME (or set data.target in workbench.yaml)")
-    frame = read_sources(project.path, sources)
+    frame = read_sources(root, sources)
     columns = [str(c) for c in frame.columns]
     if target not in columns:
         raise unknown_column_error("target", target, columns, "give --target NAME")
+    return target, frame, columns
 
-    report = read_last_report(project.path)
-    flagged = feature_exclusions(config, report, target)
-    allowed = list(dict.fromkeys(str(a).strip() for a in allow_flagged if str(a).strip()))
+
+def _refuse_allowed(allowed: list[str], columns: list[str], flagged: dict[str, str]) -> None:
+    """One line when an ``--allow-flagged`` column is not in the data or is not flagged."""
+    from workbench.design.exclusions import unknown_column_error
+
     for name in allowed:
         if name not in columns:
             raise unknown_column_error("--allow-flagged column", name, columns, "nothing was written")
         if name not in flagged:
             raise WorkbenchError(f"--allow-flagged {name}: {name!r} is not flagged (by the data check or "
                                  "data.exclude_columns): leave it out of --allow-flagged")
-    split_in = dict(split or {})
-    time_col = split_in.get("time_column") or data.get("time_column")
+
+
+def _left_out(data: dict[str, Any], time_col: Any, flagged: dict[str, str], allowed: list[str],
+              target: str) -> dict[str, str]:
+    """The columns kept out of the default features, each with why: sensitive, the time column, flagged."""
     left_out: dict[str, str] = {}
     for col in str_list(data.get("sensitive_columns")):
         left_out[col] = "a sensitive column (data.sensitive_columns), for the fairness gates"
@@ -357,41 +328,76 @@ def configure_pipeline(
         left_out[str(time_col)] = "the time column (data.time_column)"
     left_out.update({c: why for c, why in flagged.items() if c not in allowed})
     left_out.pop(target, None)
+    return left_out
+
+
+def _given_features(frame: Any, columns: list[str], target: str, features: dict[str, str] | list[str],
+                    left_out: dict[str, str], flagged: dict[str, str], allowed: list[str],
+                    source: str) -> dict[str, str]:
+    """The features as given (types inferred where none is given), refused when unknown, the target or flagged."""
+    given = dict(features) if isinstance(features, dict) else {f: None for f in features}
+    missing = [f for f in given if f not in columns]
+    if missing:
+        import difflib
+
+        near = {m: (difflib.get_close_matches(m, columns, n=1)
+                    or [c for c in columns if c.casefold() == m.casefold()]) for m in missing}
+        hint = "; ".join(f"did you mean {v[0]!r} for {m!r}?" for m, v in near.items() if v)
+        raise WorkbenchError(
+            f"feature(s) {', '.join(missing)} not in the data: use columns of {source} "
+            f"such as {_names([c for c in columns if c != target and c not in left_out], 8)}"
+            + (f" ({hint})" if hint else "")
+        )
+    if target in given:
+        raise WorkbenchError(f"the target {target!r} cannot also be a feature: remove it from --features")
+    refused = [f for f in given if f in flagged and f not in allowed]
+    if refused:
+        f = refused[0]
+        raise WorkbenchError(
+            f"feature {f!r} is {flagged[f]}: leave it out, or pass --allow-flagged {f} to use it "
+            "anyway (recorded in the commit and on the model card)")
+    return {f: (t or infer_type(frame[f])) for f, t in given.items()}
+
+
+def _features(frame: Any, columns: list[str], target: str, features: dict[str, str] | list[str] | None,
+              left_out: dict[str, str], flagged: dict[str, str], allowed: list[str],
+              source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(the features and their types, the columns left out): every column not left out, or those given."""
     if features is None:
         chosen = {c: infer_type(frame[c]) for c in columns if c != target and c not in left_out}
     else:
-        given = dict(features) if isinstance(features, dict) else {f: None for f in features}
-        missing = [f for f in given if f not in columns]
-        if missing:
-            import difflib
-
-            near = {m: (difflib.get_close_matches(m, columns, n=1)
-                        or [c for c in columns if c.casefold() == m.casefold()]) for m in missing}
-            hint = "; ".join(f"did you mean {v[0]!r} for {m!r}?" for m, v in near.items() if v)
-            raise WorkbenchError(
-                f"feature(s) {', '.join(missing)} not in the data: use columns of {sources[0]['path']} "
-                f"such as {_names([c for c in columns if c != target and c not in left_out], 8)}"
-                + (f" ({hint})" if hint else "")
-            )
-        if target in given:
-            raise WorkbenchError(f"the target {target!r} cannot also be a feature: remove it from --features")
-        refused = [f for f in given if f in flagged and f not in allowed]
-        if refused:
-            f = refused[0]
-            raise WorkbenchError(
-                f"feature {f!r} is {flagged[f]}: leave it out, or pass --allow-flagged {f} to use it "
-                "anyway (recorded in the commit and on the model card)")
-        chosen = {f: (t or infer_type(frame[f])) for f, t in given.items()}
+        chosen = _given_features(frame, columns, target, features, left_out, flagged, allowed, source)
         left_out = {c: why for c, why in left_out.items() if c not in chosen}
     if not chosen:
         raise WorkbenchError("no features left: give --features a,b,c")
     for name, kind in chosen.items():
         if kind not in FEATURE_TYPES:
             raise WorkbenchError(f"feature {name!r} has type {kind!r}: use one of {', '.join(FEATURE_TYPES)}")
-    used_flagged = {c: flagged[c] for c in chosen if c in flagged}
+    return chosen, left_out
 
+
+def _model_choice(task: str, model: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"name", "params"}`` as given, the task's default family and its default params filling the gaps."""
+    from workbench.development.models import DEFAULT_PARAMS
+
+    model_in = dict(model or {})
+    name = model_in.get("name") or ("logistic_regression" if task == "classification" else "ridge")
+    params = model_in["params"] if "params" in model_in else dict(DEFAULT_PARAMS.get(str(name), {}))
+    return {"name": name, "params": dict(params or {})}
+
+
+def _split_choice(split: dict[str, Any], given: bool) -> str:
+    """The split, for people: method, test share, seed, and what the method means."""
+    why = {"stratified": "every class keeps its share in train and test",
+           "random": "rows drawn at random", "time": f"the newest rows by {split['time_column']}"}
+    default = "" if given else " (the default for this task)"
+    return (f"split: {split['method']}{default}, test share {split['test_size']:g}, "
+            f"seed {split['seed']}: {why.get(split['method'], '')}")
+
+
+def _target_choice(task: str, target: str, labels: Any) -> tuple[Any, list[str]]:
+    """(positive class or None, what was chosen for people): the target checked for the task."""
     choices: list[str] = []
-    labels = frame[target].dropna()
     positive: Any = None
     if task == "classification":
         classes = sorted(labels.unique().tolist(), key=str)
@@ -416,34 +422,15 @@ def configure_pipeline(
         if not pd.api.types.is_numeric_dtype(labels):
             raise WorkbenchError(f"target {target!r} is not numeric, but the task is regression: "
                                  "choose a numeric target or set the charter task to classification")
-    for col, why in left_out.items():
-        if col in columns:
-            choices.append(f"left out {col}: {why}")
-    for col, why in used_flagged.items():
-        choices.append(f"feature {col} is {why}: used because --allow-flagged {col} was given")
+    return positive, choices
 
-    split_in.setdefault("time_column", time_col)
-    split_out = check_split(split_in, task, columns)
-    prep = check_preprocessing(preprocessing)
-    model_in = dict(model or {})
-    name = model_in.get("name") or ("logistic_regression" if task == "classification" else "ridge")
-    if "params" not in model_in:
-        model_in["params"] = dict(DEFAULT_PARAMS.get(str(name), {}))
-    model_in["name"] = name
-    params: dict[str, Any] = {
-        "task": task,
-        "target": target,
-        "positive_class": positive,
-        "sources": sources,
-        "features": chosen,
-        "split": split_out,
-        "preprocessing": prep,
-        "model": {"name": model_in["name"], "params": dict(model_in.get("params") or {})},
-    }
-    if used_flagged:
-        params["flagged_features"] = dict(used_flagged)
+
+def _checked_params(params: dict[str, Any], task: str, columns: list[str],
+                    overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``params`` with the overrides applied, then the model, split and preprocessing checked again."""
     from workbench.development.models import MODELS
 
+    name = params["model"]["name"]
     if task in MODELS and str(name) not in MODELS[task]:
         check_model(task, params["model"])  # the one-line "use one of" error
     for key, value in (overrides or {}).items():
@@ -451,12 +438,36 @@ def configure_pipeline(
     params["model"] = check_model(task, params["model"])
     params["split"] = check_split(params["split"], task, columns)
     params["preprocessing"] = check_preprocessing(params["preprocessing"])
-    split_out = params["split"]
-    split_why = {"stratified": "every class keeps its share in train and test",
-                 "random": "rows drawn at random", "time": f"the newest rows by {split_out['time_column']}"}
-    default_split = "" if (split or {}).get("method") else " (the default for this task)"
-    choices.append(f"split: {split_out['method']}{default_split}, test share {split_out['test_size']:g}, "
-                   f"seed {split_out['seed']}: {split_why.get(split_out['method'], '')}")
+    return params
+
+
+def _data_check_notes(config: dict[str, Any], report: dict[str, Any] | None, target: str) -> list[str]:
+    """What people should know about the data check the feature choice relied on."""
+    from workbench.design.exclusions import report_is_stale
+
+    if report is None:
+        return ["no data check yet: run 'mlops-workbench data check' so its findings (personal data, "
+                "leakage) keep such columns out of the features"]
+    if report.get("target") != target:
+        return [f"the last data check judged target {report.get('target')!r}, not {target!r}: run "
+                f"'mlops-workbench data check --target {target}' so its leakage findings are about it"]
+    if report_is_stale(config, report):
+        return ["the last data check was judged with other excluded columns than workbench.yaml has "
+                "now: run 'mlops-workbench data check' again"]
+    return []
+
+
+def _summary(target: str, chosen: dict[str, str], params: dict[str, Any]) -> str:
+    """The commit's summary: the target, how many features of each type, the split, the model family."""
+    kinds = {k: sum(1 for t in chosen.values() if t == k) for k in FEATURE_TYPES}
+    return (f"predict {target} from {len(chosen)} features "
+            f"({', '.join(f'{n} {k}' for k, n in kinds.items() if n)}), "
+            f"{params['split']['method']} split, {params['model']['name']}")
+
+
+def _pipeline_texts(params: dict[str, Any]) -> tuple[str, str]:
+    """(params.yaml, dvc.yaml) as written, each with its header comment."""
+    import yaml
 
     header = ("# Written by mlops-workbench (data engineering). Edit freely or with\n"
               "# 'dvc exp run -S key=value'; every random choice is seeded from split.seed.\n")
@@ -464,21 +475,74 @@ def configure_pipeline(
     dvc_text = ("# Written by mlops-workbench. A stage's cmd may be replaced by your own script\n"
                 "# as long as it writes the same outs (see workbench/development/stages.py).\n"
                 + yaml.safe_dump(build_dvc_yaml(params), sort_keys=False, allow_unicode=True, width=88))
-    kinds = {k: sum(1 for t in chosen.values() if t == k) for k in FEATURE_TYPES}
-    summary = (f"predict {target} from {len(chosen)} features "
-               f"({', '.join(f'{n} {k}' for k, n in kinds.items() if n)}), "
-               f"{split_out['method']} split, {params['model']['name']}")
+    return params_text, dvc_text
+
+
+def configure_pipeline(
+    project_path: str | Path,
+    *,
+    target: str | None = None,
+    features: dict[str, str] | list[str] | None = None,
+    split: dict[str, Any] | None = None,
+    preprocessing: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    allow_flagged: list[str] | tuple[str, ...] = (),
+    role: str | None = None,
+) -> PipelineResult:
+    """Check the choices against the data, then write params.yaml + dvc.yaml in one commit.
+
+    ``features`` maps column -> type; a list of names infers the types; None takes every
+    column but the target, the time and sensitive columns and the columns
+    :func:`~workbench.design.exclusions.feature_exclusions` flags. A flagged column is a
+    feature only when it is in ``allow_flagged`` (recorded). ``overrides`` are dotted keys
+    applied last (``{"model.params.C": 0.5}``). A ``target`` that differs from
+    ``data.target`` is saved in workbench.yaml in the same commit.
+    """
+    from workbench.design.exclusions import feature_exclusions, read_last_report
+    from workbench.project import CONFIG_NAME, dump_config
+    from workbench.versioning.step import begin_step
+
+    project = Project(project_path)
+    config = project.read_config()
+    task = str((config.get("charter") or {}).get("task") or "classification")
+    data = config.get("data") or {}
+    sources = configured_sources(config)
+    target, frame, columns = _target_and_data(project.path, sources, target or data.get("target"))
+    report = read_last_report(project.path)
+    flagged = feature_exclusions(config, report, target)
+    allowed = list(dict.fromkeys(str(a).strip() for a in allow_flagged if str(a).strip()))
+    _refuse_allowed(allowed, columns, flagged)
+    split_in = dict(split or {})
+    time_col = split_in.get("time_column") or data.get("time_column")
+    left_out = _left_out(data, time_col, flagged, allowed, target)
+    chosen, left_out = _features(frame, columns, target, features, left_out, flagged, allowed, sources[0]["path"])
+    used_flagged = {c: flagged[c] for c in chosen if c in flagged}
+    positive, choices = _target_choice(task, target, frame[target].dropna())
+    choices += [f"left out {col}: {why}" for col, why in left_out.items() if col in columns]
+    choices += [f"feature {col} is {why}: used because --allow-flagged {col} was given"
+                for col, why in used_flagged.items()]
+    split_in.setdefault("time_column", time_col)
+    params: dict[str, Any] = {
+        "task": task,
+        "target": target,
+        "positive_class": positive,
+        "sources": sources,
+        "features": chosen,
+        "split": check_split(split_in, task, columns),
+        "preprocessing": check_preprocessing(preprocessing),
+        "model": _model_choice(task, model),
+    }
+    if used_flagged:
+        params["flagged_features"] = dict(used_flagged)
+    params = _checked_params(params, task, columns, overrides)
+    split_out = params["split"]
+    choices.append(_split_choice(split_out, bool((split or {}).get("method"))))
+
+    params_text, dvc_text = _pipeline_texts(params)
+    summary = _summary(target, chosen, params)
     save_target = data.get("target") != target
-    notes: list[str] = []
-    if report is None:
-        notes.append("no data check yet: run 'mlops-workbench data check' so its findings (personal data, "
-                     "leakage) keep such columns out of the features")
-    elif report.get("target") != target:
-        notes.append(f"the last data check judged target {report.get('target')!r}, not {target!r}: run "
-                     f"'mlops-workbench data check --target {target}' so its leakage findings are about it")
-    elif report_is_stale(config, report):
-        notes.append("the last data check was judged with other excluded columns than workbench.yaml has "
-                     "now: run 'mlops-workbench data check' again")
+    notes = _data_check_notes(config, report, target)
     paths = list(PIPELINE_FILES) + ([CONFIG_NAME] if save_target else [])
     with begin_step(project.path, "data_engineering", paths=paths, role=role,
                     summary=summary) as step:

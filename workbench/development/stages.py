@@ -335,13 +335,115 @@ def _feature_importance(model: Any, X: Any, y: Any, seed: int, regression: bool)
     return rows[:30]
 
 
+def _regression_scores(y: Any, pred: Any) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """(rmse, mae, r2; the predictions plot) of a regressor on the test part."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    yt = y.to_numpy(dtype="float64")
+    results = {
+        "rmse": _r(np.sqrt(m.mean_squared_error(yt, pred))),
+        "mae": _r(m.mean_absolute_error(yt, pred)),
+        "r2": _r(m.r2_score(yt, pred)),
+    }
+    plots = {"predictions": {"predictions": [
+        {"actual": _r(a), "predicted": _r(p)} for a, p in zip(yt, pred, strict=True)]}}
+    return results, plots
+
+
+def _label_scores(y: Any, pred: Any, positive: Any, binary: bool) -> dict[str, float | None]:
+    """Accuracy, precision, recall, f1: for the positive class (binary), else macro and weighted averages."""
+    from sklearn import metrics as m
+
+    avg = {"average": "binary", "pos_label": positive} if binary else {"average": "macro"}
+    results = {
+        "accuracy": _r(m.accuracy_score(y, pred)),
+        "precision": _r(m.precision_score(y, pred, zero_division=0, **avg)),
+        "recall": _r(m.recall_score(y, pred, zero_division=0, **avg)),
+        "f1": _r(m.f1_score(y, pred, zero_division=0, **avg)),
+    }
+    if not binary:  # more than two classes: both averages, named (precision = *_macro)
+        for how in ("macro", "weighted"):
+            for key, fn in (("precision", m.precision_score), ("recall", m.recall_score),
+                            ("f1", m.f1_score)):
+                results[f"{key}_{how}"] = _r(fn(y, pred, zero_division=0, average=how))
+    return results
+
+
+def _binary_curves(y: Any, positive: Any, score: Any, results: dict[str, Any], plots: dict[str, Any]) -> None:
+    """roc_auc and the ROC and precision-recall curves of the positive class's score."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    results["roc_auc"] = _r(m.roc_auc_score(y == positive, score))
+    fpr, tpr, thr = m.roc_curve(y == positive, score)
+    plots["roc"] = {"roc": [{"fpr": _r(a), "tpr": _r(b), "threshold": _r(t)}
+                            for a, b, t in zip(fpr, tpr, thr, strict=True)]}
+    prec, rec, thr2 = m.precision_recall_curve(y == positive, score)
+    plots["prc"] = {"prc": [{"recall": _r(r), "precision": _r(p),
+                             "threshold": _r(t) if i < len(thr2) else None}
+                            for i, (p, r, t) in enumerate(
+                                zip(prec, rec, [*thr2, np.nan], strict=True))]}
+
+
+def _multiclass_curves(y: Any, proba: Any, classes: list[Any], results: dict[str, Any],
+                       plots: dict[str, Any]) -> None:
+    """One-vs-rest roc_auc (macro) and the micro-averaged ROC and precision-recall curves."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    results["roc_auc"] = _r(m.roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes))
+    onehot = np.column_stack([(y == c).to_numpy() for c in classes]).ravel()
+    flat = proba.ravel()
+    fpr, tpr, thr = m.roc_curve(onehot, flat)
+    plots["roc"] = {"roc": [{"fpr": _r(a), "tpr": _r(b), "threshold": _r(t)}
+                            for a, b, t in zip(fpr, tpr, thr, strict=True)]}
+    prec, rec, _thr = m.precision_recall_curve(onehot, flat)
+    plots["prc"] = {"prc": [{"recall": _r(r), "precision": _r(p)}
+                            for p, r in zip(prec, rec, strict=True)]}
+
+
+def _classification_scores(model: Any, X: Any, y: Any, pred: Any,
+                           params: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """(the metrics; the roc, prc, confusion and predictions plots) of a classifier on the test part."""
+    from sklearn import metrics as m
+
+    plots: dict[str, Any] = {}
+    classes = list(model.classes_)
+    positive = params.get("positive_class", classes[-1])
+    binary = len(classes) == 2
+    if binary and positive not in classes:
+        positive = classes[-1]
+    results = _label_scores(y, pred, positive, binary)
+    proba, decision = _scores(model, X)
+    score = None
+    if binary:
+        pos_idx = classes.index(positive)
+        if proba is not None:
+            score = proba[:, pos_idx]
+        elif decision is not None:
+            score = decision if pos_idx == 1 else -decision
+        if score is not None and len(set(y)) == 2:
+            _binary_curves(y, positive, score, results, plots)
+    elif proba is not None and len(set(y)) == len(classes):
+        _multiclass_curves(y, proba, classes, results, plots)
+    if proba is not None:
+        results["log_loss"] = _r(m.log_loss(y, proba, labels=classes))
+    plots["confusion"] = {"confusion": [{"actual": str(a), "predicted": str(p)}
+                                        for a, p in zip(y, pred, strict=True)]}
+    plots["predictions"] = {"predictions": [
+        {"actual": str(a), "predicted": str(p),
+         **({"score": _r(s)} if score is not None else {})}
+        for a, p, s in zip(y, pred, score if score is not None else [None] * len(y),
+                           strict=True)]}
+    return results, plots
+
+
 def evaluate(root: Path) -> dict[str, float | None]:
     """Score the model on the test part; write metrics.json, the plot files and the versions."""
     import warnings
 
-    import numpy as np
     import pandas as pd
-    from sklearn import metrics as m
 
     from workbench.fsutil import atomic_write_text
 
@@ -353,75 +455,12 @@ def evaluate(root: Path) -> dict[str, float | None]:
     X, y = _xy(test, params)
     model = load_model(root / MODEL_FILE)
     pred = model.predict(X)
-    results: dict[str, float | None] = {}
-    plots: dict[str, Any] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if task == "regression":
-            yt = y.to_numpy(dtype="float64")
-            results = {
-                "rmse": _r(np.sqrt(m.mean_squared_error(yt, pred))),
-                "mae": _r(m.mean_absolute_error(yt, pred)),
-                "r2": _r(m.r2_score(yt, pred)),
-            }
-            plots["predictions"] = {"predictions": [
-                {"actual": _r(a), "predicted": _r(p)} for a, p in zip(yt, pred, strict=True)]}
+            results, plots = _regression_scores(y, pred)
         else:
-            classes = list(model.classes_)
-            positive = params.get("positive_class", classes[-1])
-            binary = len(classes) == 2
-            if binary and positive not in classes:
-                positive = classes[-1]
-            avg = {"average": "binary", "pos_label": positive} if binary else {"average": "macro"}
-            results = {
-                "accuracy": _r(m.accuracy_score(y, pred)),
-                "precision": _r(m.precision_score(y, pred, zero_division=0, **avg)),
-                "recall": _r(m.recall_score(y, pred, zero_division=0, **avg)),
-                "f1": _r(m.f1_score(y, pred, zero_division=0, **avg)),
-            }
-            if not binary:  # more than two classes: both averages, named (precision = *_macro)
-                for how in ("macro", "weighted"):
-                    for key, fn in (("precision", m.precision_score), ("recall", m.recall_score),
-                                    ("f1", m.f1_score)):
-                        results[f"{key}_{how}"] = _r(fn(y, pred, zero_division=0, average=how))
-            proba, decision = _scores(model, X)
-            score = None
-            if binary:
-                pos_idx = classes.index(positive)
-                if proba is not None:
-                    score = proba[:, pos_idx]
-                elif decision is not None:
-                    score = decision if pos_idx == 1 else -decision
-                if score is not None and len(set(y)) == 2:
-                    results["roc_auc"] = _r(m.roc_auc_score(y == positive, score))
-                    fpr, tpr, thr = m.roc_curve(y == positive, score)
-                    plots["roc"] = {"roc": [{"fpr": _r(a), "tpr": _r(b), "threshold": _r(t)}
-                                            for a, b, t in zip(fpr, tpr, thr, strict=True)]}
-                    prec, rec, thr2 = m.precision_recall_curve(y == positive, score)
-                    plots["prc"] = {"prc": [{"recall": _r(r), "precision": _r(p),
-                                             "threshold": _r(t) if i < len(thr2) else None}
-                                            for i, (p, r, t) in enumerate(
-                                                zip(prec, rec, [*thr2, np.nan], strict=True))]}
-            elif proba is not None and len(set(y)) == len(classes):
-                results["roc_auc"] = _r(m.roc_auc_score(y, proba, multi_class="ovr", average="macro",
-                                                        labels=classes))
-                onehot = np.column_stack([(y == c).to_numpy() for c in classes]).ravel()
-                flat = proba.ravel()
-                fpr, tpr, thr = m.roc_curve(onehot, flat)
-                plots["roc"] = {"roc": [{"fpr": _r(a), "tpr": _r(b), "threshold": _r(t)}
-                                        for a, b, t in zip(fpr, tpr, thr, strict=True)]}
-                prec, rec, _thr = m.precision_recall_curve(onehot, flat)
-                plots["prc"] = {"prc": [{"recall": _r(r), "precision": _r(p)}
-                                        for p, r in zip(prec, rec, strict=True)]}
-            if proba is not None:
-                results["log_loss"] = _r(m.log_loss(y, proba, labels=classes))
-            plots["confusion"] = {"confusion": [{"actual": str(a), "predicted": str(p)}
-                                                for a, p in zip(y, pred, strict=True)]}
-            plots["predictions"] = {"predictions": [
-                {"actual": str(a), "predicted": str(p),
-                 **({"score": _r(s)} if score is not None else {})}
-                for a, p, s in zip(y, pred, score if score is not None else [None] * len(y),
-                                   strict=True)]}
+            results, plots = _classification_scores(model, X, y, pred, params)
         plots["importance"] = {"importance": _feature_importance(model, X, y, seed,
                                                                   task == "regression")}
     results = {k: v for k, v in results.items() if v is not None}

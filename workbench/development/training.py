@@ -304,23 +304,11 @@ def parse_sweeps(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-@holding_project_lock("train --sweep")
-def run_sweep(
-    project_path: str | Path,
-    sweep: Mapping[str, Sequence[Any]],
-    set_params: Mapping[str, Any] | None = None,
-    *,
-    jobs: int = 1,
-    limit: int = SWEEP_LIMIT,
-    progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> SweepResult:
-    """Queue the grid with ``dvc exp run --queue`` and run it with ``dvc exp run --run-all -j N``."""
+def _sweep_grid(sweep: Mapping[str, Sequence[Any]], set_params: Mapping[str, Any] | None, jobs: int,
+                limit: int) -> tuple[int, dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(size, the -S overrides, the swept values, the grid's points), each normalised; refused in one line."""
     import math
 
-    from workbench.versioning.dvc import run_dvc
-
-    root = Path(project_path).absolute()
     if not sweep:
         raise WorkbenchError("the sweep is empty: give --sweep key=v1,v2")
     if jobs < 1:
@@ -332,24 +320,18 @@ def run_sweep(
             "or run it in parts"
         )
     fixed = _normal_overrides(set_params or {})
-    sweep = _normal_overrides(sweep)
-    overlap = [k for k in sweep if k in fixed]
+    swept = _normal_overrides(sweep)
+    overlap = [k for k in swept if k in fixed]
     if overlap:
         raise WorkbenchError(f"{overlap[0]} is both set (-S) and swept (--sweep): keep one")
-    points = grid_points(sweep)
-    for line in recover_interrupted_run(root):
-        if progress is not None:
-            progress(line)
-    from workbench.versioning.git import refuse_unsafe_state
-    refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
-    for point in points:
-        try:
-            _checked_params(root, {**fixed, **point})
-        except WorkbenchError as exc:
-            where = ", ".join(f"{k}={v}" for k, v in point.items())
-            raise WorkbenchError(f"sweep point {where}: {exc}") from None
-    stage_path_env()
-    say = progress or (lambda _line: None)
+    return size, fixed, swept, grid_points(swept)
+
+
+def _queue_sweep(root: Path, sweep: dict[str, Any], fixed: dict[str, Any], *, progress: Progress | None,
+                 cancel: threading.Event | None) -> tuple[list[str], float]:
+    """(the queued experiments' names, seconds): the grid queued with ``dvc exp run --queue``, per family."""
+    from workbench.versioning.dvc import run_dvc
+
     # A family switch resets model.params, so the points of each family are queued apart
     # (one `dvc exp run --queue` per model.name swept, with that family's -S set); the
     # other swept keys are a DVC/Hydra sweep (k=v1,v2) within each.
@@ -379,6 +361,39 @@ def run_sweep(
         if queued_names:  # the points queued so far are not left behind for a later run
             run_dvc(["queue", "remove", "--queued"], root, check=False)
         raise
+    return queued_names, queued_seconds
+
+
+@holding_project_lock("train --sweep")
+def run_sweep(
+    project_path: str | Path,
+    sweep: Mapping[str, Sequence[Any]],
+    set_params: Mapping[str, Any] | None = None,
+    *,
+    jobs: int = 1,
+    limit: int = SWEEP_LIMIT,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> SweepResult:
+    """Queue the grid with ``dvc exp run --queue`` and run it with ``dvc exp run --run-all -j N``."""
+    from workbench.versioning.dvc import run_dvc
+
+    root = Path(project_path).absolute()
+    size, fixed, swept, points = _sweep_grid(sweep, set_params, jobs, limit)
+    for line in recover_interrupted_run(root):
+        if progress is not None:
+            progress(line)
+    from workbench.versioning.git import refuse_unsafe_state
+    refuse_unsafe_state(root)  # mid-rebase/merge or on a detached HEAD, a run would be lost
+    for point in points:
+        try:
+            _checked_params(root, {**fixed, **point})
+        except WorkbenchError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise WorkbenchError(f"sweep point {where}: {exc}") from None
+    stage_path_env()
+    say = progress or (lambda _line: None)
+    queued_names, queued_seconds = _queue_sweep(root, swept, fixed, progress=progress, cancel=cancel)
     say(f"queued {size} experiment(s); running them with {jobs} worker(s)")
     try:
         ran = run_dvc(["exp", "run", "--run-all", "--jobs", str(jobs)], root, progress=progress,

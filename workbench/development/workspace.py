@@ -145,6 +145,65 @@ def _only_dvc_entries(root: Path, rel: str, cached: list[str]) -> bool:
     return bool(lines) and lines <= ours
 
 
+def _sort_files(root: Path, paths: dict[str, str], cached: list[str],
+                blobs: dict[str, str | None], work: dict[str, str], staged: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(files to restore from HEAD, files to delete): refused (one line) when one has edits no experiment has."""
+    restore, delete = [], []
+    for rel, path in paths.items():
+        at_head = blobs.get(f"HEAD:{path}")
+        known = {oid for req, oid in blobs.items() if oid and req.endswith(f":{path}")}
+        generated = rel.endswith(".gitignore") and _only_dvc_entries(root, rel, cached)
+        for where, oid in (("the work tree", work.get(path)), ("the index", staged.get(path))):
+            if oid is None or oid == at_head or oid in known or (generated and where == "the work tree"):
+                continue
+            fix = (f"git restore --staged {rel}" if where == "the index" else f"git checkout -- {rel}"
+                   if at_head else f"rm {rel}")
+            raise DirtyPathError(
+                f"{rel} has edits in {where} that are no experiment's: commit them (git commit {rel}) "
+                f"or undo them ({fix}), then discard again")
+        if at_head is None:
+            if path in work or path in staged:
+                delete.append(rel)
+        elif work.get(path) != at_head or staged.get(path, at_head) != at_head:
+            restore.append(rel)
+    return restore, delete
+
+
+def _checkout_outputs(root: Path, cached: list[str], *, progress: Progress | None,
+                      cancel: threading.Event | None) -> list[str]:
+    """``dvc checkout`` of the cached outputs; what DVC changed."""
+    from workbench.versioning.dvc import run_dvc
+
+    run = run_dvc(["checkout", *cached], root, progress=progress, cancel=cancel, check=False)
+    if run.returncode != 0:
+        raise WorkbenchError(f"dvc checkout failed: {run.last_error_line()}; the git-tracked "
+                             "pipeline files are as HEAD has them; run 'dvc checkout' again")
+    # what DVC changed ("M models/model.skops"): also repairs a discard killed before this
+    return [m.group(1).strip() for m in re.finditer(r"(?m)^\s*[MAD]\s+(\S.*)$", run.output)]
+
+
+def _remove_outputs(root: Path, stray_outs: list[str], delete: list[str]) -> None:
+    """The run's outputs gone (HEAD has no pipeline run), then the folders that left empty."""
+    import os
+    import shutil
+
+    for rel in stray_outs:
+        target = root / rel
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        delete.append(rel)
+    for parent in sorted({Path(r).parent for r in delete if Path(r).parent != Path(".")},
+                         key=lambda p: len(p.parts), reverse=True):
+        for folder in (parent, *parent.parents):
+            if folder != Path("."):
+                try:
+                    os.rmdir(root / folder)  # only when empty
+                except OSError:
+                    break
+
+
 def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
                                  progress: Progress | None = None,
                                  cancel: threading.Event | None = None) -> DiscardResult:
@@ -154,8 +213,6 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
     that no experiment has: that is someone's edit, not a run's. ``remove`` also deletes the
     held experiment from ``refs/exps`` (``dvc exp remove``).
     """
-    import os
-
     from workbench.versioning import git
     from workbench.versioning.dvc import run_dvc
     from workbench.versioning.locks import ProjectLock
@@ -177,24 +234,7 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
         blobs = exp_git.blob_ids(info.top, [f"{rev}:{p}" for p in paths.values() for rev in revs])
         work = _hash(info.top, list(paths.values()))
         staged = exp_git.index_blobs(info.top, list(paths.values()))
-        restore, delete = [], []
-        for rel, path in paths.items():
-            at_head = blobs.get(f"HEAD:{path}")
-            known = {oid for req, oid in blobs.items() if oid and req.endswith(f":{path}")}
-            generated = rel.endswith(".gitignore") and _only_dvc_entries(root, rel, cached)
-            for where, oid in (("the work tree", work.get(path)), ("the index", staged.get(path))):
-                if oid is None or oid == at_head or oid in known or (generated and where == "the work tree"):
-                    continue
-                fix = (f"git restore --staged {rel}" if where == "the index" else f"git checkout -- {rel}"
-                       if at_head else f"rm {rel}")
-                raise DirtyPathError(
-                    f"{rel} has edits in {where} that are no experiment's: commit them (git commit {rel}) "
-                    f"or undo them ({fix}), then discard again")
-            if at_head is None:
-                if path in work or path in staged:
-                    delete.append(rel)
-            elif work.get(path) != at_head or staged.get(path, at_head) != at_head:
-                restore.append(rel)
+        restore, delete = _sort_files(root, paths, cached, blobs, work, staged)
         lock_at_head = blobs.get(f"HEAD:{paths[LOCK_FILE]}") is not None
         stray_outs = [rel for rel in cached if not lock_at_head and (root / rel).exists()]
         if cancel is not None and cancel.is_set():
@@ -209,29 +249,8 @@ def discard_workspace_experiment(root: str | Path, *, remove: bool = False,
             (root / rel).unlink(missing_ok=True)
         checked_out: list[str] = []
         if lock_at_head and cached:
-            run = run_dvc(["checkout", *cached], root, progress=progress, cancel=cancel, check=False)
-            if run.returncode != 0:
-                raise WorkbenchError(f"dvc checkout failed: {run.last_error_line()}; the git-tracked "
-                                     "pipeline files are as HEAD has them; run 'dvc checkout' again")
-            # what DVC changed ("M models/model.skops"): also repairs a discard killed before this
-            checked_out = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*[MAD]\s+(\S.*)$", run.output)]
-        for rel in stray_outs:  # HEAD has no pipeline run: the run's outputs go
-            import shutil
-
-            target = root / rel
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-            delete.append(rel)
-        for parent in sorted({Path(r).parent for r in delete if Path(r).parent != Path(".")},
-                             key=lambda p: len(p.parts), reverse=True):
-            for folder in (parent, *parent.parents):
-                if folder != Path("."):
-                    try:
-                        os.rmdir(root / folder)  # only when empty
-                    except OSError:
-                        break
+            checked_out = _checkout_outputs(root, cached, progress=progress, cancel=cancel)
+        _remove_outputs(root, stray_outs, delete)
         removed_ref = False
         if remove and held is not None:
             run_dvc(["exp", "remove", held.name], root, progress=progress, cancel=cancel)
