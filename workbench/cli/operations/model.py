@@ -86,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
     action = args.model_command or "list"
     path = project_path(args)
     if action == "register":
-        from workbench.versioning.registry import register_model
+        from workbench.versioning.registry_write import register_model
 
         done = register_model(path, args.version, role=args.role, push=not args.no_push)
     elif action == "promote":
-        from workbench.versioning.registry import promote_model
+        from workbench.versioning.registry_write import promote_model
 
         done = promote_model(path, args.version, args.stage, role=args.role, push=not args.no_push,
                              override_data_check=args.override_data_check)
