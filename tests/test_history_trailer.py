@@ -39,9 +39,12 @@ def test_the_trailer_commit_is_found_and_a_mention_is_not(tmp_path):
                       f"{TRAILER_MONITORING_REPORT}: r-new (quoted)\n\nWorkbench-Step: requirements\n")
     commit(repo, "d", "Requirements: another\n\nFrom monitoring report r-old.\n\n"
                       f"Workbench-Step: requirements\n{TRAILER_MONITORING_REPORT}: r-other\n")
+    commit(repo, "e", "Requirements: quoting an old report\n\nFrom monitoring report r-old.\n\n"
+                      "Workbench-Step: requirements\nWorkbench-Role: business_owner\n")
     assert commit_from_report(repo, "r-new") == made
-    assert commit_from_report(repo, "r-old") == old_style  # the newer mention carries another report's trailer
+    # the newer mentions are another report's trailer commit and a step that is not retraining
+    assert commit_from_report(repo, "r-old") == old_style
     assert commit_from_report(repo, "r-none") is None
     assert commit_from_report(repo, "r-new"[:3]) is None  # a prefix of an id is not the id
-    trailer = git(repo, "log", "-1", "--skip=2", f"--format=%(trailers:key={TRAILER_MONITORING_REPORT},valueonly)")
+    trailer = git(repo, "log", "-1", "--skip=3", f"--format=%(trailers:key={TRAILER_MONITORING_REPORT},valueonly)")
     assert trailer.strip() == "r-new"

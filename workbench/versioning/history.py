@@ -58,19 +58,26 @@ def commit_from_report(project_path: Path, report_id: str) -> str | None:
         commit, _, values = line.partition("\x1f")
         if report_id in (v.strip() for v in values.split("\x1e")):
             return commit
-    return commit_mentioning(project_path, f"From monitoring report {report_id}.", without_trailer=key)
+    return _older_retrain_commit(project_path, f"From monitoring report {report_id}.")
 
 
-def commit_mentioning(project_path: Path, text: str, *, without_trailer: str | None = None) -> str | None:
-    """``"<short id> <subject>"`` of the last commit whose message holds ``text`` (a fixed string); None if none.
-
-    With ``without_trailer``, only commits that have no such trailer count (the older form of a
-    message that now carries its own trailer)."""
-    fmt = "%h %s" + (f"%x1f%(trailers:key={without_trailer},valueonly,separator=%x1e)" if without_trailer else "")
-    out = git.run_git(project_path, "log", f"--format={fmt}", "--fixed-strings", f"--grep={text}",
-                      *([] if without_trailer else ["-1"]), check=False)
+def _older_retrain_commit(project_path: Path, sentence: str) -> str | None:
+    """The last retraining commit (a monitoring or training step) written before the trailer
+    existed whose body has ``sentence``; a commit of any other step that quotes it does not count."""
+    key, step = git.TRAILER_MONITORING_REPORT, git.TRAILER_STEP
+    fmt = (f"%h %s%x1f%(trailers:key={key},valueonly,separator=%x1e)"
+           f"%x1f%(trailers:key={step},valueonly,separator=%x1e)")
+    out = git.run_git(project_path, "log", f"--format={fmt}", "--fixed-strings", f"--grep={sentence}", check=False)
     for line in out.splitlines():
-        commit, _, value = line.partition("\x1f")
-        if not value.strip():
+        commit, _, rest = line.partition("\x1f")
+        has_report, _, steps = rest.partition("\x1f")
+        if not has_report.strip() and steps.strip() in ("monitoring", "training"):
             return commit.strip() or None
     return None
+
+
+def commit_mentioning(project_path: Path, text: str) -> str | None:
+    """``"<short id> <subject>"`` of the last commit whose message holds ``text`` (a fixed string); None if none."""
+    out = git.run_git(project_path, "log", "-1", "--format=%h %s", "--fixed-strings",
+                      f"--grep={text}", check=False).strip()
+    return out or None
