@@ -382,6 +382,21 @@ def test_multiclass_has_no_positive_class_and_macro_weighted_metrics(tmp_path):
                 "precision_weighted", "recall_weighted", "f1_weighted", "roc_auc", "log_loss"):
         assert key in metrics, key
     assert metrics["f1"] == metrics["f1_macro"]
+    # the charter can name the multiclass averages, and the success gate judges them from metrics.json
+    done = run_cli("charter", "set", "--metric", "f1_weighted >= 0.5 and recall_macro >= 0.4", "-C", str(path))
+    assert done.returncode == 0, done.stderr
+    from workbench.development.validation.gates import _success_gate
+    from workbench.development.validation.settings import metric_direction
+    from workbench.project import Project
+
+    gate = _success_gate(Project(path).read_config(), metrics)
+    assert gate.passed is True and gate.value == {"f1_weighted": metrics["f1_weighted"],
+                                                  "recall_macro": metrics["recall_macro"]}
+    done = run_cli("charter", "set", "--metric", "f1_weighted >= 1.01", "-C", str(path))
+    assert done.returncode == 0, done.stderr
+    gate = _success_gate(Project(path).read_config(), metrics)
+    assert gate.passed is False and "f1_weighted" in gate.why and "misses the target" in gate.why
+    assert metric_direction("f1_weighted") == metric_direction("recall_macro") == "higher"
     from workbench.development.model_card import build_card
 
     card, _kept = build_card(path)

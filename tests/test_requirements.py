@@ -261,3 +261,18 @@ def test_cli_not_a_project(tmp_path):
     result = run_cli("charter", "show", cwd=tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "not a workbench project" in result.stderr
+
+
+@pytest.mark.parametrize("metric", ["precision_macro", "recall_macro", "f1_macro", "precision_weighted",
+                                    "recall_weighted", "f1_weighted"])
+def test_the_charter_accepts_the_multiclass_averages(project, metric):
+    """A team with more than two classes names the averages the evaluate stage writes; the CLI
+    keeps them, and regression still refuses them with the one line that lists its metrics."""
+    done = run_cli("charter", "set", "--metric", f"{metric} >= 0.8", "-C", str(project))
+    assert done.returncode == 0, done.stderr
+    assert f"{metric} >= 0.8" in (project / "workbench.yaml").read_text(encoding="utf-8")
+    from workbench.project import parse_success_metric
+
+    assert parse_success_metric(f"{metric} >= 0.8")[0].metric == metric
+    with pytest.raises(WorkbenchError, match=f"{metric!r}, which is not a regression metric"):
+        parse_success_metric(f"{metric} >= 0.8", "regression")

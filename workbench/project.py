@@ -25,7 +25,10 @@ ROLES: dict[str, str] = {
 }
 TASKS = ("classification", "regression")
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
+                          # more than two classes: the averages the evaluate stage also writes
+                          "precision_macro", "recall_macro", "f1_macro",
+                          "precision_weighted", "recall_weighted", "f1_weighted")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 _OPS = (">=", "<=", ">", "<")

@@ -286,7 +286,8 @@ def check_gates(raw: Any, *, task: str, defaults: dict[str, Any]) -> dict[str, A
 
 #: The direction of each metric for ``no_regression`` (LOWER_IS_BETTER: lower is better).
 HIGHER_IS_BETTER = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
-                              "average_precision", "r2"})
+                              "average_precision", "r2", "precision_macro", "recall_macro", "f1_macro",
+                              "precision_weighted", "recall_weighted", "f1_weighted"})
 
 
 def metric_direction(metric: str) -> str | None:
