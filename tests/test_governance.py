@@ -247,3 +247,23 @@ def test_a_no_go_or_stale_data_check_blocks_production_unless_overridden(make_sa
     card = (path / "reports/model_card.md").read_text()
     assert f"Data check overridden to promote {version} to production by Ada Lovelace" in card
     assert reason in card
+
+
+def test_an_uncommitted_governance_edit_does_not_lower_the_bar(validated):
+    """governance.approvals: 2 is committed; the workspace's copy says 1 and is not committed:
+    production still needs two approvals, and the person's edit stays as they left it."""
+    path = validated
+    set_config(path, governance={"independent_review": True, "approvals": 2})
+    ok(approve(path, "helen"))
+    version = json.loads(ok(run_cli("model", "register", "--json", cwd=path)))["version"]
+    set_config(path, governance={"independent_review": True, "approvals": 1}, commit=False)
+    edited = (path / "workbench.yaml").read_bytes()
+    line = refused(promote(path, version))
+    assert "production needs 2 approval(s) by distinct people (governance.approvals), this model has 1" in line
+    assert tags(path) == [f"model@{version}"]
+    assert (path / "workbench.yaml").read_bytes() == edited
+    assert "workbench.yaml" in git(path, "status", "--porcelain")
+    # once committed (a step of its own), the new setting counts
+    git(path, "commit", "-q", "-am", "Requirements: one approval is enough\n\nWorkbench-Step: requirements")
+    done = json.loads(ok(promote(path, version, "--json")))
+    assert done["tag"] == "model#production#1"

@@ -284,11 +284,42 @@ def read_governance(config: dict[str, Any]) -> Governance:
 
 
 def project_governance(root: Path) -> tuple[Governance, tuple[Any, ...]]:
-    """(governance settings, charter team) from the project's workbench.yaml."""
+    """(governance settings, charter team) from workbench.yaml as committed at HEAD.
+
+    What production and sign-off require is the project's decision, so an uncommitted edit of
+    the workspace's copy (a lower ``governance.approvals``, a member added by hand) does not
+    lower the bar until it is committed; a project whose workbench.yaml has no commit yet, or
+    whose committed copy cannot be read, is read from the workspace. A wrong setting in the
+    workspace's copy is refused either way (one line), so a typo is never silently ignored.
+    """
     from workbench.project import Project, charter_from_config
 
-    config = Project(root).read_config()
+    workspace = Project(root).read_config()
+    read_governance(workspace)  # a wrong setting in the file is said at once, committed or not
+    config = _committed_config(root)
+    if config is None:
+        config = workspace
     return read_governance(config), charter_from_config(config).team
+
+
+def _committed_config(root: Path) -> dict[str, Any] | None:
+    """HEAD's workbench.yaml, checked by the schema; None when HEAD has none or it does not read."""
+    import yaml
+
+    from workbench.config_check import check_workbench_config
+    from workbench.versioning import git
+
+    text = git.run_git(Path(root), "show", "HEAD:./workbench.yaml", check=False)
+    if not text:
+        return None
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe)
+        if not isinstance(data, dict) or not isinstance(data.get("charter"), dict):
+            return None
+        check_workbench_config(data)
+    except (yaml.YAMLError, WorkbenchError):
+        return None
+    return data
 
 
 def _same_person(a_name: str, a_email: str, b_name: str, b_email: str) -> bool:
